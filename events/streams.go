@@ -1,0 +1,76 @@
+package events
+
+import (
+	"encoding/base64"
+	"strings"
+	"time"
+)
+
+// Stream names and subject spaces (DESIGN.md, "Events").
+const (
+	StreamState  = "PORTCULLIS_STATE"
+	StreamTokens = "PORTCULLIS_TOKENS"
+	StreamAuth   = "PORTCULLIS_AUTH"
+
+	SubjectState  = "portcullis.state.>"
+	SubjectTokens = "portcullis.token.>"
+	SubjectAuth   = "portcullis.auth.>"
+)
+
+// Aggregate kinds, the third token of a state subject.
+const (
+	AggregateAccount    = "account"
+	AggregateConstraint = "constraint"
+)
+
+// SubjectToken encodes an id for use as one subject token. A username may
+// contain '.', '*', '>' or whitespace, none of which a subject token may
+// hold; unpadded base64url has none of them and is reversible.
+func SubjectToken(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// ParseSubjectToken reverses SubjectToken.
+func ParseSubjectToken(tok string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	return string(b), err
+}
+
+// StateSubject is the subject of one aggregate on the STATE stream, e.g.
+// portcullis.state.account.<SubjectToken(username)>. One subject per
+// aggregate is what makes optimistic concurrency possible: a write carries
+// Nats-Expected-Last-Subject-Sequence for its aggregate's subject.
+func StateSubject(aggregate, id string) string {
+	return "portcullis.state." + aggregate + "." + SubjectToken(id)
+}
+
+// ParseStateSubject splits a state subject into aggregate kind and id.
+func ParseStateSubject(subject string) (aggregate, id string, ok bool) {
+	rest, found := strings.CutPrefix(subject, "portcullis.state.")
+	if !found {
+		return "", "", false
+	}
+	agg, tok, found := strings.Cut(rest, ".")
+	if !found {
+		return "", "", false
+	}
+	id, err := ParseSubjectToken(tok)
+	if err != nil {
+		return "", "", false
+	}
+	return agg, id, true
+}
+
+// TokenSubject is the subject of a login token's events; tokenHash is the
+// hex SHA-256 of the token.
+func TokenSubject(tokenHash string) string { return "portcullis.token." + tokenHash }
+
+// AuthSubject is the subject of an auth outcome, portcullis.auth.<action>.
+func AuthSubject(action string) string { return "portcullis.auth." + action }
+
+// TokenStreamMaxAge is how long the TOKENS stream keeps an event: the
+// longest token TTL plus a margin for clock skew, so that an expired token's
+// events leave the log by themselves and a revocation outlives its token.
+func TokenStreamMaxAge(tokenTTL time.Duration) time.Duration {
+	return tokenTTL + time.Hour
+}

@@ -1,0 +1,145 @@
+package events
+
+import "time"
+
+// Event types. The version suffix is part of the name: a payload never
+// changes incompatibly, a new version is a new type. docs/events.md documents
+// every one of them (a test keeps the two in step).
+const (
+	TypeAccountCreated    = "portcullis.account.created.v1"
+	TypeAccountUpdated    = "portcullis.account.updated.v1"
+	TypeAccountDeleted    = "portcullis.account.deleted.v1"
+	TypeConstraintCreated = "portcullis.constraint.created.v1"
+	TypeConstraintDeleted = "portcullis.constraint.deleted.v1"
+	TypeTokenIssued       = "portcullis.token.issued.v1"
+	TypeTokenRevoked      = "portcullis.token.revoked.v1"
+	// TypeAuthPrefix + <action> + ".v1" is the type of an auth outcome, e.g.
+	// portcullis.auth.authentication_failed.v1.
+	TypeAuthPrefix = "portcullis.auth."
+)
+
+// AuthType returns the event type of an auth outcome action.
+func AuthType(action string) string { return TypeAuthPrefix + action + ".v1" }
+
+// StateTypes and TokenTypes list the types a projector folds.
+var (
+	StateTypes = []string{TypeAccountCreated, TypeAccountUpdated, TypeAccountDeleted,
+		TypeConstraintCreated, TypeConstraintDeleted}
+	TokenTypes = []string{TypeTokenIssued, TypeTokenRevoked}
+)
+
+// AccountCreated is the payload of portcullis.account.created.v1. UID is the
+// id of this incarnation of the account: a user deleted and created again
+// gets a new UID, so tokens of the old one never resolve to the new one.
+type AccountCreated struct {
+	UID           string   `json:"uid"`
+	Username      string   `json:"username"`
+	PasswordHash  string   `json:"password_hash"`
+	Roles         []string `json:"roles"`
+	Authenticator string   `json:"authenticator,omitempty"`
+}
+
+// AccountUpdated is the payload of portcullis.account.updated.v1. A nil
+// field is unchanged. A new PasswordHash revokes every token and cached
+// credential of the account.
+type AccountUpdated struct {
+	UID          string    `json:"uid"`
+	Username     string    `json:"username"`
+	PasswordHash *string   `json:"password_hash,omitempty"`
+	Roles        *[]string `json:"roles,omitempty"`
+}
+
+// AccountDeleted is the payload of portcullis.account.deleted.v1.
+type AccountDeleted struct {
+	UID      string `json:"uid"`
+	Username string `json:"username"`
+}
+
+// ConstraintCreated is the payload of portcullis.constraint.created.v1: the
+// codelibs "content constraint". Paths match on segment boundaries, methods
+// case-insensitively; "*" is an explicit wildcard.
+type ConstraintCreated struct {
+	ID            string   `json:"id"`
+	Paths         []string `json:"paths"`
+	Methods       []string `json:"methods"`
+	Roles         []string `json:"roles"`
+	Authenticator string   `json:"authenticator,omitempty"`
+}
+
+// ConstraintDeleted is the payload of portcullis.constraint.deleted.v1.
+type ConstraintDeleted struct {
+	ID string `json:"id"`
+}
+
+// TokenIssued is the payload of portcullis.token.issued.v1. TokenHash is the
+// hex SHA-256 of the token; the token itself never leaves the login answer.
+// The token resolves to the account incarnation UID at credential Epoch:
+// roles are read from the account at request time, and a password change
+// (a new epoch) or a deletion (a new UID) leaves the token unresolvable.
+type TokenIssued struct {
+	TokenHash  string    `json:"token_hash"`
+	Username   string    `json:"username"`
+	AccountUID string    `json:"account_uid"`
+	Epoch      uint64    `json:"epoch"`
+	IssuedAt   time.Time `json:"issued_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// TokenRevoked is the payload of portcullis.token.revoked.v1.
+type TokenRevoked struct {
+	TokenHash string `json:"token_hash"`
+	Username  string `json:"username,omitempty"`
+	Reason    string `json:"reason"`
+}
+
+// Auth outcome actions, named as Elasticsearch's audit trail names them
+// (plus login and logout of the codelibs token API).
+const (
+	ActionAuthenticationSuccess = "authentication_success"
+	ActionAuthenticationFailed  = "authentication_failed"
+	ActionRealmAuthFailed       = "realm_authentication_failed"
+	ActionAccessGranted         = "access_granted"
+	ActionAccessDenied          = "access_denied"
+	ActionAnonymousAccessDenied = "anonymous_access_denied"
+	ActionTamperedRequest       = "tampered_request"
+	ActionLogin                 = "login"
+	ActionLogout                = "logout"
+	ActionSecurityConfigChange  = "security_config_change"
+)
+
+// RealmAttempt is one realm consulted while authenticating, and why it
+// failed (empty when it succeeded).
+type RealmAttempt struct {
+	Realm  string `json:"realm"`
+	Type   string `json:"type,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// AuthOutcome is the payload of every portcullis.auth.<action>.v1 event. It
+// never holds a credential: Principal is the name a request claimed, never
+// the password or token that came with it.
+type AuthOutcome struct {
+	Action  string `json:"action"`
+	Outcome string `json:"outcome"` // "success" or "failure"
+	Reason  string `json:"reason,omitempty"`
+
+	Principal string         `json:"principal,omitempty"`
+	User      string         `json:"user,omitempty"`
+	Roles     []string       `json:"roles,omitempty"`
+	Realm     string         `json:"realm,omitempty"`
+	AuthType  string         `json:"authentication_type,omitempty"`
+	APIKeyID  string         `json:"apikey_id,omitempty"`
+	Realms    []RealmAttempt `json:"realms,omitempty"`
+
+	Method    string   `json:"method,omitempty"`
+	Path      string   `json:"path,omitempty"`
+	Query     string   `json:"query,omitempty"`
+	RequestID string   `json:"request_id,omitempty"`
+	SourceIP  string   `json:"source_ip,omitempty"`
+	ESAction  string   `json:"es_action,omitempty"`
+	Indices   []string `json:"indices,omitempty"`
+
+	PolicyRevision string `json:"policy_revision,omitempty"`
+	Rule           string `json:"rule,omitempty"`
+	Status         int    `json:"status,omitempty"`
+}
