@@ -1,0 +1,74 @@
+package secret
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestPasswordRoundTrip(t *testing.T) {
+	h, err := HashPassword("test123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(h, "test123") || !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("unexpected hash format %q", h)
+	}
+	if err := VerifyPassword(h, "test123"); err != nil {
+		t.Fatalf("verify right password: %v", err)
+	}
+	if err := VerifyPassword(h, "test321"); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("verify wrong password: got %v, want ErrMismatch", err)
+	}
+	h2, _ := HashPassword("test123")
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: salt not random")
+	}
+}
+
+func TestVerifyPasswordRejectsBadHashes(t *testing.T) {
+	for _, h := range []string{
+		"", "test123", "$2a$10$abcdefghijklmnopqrstuv", "$argon2id$v=19$m=0,t=2,p=1$c2FsdA$a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=18$m=19456,t=2,p=1$c2FsdA$a2V5a2V5a2V5a2V5a2V5", "$argon2id$v=19$m=19456,t=2,p=1$!!$a2V5",
+		"$argon2id$v=19$m=99999999,t=2,p=1$c2FsdA$a2V5a2V5a2V5a2V5a2V5",
+	} {
+		if err := VerifyPassword(h, "x"); !errors.Is(err, ErrBadHash) {
+			t.Errorf("VerifyPassword(%q) = %v, want ErrBadHash", h, err)
+		}
+	}
+}
+
+func TestToken(t *testing.T) {
+	tok, d, err := NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) != TokenLen {
+		t.Fatalf("token length %d, want %d", len(tok), TokenLen)
+	}
+	if TokenDigest(tok) != d {
+		t.Fatal("digest of token differs from the one returned")
+	}
+	back, err := ParseHexDigest(HexDigest(d))
+	if err != nil || back != d {
+		t.Fatalf("hex digest round trip: %v", err)
+	}
+	if _, err := ParseHexDigest("zz"); err == nil {
+		t.Fatal("short digest accepted")
+	}
+}
+
+func TestKeyed(t *testing.T) {
+	k1, _ := NewKeyed()
+	k2, _ := NewKeyed()
+	if k1.Sum("a", "b") != k1.Sum("a", "b") {
+		t.Fatal("keyed digest not deterministic")
+	}
+	if k1.Sum("a", "b") == k2.Sum("a", "b") {
+		t.Fatal("two keys give the same digest")
+	}
+	// The separator keeps ("ab","c") and ("a","bc") apart.
+	if k1.Sum("ab", "c") == k1.Sum("a", "bc") {
+		t.Fatal("user/password boundary is ambiguous")
+	}
+}
