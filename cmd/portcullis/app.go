@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/gateway"
+	"github.com/portcullis/portcullis/gateway/secret"
+	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/projector"
+)
+
+// app is one Portcullis process: NATS (embedded or not), projector, policy,
+// outcome emitter and gateway, wired together.
+type app struct {
+	cfg       Config
+	log       *slog.Logger
+	out       io.Writer // where the bootstrap password is printed, once
+	getenv    func(string) string
+	nats      *natsConn
+	js        jetstream.JetStream
+	engine    *policy.Engine
+	proj      *projector.Projector
+	emitter   *events.Emitter
+	gw        *gateway.Gateway
+	closeOnce sync.Once
+}
+
+// newApp connects to NATS, ensures the streams and builds every part. Call
+// Run to serve; Run closes what newApp opened.
+func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, getenv func(string) string) (*app, error) {
+	if cfg.NodeID == "" {
+		host, _ := os.Hostname()
+		cfg.NodeID = fmt.Sprintf("%s-%s", host, randomString(4))
+	}
+	a := &app{cfg: cfg, log: log, out: out, getenv: getenv}
+	var err error
+	if a.nats, err = connectNATS(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*app, error) {
+		a.nats.Close()
+		return nil, err
+	}
+	if a.js, err = jetstream.New(a.nats.nc, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
+		return fail(fmt.Errorf("jetstream: %w", err))
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := events.EnsureStreams(sctx, a.js, events.StreamsConfig{
+		Replicas: cfg.NATS.Replicas, TokenTTL: cfg.TokenTTL, AuthMaxAge: cfg.NATS.AuthMaxAge,
+	}); err != nil {
+		return fail(err)
+	}
+	if a.engine, err = policy.New(policy.Config{Dir: cfg.Policy.Dir}, policy.WithLogger(log)); err != nil {
+		return fail(fmt.Errorf("policy: %w", err))
+	}
+	a.proj, err = projector.New(projector.Config{JS: a.js},
+		projector.WithLogger(log),
+		projector.WithOnChange(a.onChange))
+	if err != nil {
+		return fail(fmt.Errorf("projector: %w", err))
+	}
+	if a.emitter, err = events.NewEmitter(events.EmitterConfig{JS: a.js, Source: cfg.NodeID, Logger: log}); err != nil {
+		return fail(err)
+	}
+	a.gw, err = gateway.New(gateway.Config{
+		Listen:          cfg.Listen,
+		Upstreams:       cfg.Upstream,
+		NodeID:          cfg.NodeID,
+		TokenTTL:        cfg.TokenTTL,
+		BasicCacheTTL:   cfg.BasicCacheTTL,
+		UpstreamTimeout: cfg.UpstreamTimeout,
+		Projection:      a.proj,
+		Policy:          a.engine,
+		Log:             events.Log{JS: a.js},
+		Outcomes:        a.emitter,
+		Logger:          log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return a, nil
+}
+
+// onChange recompiles the policy when constraints changed. It runs on the
+// projector's writer before waiters are woken, so a constraint is enforced
+// by the time its creation is answered.
+func (a *app) onChange(ch projector.Change) {
+	if ch&projector.ChangeConstraint == 0 {
+		return
+	}
+	cs := a.proj.Model().Constraints()
+	pcs := make([]policy.Constraint, len(cs))
+	for i, c := range cs {
+		pcs[i] = policy.Constraint{ID: c.ID, Paths: c.Paths, Methods: c.Methods, Roles: c.Roles}
+	}
+	if err := a.engine.SetConstraints(context.Background(), pcs); err != nil {
+		a.log.Error("policy_compile_failed", "constraints", len(pcs), "error", err)
+	}
+}
+
+// Addr binds the gateway's listener and returns its address.
+func (a *app) Addr() (net.Addr, error) { return a.gw.Listen() }
+
+// Run serves until ctx ends, then shuts down in order: stop accepting and
+// drain in-flight requests, flush outcomes, stop the projector, close NATS.
+func (a *app) Run(ctx context.Context) error {
+	defer a.close()
+	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer bgCancel()
+	var back errgroup.Group // projector and emitter outlive the gateway
+	back.Go(func() error { return a.proj.Run(bg) })
+	emitCtx, emitCancel := context.WithCancel(bg)
+	emitDone := make(chan error, 1)
+	go func() { emitDone <- a.emitter.Run(emitCtx) }()
+
+	front, fctx := errgroup.WithContext(ctx)
+	front.Go(func() error { return a.gw.Run(fctx) })
+	front.Go(func() error { return a.bootstrap(fctx) })
+	err := front.Wait()
+
+	emitCancel()
+	if eerr := <-emitDone; eerr != nil {
+		err = errors.Join(err, eerr)
+	}
+	bgCancel()
+	if perr := back.Wait(); perr != nil {
+		err = errors.Join(err, perr)
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (a *app) close() { a.closeOnce.Do(a.nats.Close) }
+
+// bootstrap creates the superuser elastic on the first start of an empty
+// cluster, with PORTCULLIS_BOOTSTRAP_PASSWORD or a random password printed
+// once. The append expects the subject to be empty, so among replicas
+// starting together exactly one creates it.
+func (a *app) bootstrap(ctx context.Context) error {
+	for !a.proj.Ready() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	const user = "elastic"
+	subject := events.StateSubject(events.AggregateAccount, user)
+	model := a.proj.Model()
+	if model.SubjectSeq(subject) != 0 {
+		return nil
+	}
+	if accounts, _, _ := model.Counts(); accounts > 0 {
+		return nil
+	}
+	password := a.getenv("PORTCULLIS_BOOTSTRAP_PASSWORD")
+	printed := false
+	if password == "" {
+		password = randomString(18)
+		printed = true
+	}
+	hash, err := secret.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	ev, err := events.New(a.cfg.NodeID, events.TypeAccountCreated, user, now, events.AccountCreated{
+		UID: events.NewID(now), Username: user, PasswordHash: hash, Roles: []string{"superuser"}, Authenticator: "index",
+	})
+	if err != nil {
+		return err
+	}
+	seq, err := events.Append(ctx, a.js, subject, ev, &events.Expect{LastSubjectSeq: 0})
+	if errors.Is(err, events.ErrConflict) {
+		return nil // another replica bootstrapped
+	}
+	if err != nil {
+		return fmt.Errorf("bootstrap superuser: %w", err)
+	}
+	if err := a.proj.WaitFor(ctx, events.StreamState, seq); err != nil {
+		return fmt.Errorf("bootstrap superuser: %w", err)
+	}
+	a.log.InfoContext(ctx, "superuser_created", "user", user)
+	if printed {
+		fmt.Fprintf(a.out, "\n  Portcullis created the superuser [elastic] with the password:\n\n    %s\n\n  It is shown once. Change it with POST /_auth/account.\n\n", password)
+	}
+	return nil
+}
+
+func randomString(nbytes int) string {
+	b := make([]byte, nbytes)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

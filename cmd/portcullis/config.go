@@ -1,0 +1,228 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the root configuration: one YAML file (--config), then
+// PORTCULLIS_* environment variables, then flags, each overriding the one
+// before. docs/configuration.md lists every key; a test keeps it true.
+type Config struct {
+	// Listen is the gateway's address. Default 127.0.0.1:9200. Env PORTCULLIS_LISTEN, flag --listen.
+	Listen string `yaml:"listen" env:"PORTCULLIS_LISTEN"`
+	// Upstream lists the Elasticsearch nodes. Default http://127.0.0.1:9201. Env PORTCULLIS_UPSTREAM (comma separated), flag --upstream.
+	Upstream []string `yaml:"upstream" env:"PORTCULLIS_UPSTREAM"`
+	// DataDir holds the embedded JetStream store. Default ./data. Env PORTCULLIS_DATA_DIR, flag --data-dir.
+	DataDir string `yaml:"data_dir" env:"PORTCULLIS_DATA_DIR"`
+	// TokenTTL is the lifetime of login tokens. Default 24h. Env PORTCULLIS_TOKEN_TTL, flag --token-ttl.
+	TokenTTL time.Duration `yaml:"token_ttl" env:"PORTCULLIS_TOKEN_TTL"`
+	// NodeID names this replica in events. Default: host name and a random suffix. Env PORTCULLIS_NODE_ID.
+	NodeID string `yaml:"node_id" env:"PORTCULLIS_NODE_ID"`
+	// BasicCacheTTL bounds how long a verified Basic credential is cached. Default 20m. Env PORTCULLIS_BASIC_CACHE_TTL.
+	BasicCacheTTL time.Duration `yaml:"basic_cache_ttl" env:"PORTCULLIS_BASIC_CACHE_TTL"`
+	// UpstreamTimeout bounds reading an Elasticsearch answer. Default 120s. Env PORTCULLIS_UPSTREAM_TIMEOUT.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout" env:"PORTCULLIS_UPSTREAM_TIMEOUT"`
+
+	NATS   NATSConfig   `yaml:"nats"`
+	Policy PolicyConfig `yaml:"policy"`
+	Log    LogConfig    `yaml:"log"`
+}
+
+// NATSConfig selects the embedded server or an external cluster.
+type NATSConfig struct {
+	// URL of an external NATS cluster; empty runs the embedded server. Env PORTCULLIS_NATS_URL, flag --nats-url.
+	URL string `yaml:"url" env:"PORTCULLIS_NATS_URL"`
+	// Listen is the embedded server's client address, e.g. 127.0.0.1:4222, so that `nats sub 'portcullis.auth.>'` works; it needs Password. Default "": in-process clients only. Env PORTCULLIS_NATS_LISTEN.
+	Listen string `yaml:"listen" env:"PORTCULLIS_NATS_LISTEN"`
+	// User of the embedded server's client port, and of the external cluster. Default "portcullis". Env PORTCULLIS_NATS_USER.
+	User string `yaml:"user" env:"PORTCULLIS_NATS_USER"`
+	// Password for User. Required with Listen; for an external cluster, optional. Env PORTCULLIS_NATS_PASSWORD.
+	Password string `yaml:"password" env:"PORTCULLIS_NATS_PASSWORD"`
+	// Replicas of every stream. Default 1 (embedded); 3 in a cluster. Env PORTCULLIS_NATS_REPLICAS.
+	Replicas int `yaml:"replicas" env:"PORTCULLIS_NATS_REPLICAS"`
+	// AuthMaxAge is how long auth outcomes stay in the AUTH stream. Default 168h. Env PORTCULLIS_NATS_AUTH_MAX_AGE.
+	AuthMaxAge time.Duration `yaml:"auth_max_age" env:"PORTCULLIS_NATS_AUTH_MAX_AGE"`
+}
+
+// PolicyConfig locates the Rego policy.
+type PolicyConfig struct {
+	// Dir of .rego files replacing the built-in policy (rego/ of the repository). Default "": built in. Env PORTCULLIS_POLICY_DIR, flag --policy-dir.
+	Dir string `yaml:"dir" env:"PORTCULLIS_POLICY_DIR"`
+}
+
+// LogConfig configures slog.
+type LogConfig struct {
+	// Level is debug, info, warn or error. Default info. Env PORTCULLIS_LOG_LEVEL.
+	Level string `yaml:"level" env:"PORTCULLIS_LOG_LEVEL"`
+	// Format is text or json. Default text. Env PORTCULLIS_LOG_FORMAT.
+	Format string `yaml:"format" env:"PORTCULLIS_LOG_FORMAT"`
+}
+
+// defaultConfig has every documented default.
+func defaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:9200",
+		Upstream:        []string{"http://127.0.0.1:9201"},
+		DataDir:         "./data",
+		TokenTTL:        24 * time.Hour,
+		BasicCacheTTL:   20 * time.Minute,
+		UpstreamTimeout: 120 * time.Second,
+		NATS:            NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour},
+		Log:             LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// loadConfig builds the configuration of `serve` from defaults, the YAML
+// file, the environment and the flags, in that order, and validates it.
+func loadConfig(args []string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	file := fs.String("config", getenv("PORTCULLIS_CONFIG"), "YAML configuration `file` (env PORTCULLIS_CONFIG)")
+	listen := fs.String("listen", "", "gateway listen `address` (default "+cfg.Listen+")")
+	upstream := fs.String("upstream", "", "Elasticsearch node `URL[,URL...]` (default "+cfg.Upstream[0]+")")
+	dataDir := fs.String("data-dir", "", "embedded JetStream store `dir` (default "+cfg.DataDir+")")
+	natsURL := fs.String("nats-url", "", "external NATS `URL`; empty runs the embedded server")
+	tokenTTL := fs.Duration("token-ttl", 0, "login token lifetime (default 24h)")
+	policyDir := fs.String("policy-dir", "", "`dir` of .rego files replacing the built-in policy")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *file != "" {
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("config %s: %w", *file, err)
+		}
+	}
+	if err := applyEnv(&cfg, getenv); err != nil {
+		return Config{}, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["listen"] {
+		cfg.Listen = *listen
+	}
+	if set["upstream"] {
+		cfg.Upstream = splitList(*upstream)
+	}
+	if set["data-dir"] {
+		cfg.DataDir = *dataDir
+	}
+	if set["nats-url"] {
+		cfg.NATS.URL = *natsURL
+	}
+	if set["token-ttl"] {
+		cfg.TokenTTL = *tokenTTL
+	}
+	if set["policy-dir"] {
+		cfg.Policy.Dir = *policyDir
+	}
+	return cfg, cfg.validate()
+}
+
+// applyEnv sets every field whose env tag names a set variable.
+func applyEnv(cfg *Config, getenv func(string) string) error {
+	var errs []error
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f, fv := t.Field(i), v.Field(i)
+			if f.Type.Kind() == reflect.Struct {
+				walk(fv)
+				continue
+			}
+			name := f.Tag.Get("env")
+			val := getenv(name)
+			if name == "" || val == "" {
+				continue
+			}
+			switch {
+			case f.Type == reflect.TypeOf(time.Duration(0)):
+				d, err := time.ParseDuration(val)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", name, err))
+					continue
+				}
+				fv.SetInt(int64(d))
+			case f.Type.Kind() == reflect.String:
+				fv.SetString(val)
+			case f.Type.Kind() == reflect.Int:
+				n, err := strconv.Atoi(val)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", name, err))
+					continue
+				}
+				fv.SetInt(int64(n))
+			case f.Type.Kind() == reflect.Slice:
+				fv.Set(reflect.ValueOf(splitList(val)))
+			}
+		}
+	}
+	walk(reflect.ValueOf(cfg).Elem())
+	return errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validate reports every problem at once, naming the key.
+func (c Config) validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: must not be empty"))
+	}
+	if len(c.Upstream) == 0 {
+		errs = append(errs, errors.New("upstream: at least one Elasticsearch URL is required"))
+	}
+	if c.TokenTTL < time.Second {
+		errs = append(errs, fmt.Errorf("token_ttl: %s is shorter than 1s", c.TokenTTL))
+	}
+	if c.NATS.URL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: required with the embedded NATS server"))
+	}
+	if c.NATS.Listen != "" && c.NATS.Password == "" {
+		errs = append(errs, errors.New("nats.password: required when nats.listen opens the embedded server's client port"))
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("nats.replicas: %d is not in 1..5", c.NATS.Replicas))
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		errs = append(errs, fmt.Errorf("log.level: %w", err))
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}

@@ -1,0 +1,98 @@
+// Command portcullis is the one binary of Portcullis: `serve` runs the
+// gateway, projector, policy and (embedded) NATS JetStream in one process;
+// `policy test` runs the Rego unit tests; `version` prints the version.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: portcullis <command> [flags]
+
+commands:
+  serve         run the gateway (see portcullis serve -h)
+  policy test   run the Rego unit tests of a policy directory (default: the built-in policy)
+  version       print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr, getenv)
+	case "policy":
+		if len(args) < 2 || args[1] != "test" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		dir := ""
+		if len(args) > 2 {
+			dir = args[2]
+		}
+		passed, failed, err := policy.Test(ctx, dir, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "policy test: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
+		if failed > 0 {
+			return 1
+		}
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, "portcullis", version)
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cfg, err := loadConfig(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "portcullis serve: %v\n", err)
+		return 2
+	}
+	level, _ := parseLevel(cfg.Log.Level)
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
+	if cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(stderr, hopts)
+	}
+	log := slog.New(h)
+	a, err := newApp(ctx, cfg, log, stdout, getenv)
+	if err != nil {
+		log.Error("start_failed", "error", err)
+		return 1
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error("stopped_with_error", "error", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

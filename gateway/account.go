@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"errors"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/gateway/secret"
+)
+
+// accountRequest is the codelibs account body:
+// {"authenticator":"index","username":"...","password":"...","roles":[...]}.
+type accountRequest struct {
+	Authenticator *string   `json:"authenticator"`
+	Username      *string   `json:"username"`
+	Password      *string   `json:"password"`
+	Roles         *[]string `json:"roles"`
+}
+
+// minPasswordLen is Elasticsearch's minimum for native realm passwords.
+const minPasswordLen = 6
+
+func (a *accountRequest) validate(needPassword bool) error {
+	if a.Authenticator != nil && *a.Authenticator != "index" {
+		return badRequest("unknown authenticator [" + *a.Authenticator + "]: the only authenticator is [index]")
+	}
+	if a.Username == nil || *a.Username == "" {
+		return badRequest("field [username] is required")
+	}
+	if err := validName("username", *a.Username); err != nil {
+		return err
+	}
+	if a.Password == nil && needPassword {
+		return badRequest("field [password] is required")
+	}
+	if a.Password != nil && len([]rune(*a.Password)) < minPasswordLen {
+		return badRequest("passwords must be at least [6] characters long")
+	}
+	if a.Roles != nil {
+		for _, r := range *a.Roles {
+			if err := validName("roles", r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validName accepts what Elasticsearch accepts as a user or role name:
+// 1 to 507 printable characters, no leading or trailing whitespace.
+func validName(field, s string) error {
+	if s == "" || len(s) > 507 {
+		return badRequest("field [" + field + "] must be 1 to 507 characters long")
+	}
+	if strings.TrimSpace(s) != s {
+		return badRequest("field [" + field + "] must not begin or end with whitespace")
+	}
+	for _, c := range s {
+		if !unicode.IsPrint(c) {
+			return badRequest("field [" + field + "] must contain printable characters only")
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) createAccount(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
+	var req accountRequest
+	body, err := g.readBody(ctx)
+	if err != nil {
+		return err
+	}
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if err := req.validate(true); err != nil {
+		return err
+	}
+	user := *req.Username
+	model := g.cfg.Projection.Model()
+	if _, ok := model.Account(user); ok {
+		return conflict("account [" + user + "] already exists")
+	}
+	hash, err := secret.HashPassword(*req.Password)
+	if err != nil {
+		return err
+	}
+	roles := []string{}
+	if req.Roles != nil {
+		roles = *req.Roles
+	}
+	subject := events.StateSubject(events.AggregateAccount, user)
+	ev, err := events.New(g.cfg.NodeID, events.TypeAccountCreated, user, now, events.AccountCreated{
+		UID: events.NewID(now), Username: user, PasswordHash: hash, Roles: roles, Authenticator: "index",
+	})
+	if err != nil {
+		return err
+	}
+	err = g.appendAndWait(ctx, events.StreamState, subject, ev, &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)})
+	if errors.Is(err, events.ErrConflict) {
+		return conflict("account [" + user + "] already exists or was changed concurrently")
+	}
+	if err != nil {
+		return err
+	}
+	return writeOK(ctx, map[string]any{"status": 200, "created": true})
+}
+
+func (g *Gateway) updateAccount(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
+	var req accountRequest
+	body, err := g.readBody(ctx)
+	if err != nil {
+		return err
+	}
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if err := req.validate(false); err != nil {
+		return err
+	}
+	if req.Password == nil && req.Roles == nil {
+		return badRequest("nothing to update: give [password], [roles] or both")
+	}
+	user := *req.Username
+	model := g.cfg.Projection.Model()
+	acc, ok := model.Account(user)
+	if !ok {
+		return notFound("account [" + user + "] not found")
+	}
+	upd := events.AccountUpdated{UID: acc.UID, Username: user, Roles: req.Roles}
+	if req.Password != nil {
+		hash, err := secret.HashPassword(*req.Password)
+		if err != nil {
+			return err
+		}
+		upd.PasswordHash = &hash
+	}
+	subject := events.StateSubject(events.AggregateAccount, user)
+	ev, err := events.New(g.cfg.NodeID, events.TypeAccountUpdated, user, now, upd)
+	if err != nil {
+		return err
+	}
+	err = g.appendAndWait(ctx, events.StreamState, subject, ev, &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)})
+	if errors.Is(err, events.ErrConflict) {
+		return conflict("account [" + user + "] was changed concurrently; read it again and retry")
+	}
+	if err != nil {
+		return err
+	}
+	return writeOK(ctx, map[string]any{"status": 200, "updated": true})
+}
+
+func (g *Gateway) deleteAccount(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
+	var req accountRequest
+	body, err := g.readBody(ctx)
+	if err != nil {
+		return err
+	}
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if req.Password != nil || req.Roles != nil {
+		return badRequest("a delete takes only [username]")
+	}
+	if err := req.validate(false); err != nil {
+		return err
+	}
+	user := *req.Username
+	model := g.cfg.Projection.Model()
+	acc, ok := model.Account(user)
+	if !ok {
+		return notFound("account [" + user + "] not found")
+	}
+	subject := events.StateSubject(events.AggregateAccount, user)
+	ev, err := events.New(g.cfg.NodeID, events.TypeAccountDeleted, user, now, events.AccountDeleted{UID: acc.UID, Username: user})
+	if err != nil {
+		return err
+	}
+	err = g.appendAndWait(ctx, events.StreamState, subject, ev, &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)})
+	if errors.Is(err, events.ErrConflict) {
+		return conflict("account [" + user + "] was changed concurrently; read it again and retry")
+	}
+	if err != nil {
+		return err
+	}
+	return writeOK(ctx, map[string]any{"status": 200, "found": true})
+}

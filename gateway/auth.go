@@ -1,0 +1,244 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/gateway/canon"
+	"github.com/portcullis/portcullis/gateway/secret"
+	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/projector"
+)
+
+// Realm names, as Elasticsearch names its built-in realms.
+const (
+	realmNative = "default_native" // accounts, verified by password
+	realmToken  = "_token"         // login tokens
+)
+
+// Authentication types, as Elasticsearch's authentication.type.
+const (
+	authTypeRealm = "realm"
+	authTypeToken = "token"
+)
+
+// principal is an authenticated user.
+type principal struct {
+	name     string
+	roles    []string
+	realm    string
+	authType string
+	tokenSum [32]byte // the login token's digest when authenticated by token
+	byToken  bool
+}
+
+func (p *principal) policyUser() policy.User {
+	return policy.User{Name: p.name, Roles: p.roles, Realm: p.realm, AuthType: p.authType}
+}
+
+// outcome is the auth outcome skeleton of a request by p.
+func (p *principal) outcome(r *request) events.AuthOutcome {
+	return events.AuthOutcome{
+		Principal: p.name, User: p.name, Roles: p.roles, Realm: p.realm, AuthType: p.authType,
+		Method: r.method, Path: r.path, Query: string(r.query), RequestID: r.requestID, SourceIP: r.sourceIP,
+	}
+}
+
+// authFailure is why the realm chain refused a request.
+type authFailure struct {
+	reason    string // the 401 reason, Elasticsearch's wording
+	principal string // the user name claimed, if any
+	realms    []events.RealmAttempt
+}
+
+func (f *authFailure) outcome(r *request) events.AuthOutcome {
+	return events.AuthOutcome{
+		Action: events.ActionAuthenticationFailed, Outcome: "failure", Reason: f.reason,
+		Principal: f.principal, Realms: f.realms, Status: fasthttp.StatusUnauthorized,
+	}
+}
+
+// Failure reasons of one realm, recorded per realm in the outcome.
+const (
+	reasonUnknownUser   = "unknown user"
+	reasonWrongPassword = "invalid password"
+	reasonBadHash       = "stored password hash is unusable"
+	reasonUnknownToken  = "token is unknown, expired or revoked"
+	reasonMalformed     = "malformed credentials"
+	reasonUnsupported   = "unsupported authentication scheme"
+)
+
+// authenticate runs the realm chain. The Authorization header wins; then
+// the token parameter; then the eaid cookie. A presented credential that
+// fails is a 401, never a fall-through to the next source: a client that
+// sent credentials must learn that they are wrong.
+func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *request) (*principal, *authFailure) {
+	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 0 {
+		scheme, cred, err := canon.ParseAuthorization(h)
+		if err != nil {
+			return nil, &authFailure{
+				reason: "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
+				realms: []events.RealmAttempt{{Realm: "authorization_header", Reason: reasonMalformed}},
+			}
+		}
+		switch scheme {
+		case "Basic":
+			user, pass, err := canon.ParseBasic(cred)
+			if err != nil {
+				return nil, &authFailure{
+					reason: "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
+					realms: []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reasonMalformed}},
+				}
+			}
+			return g.authenticateBasic(now, r, user, pass)
+		case "Bearer":
+			return g.authenticateToken(ctx, now, cred)
+		default:
+			return nil, &authFailure{
+				reason: "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
+				realms: []events.RealmAttempt{{Realm: scheme, Reason: reasonUnsupported}},
+			}
+		}
+	}
+	if r.token != "" {
+		return g.authenticateToken(ctx, now, r.token)
+	}
+	if c := ctx.Request.Header.Cookie("eaid"); len(c) > 0 {
+		return g.authenticateToken(ctx, now, string(c))
+	}
+	return nil, &authFailure{reason: "missing authentication credentials for REST request [" + r.uri() + "]"}
+}
+
+// authenticateBasic verifies user and password against the account, from
+// the cache when this exact credential was verified before for the
+// account's current incarnation and password epoch.
+func (g *Gateway) authenticateBasic(now time.Time, r *request, user, pass string) (*principal, *authFailure) {
+	acc, reason := g.verifyPassword(now, user, pass)
+	if acc == nil {
+		return nil, &authFailure{
+			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
+			principal: user,
+			realms:    []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}},
+		}
+	}
+	return &principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}, nil
+}
+
+// verifyPassword returns the account when pass is its password, else nil
+// and the realm's reason.
+func (g *Gateway) verifyPassword(now time.Time, user, pass string) (*projector.Account, string) {
+	acc, ok := g.cfg.Projection.Model().Account(user)
+	if !ok {
+		// Spend the time of a verification anyway, so that response time does
+		// not tell which user names exist.
+		_ = secret.VerifyPassword(dummyHash, pass)
+		return nil, reasonUnknownUser
+	}
+	key := g.keyed.Sum(user, pass)
+	if g.basic.valid(key, acc, now) {
+		return acc, ""
+	}
+	switch err := secret.VerifyPassword(acc.PasswordHash, pass); {
+	case err == nil:
+		g.basic.put(key, acc, now.Add(g.cfg.BasicCacheTTL))
+		return acc, ""
+	case errors.Is(err, secret.ErrMismatch):
+		return nil, reasonWrongPassword
+	default:
+		return nil, reasonBadHash
+	}
+}
+
+var dummyHash = func() string {
+	h, err := secret.HashPassword("portcullis-timing-equaliser")
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
+// authenticateToken resolves a login token to its account. A token unknown
+// here may have been issued on another replica a moment ago: the projection
+// catches up to the stream (bounded) before the token is refused.
+func (g *Gateway) authenticateToken(ctx context.Context, now time.Time, tok string) (*principal, *authFailure) {
+	fail := &authFailure{
+		reason: "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
+		realms: []events.RealmAttempt{{Realm: realmToken, Type: "token", Reason: reasonUnknownToken}},
+	}
+	if !canon.ValidToken(tok) {
+		fail.realms[0].Reason = reasonMalformed
+		return nil, fail
+	}
+	sum := secret.TokenDigest(tok)
+	model := g.cfg.Projection.Model()
+	acc, _, ok := model.ResolveToken(sum, now)
+	if !ok {
+		if err := g.cfg.Projection.WaitForLatest(ctx, events.StreamTokens); err == nil {
+			acc, _, ok = model.ResolveToken(sum, now)
+		}
+	}
+	if !ok {
+		return nil, fail
+	}
+	return &principal{name: acc.Username, roles: acc.Roles, realm: realmToken, authType: authTypeToken, tokenSum: sum, byToken: true}, nil
+}
+
+// basicCache maps the keyed digest of a verified credential to the account
+// incarnation and password epoch it was verified for. An entry is valid only
+// while the account still has that UID and epoch, so an account event
+// (password change, deletion) invalidates it without any explicit purge.
+// Sharded: no lock is shared by all requests.
+type basicCache struct {
+	shards [64]basicShard
+}
+
+type basicShard struct {
+	mu sync.RWMutex
+	m  map[[32]byte]basicEntry
+}
+
+type basicEntry struct {
+	uid     string
+	epoch   uint64
+	expires time.Time
+}
+
+// maxBasicEntriesPerShard bounds the cache (64 × 4096 credentials).
+const maxBasicEntriesPerShard = 4096
+
+func newBasicCache() *basicCache {
+	c := &basicCache{}
+	for i := range c.shards {
+		c.shards[i].m = make(map[[32]byte]basicEntry)
+	}
+	return c
+}
+
+func (c *basicCache) valid(key [32]byte, acc *projector.Account, now time.Time) bool {
+	s := &c.shards[key[0]&63]
+	s.mu.RLock()
+	e, ok := s.m[key]
+	s.mu.RUnlock()
+	return ok && e.uid == acc.UID && e.epoch == acc.Epoch && now.Before(e.expires)
+}
+
+func (c *basicCache) put(key [32]byte, acc *projector.Account, expires time.Time) {
+	s := &c.shards[key[0]&63]
+	s.mu.Lock()
+	if len(s.m) >= maxBasicEntriesPerShard {
+		for k := range s.m { // evict an arbitrary entry
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[key] = basicEntry{uid: acc.UID, epoch: acc.Epoch, expires: expires}
+	s.mu.Unlock()
+}
+
+func joinRoles(roles []string) string { return strings.Join(roles, ",") }

@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config configures a Gateway. Every duration and size documents its
+// default, applied by New when the field is zero.
+type Config struct {
+	// Listen is the address the gateway serves on. Default "127.0.0.1:9200".
+	Listen string
+	// Upstreams are the Elasticsearch nodes, as http:// or https:// URLs.
+	// Required.
+	Upstreams []string
+	// NodeID names this replica in events. Required.
+	NodeID string
+	// TokenTTL is the lifetime of a login token. Default 24h.
+	TokenTTL time.Duration
+	// BasicCacheTTL bounds how long a verified Basic credential is served
+	// from the cache before the slow hash runs again. Account events
+	// invalidate entries at once regardless. Default 20m (as Elasticsearch's
+	// cache.ttl).
+	BasicCacheTTL time.Duration
+	// UpstreamTimeout bounds one proxied exchange up to the response
+	// headers. Default 60s.
+	UpstreamTimeout time.Duration
+	// MaxConnsPerUpstream bounds the keep-alive pool of each node. Default 512.
+	MaxConnsPerUpstream int
+	// MaxManagementBody bounds the body of a management request (accounts,
+	// constraints, login). Proxied bodies are streamed, not bounded. Default 1 MiB.
+	MaxManagementBody int
+	// ReadTimeout bounds reading a request's headers. Default 60s.
+	ReadTimeout time.Duration
+	// IdleTimeout closes idle keep-alive client connections. Default 90s.
+	IdleTimeout time.Duration
+
+	// Projection is the read model (projector.Projector). Required.
+	Projection Projection
+	// Policy decides requests (policy.Engine). Required.
+	Policy Authorizer
+	// Log appends state and token events (events.Log). Required.
+	Log Appender
+	// Outcomes records auth outcomes (events.Emitter). Required.
+	Outcomes Recorder
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:9200"
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = 24 * time.Hour
+	}
+	if c.BasicCacheTTL <= 0 {
+		c.BasicCacheTTL = 20 * time.Minute
+	}
+	if c.UpstreamTimeout <= 0 {
+		c.UpstreamTimeout = 60 * time.Second
+	}
+	if c.MaxConnsPerUpstream <= 0 {
+		c.MaxConnsPerUpstream = 512
+	}
+	if c.MaxManagementBody <= 0 {
+		c.MaxManagementBody = 1 << 20
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 60 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 90 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// validate reports every problem at once.
+func (c *Config) validate() error {
+	var errs []error
+	if len(c.Upstreams) == 0 {
+		errs = append(errs, errors.New("gateway.upstreams: at least one Elasticsearch URL is required"))
+	}
+	for _, u := range c.Upstreams {
+		if _, err := parseUpstream(u); err != nil {
+			errs = append(errs, fmt.Errorf("gateway.upstreams: %w", err))
+		}
+	}
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("gateway: NodeID is required"))
+	}
+	if c.Projection == nil || c.Policy == nil || c.Log == nil || c.Outcomes == nil {
+		errs = append(errs, errors.New("gateway: Projection, Policy, Log and Outcomes are required"))
+	}
+	return errors.Join(errs...)
+}
+
+type upstream struct {
+	addr  string // host:port
+	isTLS bool
+	host  string // Host header
+}
+
+func parseUpstream(raw string) (upstream, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return upstream{}, fmt.Errorf("upstream %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return upstream{}, fmt.Errorf("upstream %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return upstream{}, fmt.Errorf("upstream %q: want scheme://host:port with no path, query or credentials", raw)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			addr += ":443"
+		} else {
+			addr += ":80"
+		}
+	}
+	return upstream{addr: addr, isTLS: u.Scheme == "https", host: u.Host}, nil
+}

@@ -1,0 +1,331 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/gateway/canon"
+	"github.com/portcullis/portcullis/gateway/secret"
+	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/projector"
+)
+
+// Projection is the read model the gateway serves from and waits on for
+// read-your-writes.
+type Projection interface {
+	Model() *projector.Model
+	Ready() bool
+	WaitFor(ctx context.Context, stream string, seq uint64) error
+	WaitForLatest(ctx context.Context, stream string) error
+}
+
+// Authorizer decides requests.
+type Authorizer interface {
+	Decide(ctx context.Context, in *policy.Input) (policy.Decision, error)
+	Generated() string
+	Revision() string
+	Reload(ctx context.Context) error
+}
+
+// Appender appends an event to a stream, optionally under an optimistic
+// concurrency condition.
+type Appender interface {
+	Append(ctx context.Context, subject string, ev events.Event, expect *events.Expect) (uint64, error)
+}
+
+// Recorder records an auth outcome without blocking.
+type Recorder interface {
+	Emit(now time.Time, o events.AuthOutcome) error
+}
+
+var (
+	_ Projection = (*projector.Projector)(nil)
+	_ Authorizer = (*policy.Engine)(nil)
+	_ Appender   = events.Log{}
+	_ Recorder   = (*events.Emitter)(nil)
+)
+
+// Gateway is the HTTP edge. Create it with New and serve with Run.
+type Gateway struct {
+	cfg       Config
+	upstreams []*fasthttp.HostClient
+	next      atomic.Uint64
+	basic     *basicCache
+	keyed     *secret.Keyed
+	reqSeq    atomic.Uint64
+	server    *fasthttp.Server
+	ln        net.Listener
+}
+
+// New validates cfg and returns a Gateway.
+func New(cfg Config) (*Gateway, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	keyed, err := secret.NewKeyed()
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, basic: newBasicCache(), keyed: keyed}
+	for _, raw := range cfg.Upstreams {
+		u, _ := parseUpstream(raw) // validated above
+		g.upstreams = append(g.upstreams, &fasthttp.HostClient{
+			Addr:                          u.addr,
+			IsTLS:                         u.isTLS,
+			Name:                          "portcullis",
+			NoDefaultUserAgentHeader:      true,
+			MaxConns:                      cfg.MaxConnsPerUpstream,
+			MaxIdleConnDuration:           cfg.IdleTimeout,
+			ReadTimeout:                   0, // streamed bodies may take long; the exchange is bounded by DoTimeout-like logic in proxy
+			DisableHeaderNamesNormalizing: true,
+			DisablePathNormalizing:        true,
+			StreamResponseBody:            true,
+			MaxResponseBodySize:           0,
+			RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+		})
+	}
+	g.server = &fasthttp.Server{
+		Handler:                       g.Handle,
+		Name:                          "",
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 false,
+		ReadTimeout:                   cfg.ReadTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		StreamRequestBody:             true,
+		DisableHeaderNamesNormalizing: true,
+		DisablePreParseMultipartForm:  true,
+		NoDefaultContentType:          true,
+		Logger:                        fasthttpLogger{cfg.Logger},
+	}
+	return g, nil
+}
+
+// Listen binds the listen address, so a caller knows the port (":0" in
+// tests) before Run.
+func (g *Gateway) Listen() (net.Addr, error) {
+	if g.ln != nil {
+		return g.ln.Addr(), nil
+	}
+	ln, err := net.Listen("tcp", g.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("gateway listen %s: %w", g.cfg.Listen, err)
+	}
+	g.ln = ln
+	return ln.Addr(), nil
+}
+
+// Run serves until ctx ends, then stops accepting and waits up to 10s for
+// in-flight requests.
+func (g *Gateway) Run(ctx context.Context) error {
+	if _, err := g.Listen(); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- g.server.Serve(g.ln) }()
+	g.cfg.Logger.InfoContext(ctx, "gateway_listening", "addr", g.ln.Addr().String(), "upstreams", g.cfg.Upstreams)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := g.server.ShutdownWithContext(sctx); err != nil {
+		return fmt.Errorf("gateway shutdown: %w", err)
+	}
+	<-errc
+	return nil
+}
+
+// request is what the handler learned of a request, copied out of the
+// RequestCtx so that it may outlive it (the outcome event).
+type request struct {
+	method    string
+	path      string // canonical
+	query     []byte // raw query without the consumed token parameter
+	token     string // from the token parameter; never logged
+	requestID string
+	sourceIP  string
+}
+
+// uri is the request's URI as Elasticsearch's reasons quote it, without the
+// consumed token parameter.
+func (r *request) uri() string {
+	if len(r.query) == 0 {
+		return r.path
+	}
+	return r.path + "?" + string(r.query)
+}
+
+// Handle serves one request. It is the fasthttp handler; exported for
+// benchmarks and tests that drive the gateway without a listener.
+func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
+	now := g.cfg.Now()
+	r := &request{
+		method:    string(ctx.Method()),
+		sourceIP:  remoteIP(ctx),
+		requestID: g.requestID(ctx),
+	}
+	rawURI := ctx.Request.Header.RequestURI()
+	rawPath, rawQuery, _ := bytes.Cut(rawURI, []byte("?"))
+	if i := bytes.IndexByte(rawQuery, '#'); i >= 0 {
+		rawQuery = rawQuery[:i]
+	}
+	path, err := canon.Path(rawPath)
+	if err != nil {
+		g.record(ctx, now, r, events.AuthOutcome{Action: events.ActionTamperedRequest, Outcome: "failure", Reason: err.Error(), Path: string(rawPath)})
+		writeError(ctx, badRequest(err.Error()))
+		return
+	}
+	r.path = path
+	rest, tok, found, err := canon.TakeParam(rawQuery, "token")
+	if err != nil {
+		g.record(ctx, now, r, events.AuthOutcome{Action: events.ActionTamperedRequest, Outcome: "failure", Reason: err.Error()})
+		writeError(ctx, badRequest(err.Error()))
+		return
+	}
+	r.query = append([]byte(nil), rest...)
+	if found {
+		r.token = tok
+	}
+
+	// Endpoints that need no authentication.
+	switch {
+	case path == "/_portcullis/health":
+		g.health(ctx)
+		return
+	case path == "/login" && r.method == fasthttp.MethodPost:
+		g.login(ctx, now, r)
+		return
+	}
+
+	p, fail := g.authenticate(ctx, now, r)
+	if fail != nil {
+		g.record(ctx, now, r, fail.outcome(r))
+		writeUnauthorized(ctx, fail.reason)
+		return
+	}
+
+	if path == "/logout" && r.method == fasthttp.MethodPost {
+		g.logout(ctx, now, r, p)
+		return
+	}
+	if ep := route(r.method, path); ep != nil {
+		g.manage(ctx, now, r, p, ep)
+		return
+	}
+	in := &policy.Input{
+		User:    p.policyUser(),
+		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP},
+	}
+	if !g.authorize(ctx, now, r, p, in) {
+		return
+	}
+	g.proxy(ctx, r)
+}
+
+// authorize decides in and, when denied, answers 403. Every decision is
+// recorded; a decision that cannot be recorded is a denial.
+func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, in *policy.Input) bool {
+	d, err := g.cfg.Policy.Decide(ctx, in)
+	if err != nil {
+		g.cfg.Logger.ErrorContext(ctx, "policy_decision_failed", "request_id", r.requestID, "error", err)
+		d = policy.Decision{Allow: false, Reason: "the policy could not be evaluated", Revision: g.cfg.Policy.Revision()}
+	}
+	o := p.outcome(r)
+	o.ESAction = in.Request.Action
+	o.PolicyRevision = d.Revision
+	o.Rule = d.Rule
+	o.Reason = d.Reason
+	if d.Allow {
+		o.Action, o.Outcome = events.ActionAccessGranted, "success"
+		if err := g.cfg.Outcomes.Emit(now, o); err != nil {
+			g.cfg.Logger.WarnContext(ctx, "outcome_not_recorded", "request_id", r.requestID, "error", err)
+			writeError(ctx, errOverloaded)
+			return false
+		}
+		return true
+	}
+	o.Action, o.Outcome, o.Status = events.ActionAccessDenied, "failure", fasthttp.StatusForbidden
+	g.record(ctx, now, r, o)
+	action := in.Request.Action
+	if action == "" {
+		action = r.method + " " + r.path
+	}
+	reason := "action [" + action + "] is unauthorized for user [" + p.name + "] with effective roles [" + joinRoles(p.roles) + "]"
+	if in.Request.Kind == policy.KindManagement && in.Request.Privilege != "" {
+		reason += ", this action is granted by the cluster privileges [" + in.Request.Privilege + ",all]"
+	} else if d.Reason != "" {
+		reason += ": " + d.Reason
+	}
+	writeForbidden(ctx, reason)
+	return false
+}
+
+// record emits an outcome. A failure to enqueue is logged: the caller is
+// already refusing the request, so there is nothing more to deny.
+func (g *Gateway) record(ctx context.Context, now time.Time, r *request, o events.AuthOutcome) {
+	if o.Method == "" {
+		o.Method = r.method
+	}
+	if o.Path == "" {
+		o.Path = r.path
+	}
+	if o.Query == "" && len(r.query) > 0 {
+		o.Query = string(r.query)
+	}
+	o.RequestID, o.SourceIP = r.requestID, r.sourceIP
+	if err := g.cfg.Outcomes.Emit(now, o); err != nil {
+		g.cfg.Logger.WarnContext(ctx, "outcome_not_recorded", "action", o.Action, "request_id", r.requestID, "error", err)
+	}
+}
+
+func (g *Gateway) health(ctx *fasthttp.RequestCtx) {
+	if !g.cfg.Projection.Ready() {
+		writeJSON(ctx, fasthttp.StatusServiceUnavailable, []byte(`{"status":"red","reason":"projections are catching up"}`))
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"green","policy_revision":`+strconv.Quote(g.cfg.Policy.Revision())+`}`))
+}
+
+// requestID is the client's X-Opaque-Id when it sent a sane one (as
+// Elasticsearch uses it), else one made here.
+func (g *Gateway) requestID(ctx *fasthttp.RequestCtx) string {
+	if id := ctx.Request.Header.Peek("X-Opaque-Id"); len(id) > 0 && len(id) <= 256 && printable(id) {
+		return string(id)
+	}
+	return g.cfg.NodeID + "-" + strconv.FormatUint(g.reqSeq.Add(1), 36)
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func remoteIP(ctx *fasthttp.RequestCtx) string {
+	if addr, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return addr.IP.String()
+	}
+	return ctx.RemoteAddr().String()
+}
+
+type fasthttpLogger struct {
+	l interface{ Warn(string, ...any) }
+}
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn("fasthttp", "message", fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/gateway/secret"
+)
+
+type loginRequest struct {
+	Username *string `json:"username"`
+	Password *string `json:"password"`
+}
+
+// login is the codelibs POST /login: {"username","password"} →
+// {"status":200,"token":"..."}. The token is answered once; only its digest
+// is published.
+func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
+	var req loginRequest
+	body, err := g.readBody(ctx)
+	if err == nil {
+		err = decodeStrict(body, &req)
+	}
+	if err == nil && (req.Username == nil || *req.Username == "" || req.Password == nil) {
+		err = badRequest("fields [username] and [password] are required")
+	}
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	user := *req.Username
+	acc, reason := g.verifyPassword(now, user, *req.Password)
+	if acc == nil {
+		fail := &authFailure{
+			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
+			principal: user,
+			realms:    []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}},
+		}
+		g.record(ctx, now, r, fail.outcome(r))
+		writeUnauthorized(ctx, fail.reason)
+		return
+	}
+	tok, sum, err := secret.NewToken()
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	hexSum := secret.HexDigest(sum)
+	ev, err := events.New(g.cfg.NodeID, events.TypeTokenIssued, acc.Username, now, events.TokenIssued{
+		TokenHash: hexSum, Username: acc.Username, AccountUID: acc.UID, Epoch: acc.Epoch,
+		IssuedAt: now.UTC(), ExpiresAt: now.Add(g.cfg.TokenTTL).UTC(),
+	})
+	if err == nil {
+		err = g.appendAndWait(ctx, events.StreamTokens, events.TokenSubject(hexSum), ev, nil)
+	}
+	if err != nil {
+		g.cfg.Logger.ErrorContext(ctx, "login_token_not_issued", "request_id", r.requestID, "error", err)
+		writeError(ctx, err)
+		return
+	}
+	p := &principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}
+	o := p.outcome(r)
+	o.Action, o.Outcome = events.ActionLogin, "success"
+	g.record(ctx, now, r, o)
+	_ = writeOK(ctx, map[string]any{"status": 200, "token": tok})
+}
+
+// logout is the codelibs POST /logout: the token that authenticated the
+// request (parameter, eaid cookie or Bearer) is revoked on every replica.
+func (g *Gateway) logout(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal) {
+	if !p.byToken {
+		writeError(ctx, badRequest("logout needs the login token (token parameter, eaid cookie or Bearer header)"))
+		return
+	}
+	hexSum := secret.HexDigest(p.tokenSum)
+	ev, err := events.New(g.cfg.NodeID, events.TypeTokenRevoked, p.name, now, events.TokenRevoked{
+		TokenHash: hexSum, Username: p.name, Reason: "logout",
+	})
+	if err == nil {
+		err = g.appendAndWait(ctx, events.StreamTokens, events.TokenSubject(hexSum), ev, nil)
+	}
+	if err != nil {
+		g.cfg.Logger.ErrorContext(ctx, "logout_not_recorded", "request_id", r.requestID, "error", err)
+		writeError(ctx, err)
+		return
+	}
+	o := p.outcome(r)
+	o.Action, o.Outcome = events.ActionLogout, "success"
+	g.record(ctx, now, r, o)
+	// Clear the cookie in case the client keeps it in a browser.
+	ctx.Response.Header.Add("Set-Cookie", "eaid=; Path=/; Max-Age=0; HttpOnly")
+	_ = writeOK(ctx, map[string]any{"status": 200})
+}

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+
+	"github.com/valyala/fasthttp"
+)
+
+// hopHeaders are connection-scoped and never forwarded (RFC 9110 §7.6.1),
+// plus the credentials the gateway consumed.
+var hopHeaders = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate",
+	"TE", "Trailer", "Upgrade", "Authorization",
+}
+
+// proxy forwards the request to an Elasticsearch node with the canonical
+// path the policy checked, and streams the answer back.
+func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	ctx.Request.Header.CopyTo(&req.Header)
+	for _, h := range hopHeaders {
+		req.Header.Del(h)
+	}
+	req.Header.DelCookie("eaid")
+	if len(req.Header.Peek("Cookie")) == 0 {
+		req.Header.Del("Cookie")
+	}
+	uri := make([]byte, 0, len(r.path)+1+len(r.query))
+	uri = append(uri, r.path...)
+	if len(r.query) > 0 {
+		uri = append(uri, '?')
+		uri = append(uri, r.query...)
+	}
+	req.Header.SetRequestURIBytes(uri)
+	if xff := ctx.Request.Header.Peek("X-Forwarded-For"); len(xff) > 0 {
+		req.Header.Set("X-Forwarded-For", string(xff)+", "+r.sourceIP)
+	} else {
+		req.Header.Set("X-Forwarded-For", r.sourceIP)
+	}
+	req.Header.Set("X-Opaque-Id", r.requestID)
+
+	hasBody := ctx.Request.Header.ContentLength() != 0
+	if hasBody {
+		if s := ctx.RequestBodyStream(); s != nil {
+			req.SetBodyStream(s, ctx.Request.Header.ContentLength())
+		} else {
+			req.SetBodyRaw(ctx.Request.Body())
+		}
+	}
+
+	resp := fasthttp.AcquireResponse()
+	err := g.roundTrip(req, resp, !hasBody)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		g.cfg.Logger.WarnContext(ctx, "upstream_failed", "request_id", r.requestID, "error", err)
+		writeError(ctx, errBadGateway)
+		return
+	}
+	resp.Header.CopyTo(&ctx.Response.Header)
+	for _, h := range hopHeaders[:len(hopHeaders)-1] {
+		ctx.Response.Header.Del(h)
+	}
+	if r.method == fasthttp.MethodHead {
+		ctx.Response.SkipBody = true
+		ctx.Response.Header.SetContentLength(resp.Header.ContentLength())
+		fasthttp.ReleaseResponse(resp)
+		return
+	}
+	if s := resp.BodyStream(); s != nil {
+		ctx.Response.SetBodyStream(&upstreamBody{resp: resp, r: s}, resp.Header.ContentLength())
+		return
+	}
+	ctx.Response.SetBody(resp.Body())
+	fasthttp.ReleaseResponse(resp)
+}
+
+// roundTrip sends req to the next upstream in turn. A request without a
+// body that could not be delivered (connection refused, reset before any
+// answer) is tried once on each other node; one with a body is not, since a
+// stream cannot be replayed.
+func (g *Gateway) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, retryable bool) error {
+	n := len(g.upstreams)
+	start := g.next.Add(1)
+	var err error
+	for i := 0; i < n; i++ {
+		hc := g.upstreams[(start+uint64(i))%uint64(n)]
+		req.Header.SetHost(hc.Addr)
+		err = hc.Do(req, resp)
+		if err == nil {
+			return nil
+		}
+		if !retryable || !deliveryFailed(err) {
+			break
+		}
+	}
+	return errors.Join(errBadGateway, err)
+}
+
+// deliveryFailed reports whether err means the node never got the request.
+func deliveryFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" || errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, fasthttp.ErrNoFreeConns)
+}
+
+// upstreamBody streams an upstream response body to the client and
+// releases the upstream response when fasthttp closes it.
+type upstreamBody struct {
+	resp *fasthttp.Response
+	r    io.Reader
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (b *upstreamBody) Close() error {
+	err := b.resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(b.resp)
+	return err
+}
