@@ -62,7 +62,9 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 	}
 	p := &principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}
 	o := p.outcome(r)
-	o.Action, o.Outcome = events.ActionLogin, "success"
+	o.Action, o.Outcome = events.ActionAuthenticationSuccess, "success"
+	g.record(ctx, now, r, o)
+	o.Action = events.ActionLogin
 	g.record(ctx, now, r, o)
 	_ = writeOK(ctx, map[string]any{"status": 200, "token": tok})
 }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(file, []byte("listen: 0.0.0.0:9300\ntoken_ttl: 2h\nupstream: [http://a:9200]\nnats:\n  replicas: 3\nlog:\n  format: json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig([]string{"--config", file, "--token-ttl", "5m"}, envOf(map[string]string{
+		"PORTCULLIS_LISTEN":   "127.0.0.1:9400",
+		"PORTCULLIS_UPSTREAM": "http://b:9200, http://c:9200",
+		"PORTCULLIS_TOKEN_TTL": "3h",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9400" { // env over file
+		t.Errorf("listen = %q", cfg.Listen)
+	}
+	if cfg.TokenTTL != 5*time.Minute { // flag over env over file
+		t.Errorf("token_ttl = %s", cfg.TokenTTL)
+	}
+	if !reflect.DeepEqual(cfg.Upstream, []string{"http://b:9200", "http://c:9200"}) {
+		t.Errorf("upstream = %q", cfg.Upstream)
+	}
+	if cfg.NATS.Replicas != 3 || cfg.Log.Format != "json" { // file over defaults
+		t.Errorf("file values lost: %+v", cfg)
+	}
+	if cfg.DataDir != "./data" { // default
+		t.Errorf("data_dir = %q", cfg.DataDir)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("listen: x\ncolour: red\n"), 0o600)
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{[]string{"--config", bad}, nil, []string{"colour"}},
+		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, []string{"read config"}},
+		{nil, map[string]string{"PORTCULLIS_TOKEN_TTL": "soon"}, []string{"PORTCULLIS_TOKEN_TTL"}},
+		// Every problem at once, each naming its key.
+		{[]string{"--token-ttl", "1ms", "--upstream", ""}, map[string]string{"PORTCULLIS_NATS_LISTEN": "127.0.0.1:4222", "PORTCULLIS_LOG_LEVEL": "loud"},
+			[]string{"token_ttl", "upstream", "nats.password", "log.level"}},
+		{[]string{"extra"}, nil, []string{"unexpected arguments"}},
+	}
+	for _, c := range cases {
+		_, err := loadConfig(c.args, envOf(c.env))
+		if err == nil {
+			t.Errorf("loadConfig(%q, %v) succeeded", c.args, c.env)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("loadConfig(%q, %v) = %v, want it to name %q", c.args, c.env, err, w)
+			}
+		}
+	}
+}
+
+// TestConfigurationDocumented keeps docs/configuration.md true: every YAML
+// key and environment variable of Config is in it.
+func TestConfigurationDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(typ reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			key := prefix + f.Tag.Get("yaml")
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, key+".")
+				continue
+			}
+			if !strings.Contains(string(doc), "`"+key+"`") {
+				t.Errorf("docs/configuration.md lacks key %s", key)
+			}
+			if env := f.Tag.Get("env"); !strings.Contains(string(doc), "`"+env+"`") {
+				t.Errorf("docs/configuration.md lacks %s", env)
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+}
