@@ -81,6 +81,11 @@ func (g *Gateway) createAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 	}
 	user := *req.Username
 	model := g.cfg.Projection.Model()
+	subject := events.StateSubject(events.AggregateAccount, user)
+	// The sequence is read before the aggregate (see Model.SubjectSeq): the
+	// decision below is never taken on an aggregate older than the
+	// sequence the append expects.
+	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)}
 	if _, ok := model.Account(user); ok {
 		return conflict("account [" + user + "] already exists")
 	}
@@ -92,14 +97,13 @@ func (g *Gateway) createAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 	if req.Roles != nil {
 		roles = *req.Roles
 	}
-	subject := events.StateSubject(events.AggregateAccount, user)
 	ev, err := events.New(g.cfg.NodeID, events.TypeAccountCreated, user, now, events.AccountCreated{
 		UID: events.NewID(now), Username: user, PasswordHash: hash, Roles: roles, Authenticator: "index",
 	})
 	if err != nil {
 		return err
 	}
-	err = g.appendAndWait(ctx, events.StreamState, subject, ev, &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)})
+	err = g.appendAndWait(ctx, events.StreamState, subject, ev, expect)
 	if errors.Is(err, events.ErrConflict) {
 		return conflict("account [" + user + "] already exists or was changed concurrently")
 	}
@@ -126,6 +130,8 @@ func (g *Gateway) updateAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 	}
 	user := *req.Username
 	model := g.cfg.Projection.Model()
+	subject := events.StateSubject(events.AggregateAccount, user)
+	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)} // before the aggregate, as in createAccount
 	acc, ok := model.Account(user)
 	if !ok {
 		return notFound("account [" + user + "] not found")
@@ -138,12 +144,11 @@ func (g *Gateway) updateAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 		}
 		upd.PasswordHash = &hash
 	}
-	subject := events.StateSubject(events.AggregateAccount, user)
 	ev, err := events.New(g.cfg.NodeID, events.TypeAccountUpdated, user, now, upd)
 	if err != nil {
 		return err
 	}
-	err = g.appendAndWait(ctx, events.StreamState, subject, ev, &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)})
+	err = g.appendAndWait(ctx, events.StreamState, subject, ev, expect)
 	if errors.Is(err, events.ErrConflict) {
 		return conflict("account [" + user + "] was changed concurrently; read it again and retry")
 	}
@@ -170,16 +175,17 @@ func (g *Gateway) deleteAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 	}
 	user := *req.Username
 	model := g.cfg.Projection.Model()
+	subject := events.StateSubject(events.AggregateAccount, user)
+	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)} // before the aggregate, as in createAccount
 	acc, ok := model.Account(user)
 	if !ok {
 		return notFound("account [" + user + "] not found")
 	}
-	subject := events.StateSubject(events.AggregateAccount, user)
 	ev, err := events.New(g.cfg.NodeID, events.TypeAccountDeleted, user, now, events.AccountDeleted{UID: acc.UID, Username: user})
 	if err != nil {
 		return err
 	}
-	err = g.appendAndWait(ctx, events.StreamState, subject, ev, &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)})
+	err = g.appendAndWait(ctx, events.StreamState, subject, ev, expect)
 	if errors.Is(err, events.ErrConflict) {
 		return conflict("account [" + user + "] was changed concurrently; read it again and retry")
 	}

@@ -96,7 +96,7 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 					realms: []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reasonMalformed}},
 				}
 			}
-			return g.authenticateBasic(now, r, user, pass)
+			return g.authenticateBasic(ctx, now, r, user, pass)
 		case "Bearer":
 			return g.authenticateToken(ctx, now, cred)
 		default:
@@ -118,8 +118,8 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 // authenticateBasic verifies user and password against the account, from
 // the cache when this exact credential was verified before for the
 // account's current incarnation and password epoch.
-func (g *Gateway) authenticateBasic(now time.Time, r *request, user, pass string) (*principal, *authFailure) {
-	acc, reason := g.verifyPassword(now, user, pass)
+func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *request, user, pass string) (*principal, *authFailure) {
+	acc, reason := g.verifyPassword(ctx, now, user, pass)
 	if acc == nil {
 		return nil, &authFailure{
 			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
@@ -131,8 +131,21 @@ func (g *Gateway) authenticateBasic(now time.Time, r *request, user, pass string
 }
 
 // verifyPassword returns the account when pass is its password, else nil
-// and the realm's reason.
-func (g *Gateway) verifyPassword(now time.Time, user, pass string) (*projector.Account, string) {
+// and the realm's reason. An account unknown here, or a password that does
+// not match, may be a change made on another replica a moment ago: the
+// projection catches up to the stream (bounded) and the check runs once more.
+func (g *Gateway) verifyPassword(ctx context.Context, now time.Time, user, pass string) (*projector.Account, string) {
+	acc, reason := g.checkPassword(now, user, pass)
+	if acc != nil || reason == reasonBadHash {
+		return acc, reason
+	}
+	if err := g.cfg.Projection.WaitForLatest(ctx, events.StreamState); err != nil {
+		return nil, reason
+	}
+	return g.checkPassword(now, user, pass)
+}
+
+func (g *Gateway) checkPassword(now time.Time, user, pass string) (*projector.Account, string) {
 	acc, ok := g.cfg.Projection.Model().Account(user)
 	if !ok {
 		// Spend the time of a verification anyway, so that response time does

@@ -79,15 +79,16 @@ func (g *Gateway) getConstraint(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 
 func (g *Gateway) deleteConstraint(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, id string) error {
 	model := g.cfg.Projection.Model()
+	subject := events.StateSubject(events.AggregateConstraint, id)
+	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)} // before the aggregate, as in createAccount
 	if _, ok := model.ConstraintByID(id); !ok {
 		return notFound("constraint [" + id + "] not found")
 	}
-	subject := events.StateSubject(events.AggregateConstraint, id)
 	ev, err := events.New(g.cfg.NodeID, events.TypeConstraintDeleted, id, now, events.ConstraintDeleted{ID: id})
 	if err != nil {
 		return err
 	}
-	err = g.appendAndWait(ctx, events.StreamState, subject, ev, &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)})
+	err = g.appendAndWait(ctx, events.StreamState, subject, ev, expect)
 	if errors.Is(err, events.ErrConflict) {
 		return notFound("constraint [" + id + "] not found")
 	}

@@ -31,7 +31,7 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 		return
 	}
 	user := *req.Username
-	acc, reason := g.verifyPassword(now, user, *req.Password)
+	acc, reason := g.verifyPassword(ctx, now, user, *req.Password)
 	if acc == nil {
 		fail := &authFailure{
 			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
