@@ -18,8 +18,8 @@ func TestLoadConfigPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig([]string{"--config", file, "--token-ttl", "5m"}, envOf(map[string]string{
-		"PORTCULLIS_LISTEN":   "127.0.0.1:9400",
-		"PORTCULLIS_UPSTREAM": "http://b:9200, http://c:9200",
+		"PORTCULLIS_LISTEN":    "127.0.0.1:9400",
+		"PORTCULLIS_UPSTREAM":  "http://b:9200, http://c:9200",
 		"PORTCULLIS_TOKEN_TTL": "3h",
 	}))
 	if err != nil {
