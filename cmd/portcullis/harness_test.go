@@ -79,6 +79,7 @@ type node struct {
 type nodeOpt func(*Config)
 
 func withDataDir(dir string) nodeOpt       { return func(c *Config) { c.DataDir = dir } }
+func withUpstreamURL(u string) nodeOpt     { return func(c *Config) { c.Upstream = []string{u} } }
 func withTokenTTL(d time.Duration) nodeOpt { return func(c *Config) { c.TokenTTL = d } }
 func withNATSURL(u string) nodeOpt         { return func(c *Config) { c.NATS.URL = u } }
 func withNATSListen(addr string) nodeOpt {
@@ -91,7 +92,9 @@ func startNode(t *testing.T, up *upstream, opts ...nodeOpt) *node {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Upstream = []string{up.srv.URL}
+	if up != nil {
+		cfg.Upstream = []string{up.srv.URL}
+	}
 	cfg.DataDir = t.TempDir()
 	cfg.Log.Level = "warn"
 	for _, o := range opts {

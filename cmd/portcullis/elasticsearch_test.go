@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/elastic/go-elasticsearch/v8"
+)
+
+// esURL is the real Elasticsearch node `make test` started. Under CI it must
+// be there; elsewhere its absence skips the test, loudly.
+func esURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("PORTCULLIS_TEST_ES_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("PORTCULLIS_TEST_ES_URL is not set: under CI the Elasticsearch tests must run (use make test)")
+		}
+		t.Skip("!!! SKIPPED: no Elasticsearch node (PORTCULLIS_TEST_ES_URL unset); run make test")
+	}
+	return u
+}
+
+// TestProxyRealElasticsearch: through the gateway, with a user whose
+// constraints allow it, the everyday Elasticsearch API works against a real
+// node: index creation, single and bulk indexing, search, scroll, msearch,
+// mget, count, HEAD, gzip bodies, a response over 20 MB, and the official Go
+// client (whose product check needs X-Elastic-Product on 2xx).
+func TestProxyRealElasticsearch(t *testing.T) {
+	es := esURL(t)
+	n := startNode(t, nil, withUpstreamURL(es))
+	su := basic(elasticAuth)
+	idx := fmt.Sprintf("pc-e2e-%d", rand.Uint32())
+	mustStatus(t, call(t, "PUT", n.url+"/_auth/account", `{"username":"app","password":"app-secret","roles":["app"]}`, su...), 200, "create app")
+	mustStatus(t, call(t, "POST", n.url+"/security/constraint/", `{"paths":["/pc-e2e-*","/_bulk","/_msearch","/_mget","/_search/scroll"],"methods":["*"],"roles":["app"]}`, su...), 200, "constraint")
+	app := basic("app:app-secret")
+	json := func(hdr ...string) []string { return append(append([]string{}, app...), append([]string{"Content-Type", "application/json"}, hdr...)...) }
+	t.Cleanup(func() { call(t, "DELETE", es+"/"+idx, "") })
+
+	mustStatus(t, call(t, "PUT", n.url+"/"+idx, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`, json()...), 200, "create index")
+	mustStatus(t, call(t, "PUT", n.url+"/"+idx+"/_doc/1?refresh=true", `{"n":1,"msg":"hello"}`, json()...), 201, "index a document")
+
+	var bulk strings.Builder
+	for i := 2; i <= 101; i++ {
+		fmt.Fprintf(&bulk, "{\"index\":{\"_index\":%q,\"_id\":\"%d\"}}\n{\"n\":%d,\"msg\":\"bulk\"}\n", idx, i, i)
+	}
+	r := call(t, "POST", n.url+"/_bulk?refresh=true", bulk.String(), append(app, "Content-Type", "application/x-ndjson")...)
+	mustStatus(t, r, 200, "bulk")
+	if r.json(t)["errors"] != false {
+		t.Fatalf("bulk errors: %.500s", r.Body)
+	}
+
+	r = call(t, "GET", n.url+"/"+idx+"/_search?q=msg:bulk&size=0", "", app...)
+	mustStatus(t, r, 200, "search")
+	if total := r.json(t)["hits"].(map[string]any)["total"].(map[string]any)["value"]; total != float64(100) {
+		t.Fatalf("search total %v, want 100", total)
+	}
+	if r.Header.Get("X-Elastic-Product") != "Elasticsearch" {
+		t.Fatal("X-Elastic-Product missing on a 2xx through the gateway")
+	}
+
+	r = call(t, "POST", n.url+"/"+idx+"/_search?scroll=1m", `{"size":10,"sort":["_doc"]}`, json()...)
+	mustStatus(t, r, 200, "scroll start")
+	scrollID := r.json(t)["_scroll_id"].(string)
+	r = call(t, "POST", n.url+"/_search/scroll", fmt.Sprintf(`{"scroll":"1m","scroll_id":%q}`, scrollID), json()...)
+	mustStatus(t, r, 200, "scroll next")
+	if hits := r.json(t)["hits"].(map[string]any)["hits"].([]any); len(hits) != 10 {
+		t.Fatalf("scroll page has %d hits, want 10", len(hits))
+	}
+
+	r = call(t, "POST", n.url+"/_msearch", fmt.Sprintf("{\"index\":%q}\n{\"query\":{\"term\":{\"n\":1}}}\n{\"index\":%q}\n{\"size\":0}\n", idx, idx), append(app, "Content-Type", "application/x-ndjson")...)
+	mustStatus(t, r, 200, "msearch")
+	if resps := r.json(t)["responses"].([]any); len(resps) != 2 {
+		t.Fatalf("msearch answered %d responses", len(resps))
+	}
+
+	r = call(t, "POST", n.url+"/_mget", fmt.Sprintf(`{"docs":[{"_index":%q,"_id":"1"},{"_index":%q,"_id":"nope"}]}`, idx, idx), json()...)
+	mustStatus(t, r, 200, "mget")
+	docs := r.json(t)["docs"].([]any)
+	if docs[0].(map[string]any)["found"] != true || docs[1].(map[string]any)["found"] != false {
+		t.Fatalf("mget: %s", r.Body)
+	}
+
+	r = call(t, "GET", n.url+"/"+idx+"/_count", "", app...)
+	mustStatus(t, r, 200, "count")
+	if r.json(t)["count"] != float64(101) {
+		t.Fatalf("count: %s", r.Body)
+	}
+
+	mustStatus(t, call(t, "HEAD", n.url+"/"+idx, "", app...), 200, "HEAD existing index")
+	mustStatus(t, call(t, "HEAD", n.url+"/"+idx+"-missing", "", app...), 404, "HEAD missing index")
+
+	// gzip: a compressed request body, and a compressed answer passed through.
+	var zbody bytes.Buffer
+	zw := gzip.NewWriter(&zbody)
+	zw.Write([]byte(`{"query":{"term":{"n":1}}}`))
+	zw.Close()
+	req, _ := http.NewRequest("POST", n.url+"/"+idx+"/_search", bytes.NewReader(zbody.Bytes()))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.SetBasicAuth("app", "app-secret")
+	resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatalf("answer is not gzip (status %d, Content-Encoding %q): %v", resp.StatusCode, resp.Header.Get("Content-Encoding"), err)
+	}
+	plain, _ := io.ReadAll(zr)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(plain, []byte(`"hello"`)) {
+		t.Fatalf("gzip search: %d %.300s", resp.StatusCode, plain)
+	}
+
+	// A response over 20 MB: 24 documents of 1 MB each, bulk-indexed (a
+	// 24 MB request) and read back in one search.
+	big := strings.Repeat("x", 1<<20)
+	bulk.Reset()
+	for i := 0; i < 24; i++ {
+		fmt.Fprintf(&bulk, "{\"index\":{\"_index\":%q,\"_id\":\"big-%d\"}}\n{\"big\":%q}\n", idx, i, big)
+	}
+	r = call(t, "POST", n.url+"/_bulk?refresh=true", bulk.String(), append(app, "Content-Type", "application/x-ndjson")...)
+	mustStatus(t, r, 200, "bulk of 24 MB")
+	req, _ = http.NewRequest("POST", n.url+"/"+idx+"/_search", strings.NewReader(`{"size":24,"query":{"exists":{"field":"big"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("app", "app-secret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || got < 20<<20 {
+		t.Fatalf("big search: status %d, %d bytes, err %v", resp.StatusCode, got, err)
+	}
+
+	// The official Go client, unchanged, through the gateway.
+	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{n.url}, Username: "app", Password: "app-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cres, err := client.Count(client.Count.WithContext(context.Background()), client.Count.WithIndex(idx))
+	if err != nil {
+		t.Fatalf("go-elasticsearch through the gateway: %v", err)
+	}
+	defer cres.Body.Close()
+	var cnt struct{ Count int }
+	if err := jsonDecode(cres.Body, &cnt); err != nil || cres.StatusCode != 200 || cnt.Count != 125 {
+		t.Fatalf("client count: status %d, count %d, err %v", cres.StatusCode, cnt.Count, err)
+	}
+	// And its 403 is an error the client parses.
+	denied, err := client.Indices.Create("other-index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied.Body.Close()
+	if denied.StatusCode != 403 {
+		t.Fatalf("create other-index: status %d, want 403", denied.StatusCode)
+	}
+}
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
