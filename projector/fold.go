@@ -1,0 +1,175 @@
+package projector
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/portcullis/portcullis/events"
+)
+
+// Account is one account incarnation as the gateway authenticates it.
+// Values are immutable once published: a change makes a new *Account.
+type Account struct {
+	// UID identifies this incarnation: a user deleted and created again
+	// gets a new UID, so the old one's tokens never resolve to it.
+	UID      string
+	Username string
+	// PasswordHash is the argon2id (or bcrypt) hash, never the password.
+	PasswordHash string
+	Roles        []string
+	// Epoch is the credential epoch: 1 on creation, incremented by every
+	// password change. A token resolves only at the epoch it was issued
+	// for.
+	Epoch uint64
+}
+
+// Token is a login token as the gateway resolves it. It carries no roles:
+// they are read from the account when the token is used. Values are
+// immutable once published.
+type Token struct {
+	// Hash is the SHA-256 of the token; the token itself is never stored.
+	Hash       [32]byte
+	Username   string
+	AccountUID string
+	Epoch      uint64
+	ExpiresAt  time.Time
+}
+
+// Constraint is a content constraint (POST /security/constraint/): the
+// roles that may use the methods on the paths.
+type Constraint struct {
+	ID      string
+	Paths   []string
+	Methods []string
+	Roles   []string
+}
+
+// FoldAccount returns the account after ev, nil when there is none. cur is
+// the account before (nil: none) and is never modified. Created over an
+// existing account, updated or deleted of a missing one, or a UID or
+// username that does not match cur return ErrInconsistent, a payload that
+// cannot be decoded ErrMalformed; both with cur unchanged. Events of other
+// types return cur, nil.
+func FoldAccount(cur *Account, ev events.Event) (*Account, error) {
+	if !kindOf(ev.Type).isAccount() {
+		return cur, nil
+	}
+	r, err := decodeEvent(ev)
+	if err != nil {
+		return cur, err
+	}
+	return foldAccount(cur, r)
+}
+
+// FoldConstraint returns the constraint after ev, nil when there is none,
+// with the rules of FoldAccount: created twice, deleted while missing or an
+// id that does not match is ErrInconsistent.
+func FoldConstraint(cur *Constraint, ev events.Event) (*Constraint, error) {
+	if !kindOf(ev.Type).isConstraint() {
+		return cur, nil
+	}
+	r, err := decodeEvent(ev)
+	if err != nil {
+		return cur, err
+	}
+	return foldConstraint(cur, r)
+}
+
+// FoldToken returns the token after ev: issued makes it, revoked removes it
+// (nil). Issued over an existing token, or a hash that does not match cur,
+// is ErrInconsistent. Revoking a token that is not there is not an error:
+// the sweeper may have dropped it when it expired, and revocation is
+// idempotent.
+func FoldToken(cur *Token, ev events.Event) (*Token, error) {
+	if !kindOf(ev.Type).isToken() {
+		return cur, nil
+	}
+	r, err := decodeEvent(ev)
+	if err != nil {
+		return cur, err
+	}
+	return foldToken(cur, r)
+}
+
+func foldAccount(cur *Account, r record) (*Account, error) {
+	switch p := r.payload.(type) {
+	case *events.AccountCreated:
+		if p.UID == "" || p.Username == "" {
+			return cur, fmt.Errorf("%w: account created without uid or username", ErrMalformed)
+		}
+		if cur != nil {
+			return cur, fmt.Errorf("%w: account %q created while it exists (uid %s)", ErrInconsistent, p.Username, cur.UID)
+		}
+		return &Account{UID: p.UID, Username: p.Username, PasswordHash: p.PasswordHash, Roles: p.Roles, Epoch: 1}, nil
+	case *events.AccountUpdated:
+		if err := sameAccount(cur, p.UID, p.Username, "updated"); err != nil {
+			return cur, err
+		}
+		next := *cur
+		if p.PasswordHash != nil {
+			next.PasswordHash = *p.PasswordHash
+			next.Epoch++
+		}
+		if p.Roles != nil {
+			next.Roles = *p.Roles
+		}
+		return &next, nil
+	case *events.AccountDeleted:
+		if err := sameAccount(cur, p.UID, p.Username, "deleted"); err != nil {
+			return cur, err
+		}
+		return nil, nil
+	}
+	return cur, nil
+}
+
+func sameAccount(cur *Account, uid, username, verb string) error {
+	if cur == nil {
+		return fmt.Errorf("%w: account %q %s while missing", ErrInconsistent, username, verb)
+	}
+	if uid != cur.UID || username != cur.Username {
+		return fmt.Errorf("%w: account %q (uid %s) %s as %q (uid %s)", ErrInconsistent, cur.Username, cur.UID, verb, username, uid)
+	}
+	return nil
+}
+
+func foldConstraint(cur *Constraint, r record) (*Constraint, error) {
+	switch p := r.payload.(type) {
+	case *events.ConstraintCreated:
+		if p.ID == "" {
+			return cur, fmt.Errorf("%w: constraint created without id", ErrMalformed)
+		}
+		if cur != nil {
+			return cur, fmt.Errorf("%w: constraint %q created while it exists", ErrInconsistent, p.ID)
+		}
+		return &Constraint{ID: p.ID, Paths: p.Paths, Methods: p.Methods, Roles: p.Roles}, nil
+	case *events.ConstraintDeleted:
+		if cur == nil {
+			return cur, fmt.Errorf("%w: constraint %q deleted while missing", ErrInconsistent, p.ID)
+		}
+		if p.ID != cur.ID {
+			return cur, fmt.Errorf("%w: constraint %q deleted as %q", ErrInconsistent, cur.ID, p.ID)
+		}
+		return nil, nil
+	}
+	return cur, nil
+}
+
+func foldToken(cur *Token, r record) (*Token, error) {
+	switch p := r.payload.(type) {
+	case *tokenIssued:
+		if p.Username == "" || p.AccountUID == "" || p.ExpiresAt.IsZero() {
+			return cur, fmt.Errorf("%w: token issued without username, account uid or expiry", ErrMalformed)
+		}
+		if cur != nil {
+			return cur, fmt.Errorf("%w: token issued while it exists", ErrInconsistent)
+		}
+		return (*Token)(p), nil
+	case *tokenRevoked:
+		if cur != nil && cur.Hash != p.hash {
+			return cur, fmt.Errorf("%w: token revoked with another hash", ErrInconsistent)
+		}
+		return nil, nil
+	}
+	return cur, nil
+}
