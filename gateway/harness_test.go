@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,10 +26,12 @@ type memState struct {
 	model  *projector.Model
 	seq    map[string]uint64
 	engine *policy.Engine
+	// notReady makes Ready answer false (health before catch-up).
+	notReady atomic.Bool
 }
 
 func (m *memState) Model() *projector.Model                       { return m.model }
-func (m *memState) Ready() bool                                   { return true }
+func (m *memState) Ready() bool                                   { return !m.notReady.Load() }
 func (m *memState) WaitFor(context.Context, string, uint64) error { return nil }
 func (m *memState) WaitForLatest(context.Context, string) error   { return nil }
 

@@ -161,3 +161,23 @@ func TestOutcomeQueueFullDenies(t *testing.T) {
 		t.Fatalf("status %d, want 503", resp.StatusCode)
 	}
 }
+
+// TestHealth: 503 until the projections caught up, then 200; no
+// credentials needed either way.
+func TestHealth(t *testing.T) {
+	up := httptest.NewServer(http.NotFoundHandler())
+	defer up.Close()
+	tg := newTestGateway(t, up.URL)
+	tg.state.notReady.Store(true)
+	resp := do(t, "GET", tg.url+"/_portcullis/health", nil, "")
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("health before ready: %d, want 503", resp.StatusCode)
+	}
+	tg.state.notReady.Store(false)
+	resp = do(t, "GET", tg.url+"/_portcullis/health", nil, "")
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("health when ready: %d, want 200", resp.StatusCode)
+	}
+}

@@ -43,7 +43,9 @@ func TestProxyRealElasticsearch(t *testing.T) {
 	mustStatus(t, call(t, "PUT", n.url+"/_auth/account", `{"username":"app","password":"app-secret","roles":["app"]}`, su...), 200, "create app")
 	mustStatus(t, call(t, "POST", n.url+"/security/constraint/", `{"paths":["/pc-e2e-*","/_bulk","/_msearch","/_mget","/_search/scroll"],"methods":["*"],"roles":["app"]}`, su...), 200, "constraint")
 	app := basic("app:app-secret")
-	json := func(hdr ...string) []string { return append(append([]string{}, app...), append([]string{"Content-Type", "application/json"}, hdr...)...) }
+	json := func(hdr ...string) []string {
+		return append(append([]string{}, app...), append([]string{"Content-Type", "application/json"}, hdr...)...)
+	}
 	t.Cleanup(func() { call(t, "DELETE", es+"/"+idx, "") })
 
 	mustStatus(t, call(t, "PUT", n.url+"/"+idx, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`, json()...), 200, "create index")

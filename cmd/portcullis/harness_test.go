@@ -90,6 +90,12 @@ func withNATSListen(addr string) nodeOpt {
 // healthy.
 func startNode(t *testing.T, up *upstream, opts ...nodeOpt) *node {
 	t.Helper()
+	return startNodeEnv(t, up, map[string]string{"PORTCULLIS_BOOTSTRAP_PASSWORD": bootstrapPassword}, opts...)
+}
+
+// startNodeEnv is startNode with env as the process environment.
+func startNodeEnv(t *testing.T, up *upstream, env map[string]string, opts ...nodeOpt) *node {
+	t.Helper()
 	cfg := defaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	if up != nil {
@@ -103,12 +109,7 @@ func startNode(t *testing.T, up *upstream, opts ...nodeOpt) *node {
 	if cfg.NATS.URL != "" {
 		cfg.NATS.Password = "nats-secret"
 	}
-	getenv := func(k string) string {
-		if k == "PORTCULLIS_BOOTSTRAP_PASSWORD" {
-			return bootstrapPassword
-		}
-		return ""
-	}
+	getenv := func(k string) string { return env[k] }
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	out := &bytes.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -326,3 +326,27 @@ func TestTokenTTL(t *testing.T) {
 }
 
 var _ = http.StatusOK
+
+// TestBootstrapRandomPassword: without PORTCULLIS_BOOTSTRAP_PASSWORD the
+// first start prints a random password for elastic, once; it works, and a
+// second replica on the same cluster prints nothing.
+func TestBootstrapRandomPassword(t *testing.T) {
+	up := newUpstream(t)
+	natsAddr := freeAddr(t)
+	a := startNodeEnv(t, up, nil, withNATSListen(natsAddr))
+	out := a.out.String()
+	i := strings.Index(out, "with the password:")
+	if i < 0 {
+		t.Fatalf("no password printed: %q", out)
+	}
+	pw := strings.Fields(out[i+len("with the password:"):])[0]
+	if len(pw) < 20 {
+		t.Fatalf("printed password %q is too short", pw)
+	}
+	mustStatus(t, call(t, "GET", a.url+"/_cluster/health", "", basic("elastic:"+pw)...), 200, "elastic with the printed password")
+	b := startNodeEnv(t, up, nil, withNATSURL("nats://"+natsAddr))
+	if strings.Contains(b.out.String(), "password") {
+		t.Fatalf("second replica printed a password: %q", b.out.String())
+	}
+	mustStatus(t, call(t, "GET", b.url+"/_cluster/health", "", basic("elastic:"+pw)...), 200, "elastic on the second replica")
+}
