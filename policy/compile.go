@@ -1,0 +1,134 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/portcullis/portcullis/rego"
+)
+
+// decisionRef is the document the gateway queries.
+var decisionRef = ast.MustParseRef("data.portcullis.authz.decision")
+
+// deniedBuiltins are left out of the capabilities the policy compiles with:
+// they do I/O (http.send, net.lookup_ip_addr), read the process environment
+// (opa.runtime) or make a decision irreproducible (rand.intn, uuid.rfc4122).
+// A policy calling one of them fails to compile.
+var deniedBuiltins = []string{"http.send", "net.lookup_ip_addr", "opa.runtime", "rand.intn", "uuid.rfc4122"}
+
+// capabilities are OPA's, without deniedBuiltins.
+var capabilities = func() *ast.Capabilities {
+	c := ast.CapabilitiesForThisVersion()
+	c.Builtins = slices.DeleteFunc(c.Builtins, func(b *ast.Builtin) bool {
+		return slices.Contains(deniedBuiltins, b.Name)
+	})
+	return c
+}()
+
+// source is one Rego file.
+type source struct {
+	name, text string
+}
+
+// loadPolicy reads the policy files of dir, or of the embedded rego.FS when
+// dir is "": every *.rego file that is not a *_test.rego, sorted by name.
+func loadPolicy(dir string) ([]source, error) {
+	srcs, err := load(dir, func(name string) bool { return !strings.HasSuffix(name, "_test.rego") })
+	if err != nil {
+		return nil, err
+	}
+	if len(srcs) == 0 {
+		return nil, fmt.Errorf("%w: no .rego files in %q", ErrCompile, dir)
+	}
+	return srcs, nil
+}
+
+// load reads the *.rego files of dir (or rego.FS) that keep accepts.
+func load(dir string, keep func(name string) bool) ([]source, error) {
+	fsys, prefix := fs.FS(rego.FS), "rego"
+	if dir != "" {
+		fsys, prefix = os.DirFS(dir), dir
+	}
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+	}
+	var srcs []source
+	for _, ent := range entries {
+		name := ent.Name()
+		if ent.IsDir() || !strings.HasSuffix(name, ".rego") || !keep(name) {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+		}
+		srcs = append(srcs, source{name: filepath.Join(prefix, name), text: string(b)})
+	}
+	return srcs, nil
+}
+
+// compile parses srcs and compiles them with the generated module gen.
+func compile(srcs []source, gen generated) (*ast.Compiler, error) {
+	modules, err := parse(srcs)
+	if err != nil {
+		return nil, err
+	}
+	modules[generatedName] = gen.module
+	c := newCompiler(false)
+	if c.Compile(modules); c.Failed() {
+		return nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
+	}
+	return c, nil
+}
+
+// newCompiler returns a compiler for Rego v1 without deniedBuiltins, with
+// print statements for tests (erased otherwise).
+func newCompiler(prints bool) *ast.Compiler {
+	return ast.NewCompiler().
+		WithCapabilities(capabilities).
+		WithDefaultRegoVersion(ast.RegoV1).
+		WithEnablePrintStatements(prints)
+}
+
+// parse parses srcs as Rego v1 modules, keyed by name.
+func parse(srcs []source) (map[string]*ast.Module, error) {
+	modules := make(map[string]*ast.Module, len(srcs))
+	for _, s := range srcs {
+		m, err := ast.ParseModuleWithOpts(s.name, s.text, ast.ParserOptions{
+			RegoVersion:  ast.RegoV1,
+			Capabilities: capabilities,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+		}
+		modules[s.name] = m
+	}
+	return modules, nil
+}
+
+// revision hashes srcs: the first 16 hex digits of the SHA-256 over each
+// source's file name (not its directory, so the embedded policy and a copy
+// of it have the same revision) and text, in name order.
+func revision(srcs []source) string {
+	srcs = slices.SortedFunc(slices.Values(srcs), func(a, b source) int {
+		return strings.Compare(path.Base(a.name), path.Base(b.name))
+	})
+	h := sha256.New()
+	for _, s := range srcs {
+		h.Write([]byte(path.Base(s.name)))
+		h.Write([]byte{0})
+		h.Write([]byte(s.text))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -1,0 +1,328 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Dir is a directory of .rego files (not *_test.rego, not in
+	// subdirectories) replacing the embedded default policy of package rego.
+	// It normally holds an edited copy of rego/. Default "": the embedded
+	// files.
+	Dir string
+}
+
+type options struct {
+	logger    *slog.Logger
+	cacheSize int
+}
+
+// Option configures an Engine beyond its Config.
+type Option func(*options)
+
+// WithLogger sets the logger for compilations. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithDecisionCache sets how many decisions the engine caches (see
+// cache.go: only for a policy whose decisions depend on nothing but the
+// user's roles and the request's method, path, kind and privilege). 0
+// disables the cache. Default DefaultDecisionCacheSize.
+func WithDecisionCache(entries int) Option {
+	return func(o *options) { o.cacheSize = max(0, entries) }
+}
+
+// Engine evaluates the authorization policy. It is safe for concurrent use.
+type Engine struct {
+	cfg       Config
+	log       *slog.Logger
+	cacheSize int
+
+	// mu serialises compilations (SetConstraints, Reload) so the last
+	// change wins and no change is lost; Decide never takes it.
+	mu          sync.Mutex
+	policy      []source  // guarded by mu
+	constraints int       // guarded by mu
+	generated   generated // guarded by mu
+
+	cur atomic.Pointer[prepared]
+}
+
+// prepared is one compiled policy, immutable once published.
+type prepared struct {
+	query     rego.PreparedEvalQuery
+	txn       storage.Transaction
+	revision  string
+	generated string         // source
+	cache     *decisionCache // nil when disabled or the policy is not cacheable
+	noCache   string         // why the policy is not cacheable, or ""
+
+	// Static evaluation options, built once.
+	txnOpt, cancelOpt, metricsOpt, rawOpt, patternsOpt rego.EvalOption
+}
+
+// New returns an Engine with the policy of cfg and no constraints.
+func New(cfg Config, opts ...Option) (*Engine, error) {
+	o := options{logger: slog.New(slog.DiscardHandler), cacheSize: DefaultDecisionCacheSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	e := &Engine{cfg: cfg, log: o.logger, cacheSize: o.cacheSize}
+
+	policy, err := loadPolicy(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	generated, err := generate(nil)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.install(context.Background(), policy, generated, 0); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return e, nil
+}
+
+// SetConstraints replaces the constraints: it validates them, regenerates
+// the constraints module, recompiles and swaps the new policy in. On error
+// (an invalid constraint, a duplicate or empty id) the current policy stays.
+func (e *Engine) SetConstraints(ctx context.Context, cs []Constraint) error {
+	if err := checkConstraints(cs); err != nil {
+		return fmt.Errorf("set constraints: %w", err)
+	}
+	generated, err := generate(cs)
+	if err != nil {
+		return fmt.Errorf("set constraints: %w: %w", ErrInvalidConstraint, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.install(ctx, e.policy, generated, len(cs)); err != nil {
+		return fmt.Errorf("set constraints: %w", err)
+	}
+	return nil
+}
+
+// Reload re-reads the policy files (Config.Dir, or the embedded ones) and
+// recompiles them with the current constraints. On error the current policy
+// stays.
+func (e *Engine) Reload(ctx context.Context) error {
+	policy, err := loadPolicy(e.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.install(ctx, policy, e.generated, e.constraints); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	return nil
+}
+
+// install compiles policy with generated and publishes it. e.mu is held.
+func (e *Engine) install(ctx context.Context, policy []source, gen generated, n int) error {
+	start := time.Now()
+	p, err := prepare(ctx, policy, gen, e.cacheSize)
+	if err != nil {
+		e.log.ErrorContext(ctx, "policy_compilation_failed", slog.Any("error", err))
+		return err
+	}
+	e.policy, e.generated, e.constraints = policy, gen, n
+	e.cur.Store(p)
+	e.log.InfoContext(ctx, "policy_compiled",
+		slog.String("revision", p.revision),
+		slog.Int("constraints", n),
+		slog.Int("modules", len(policy)+1),
+		slog.Bool("decision_cache", p.cache != nil),
+		slog.String("decision_cache_off_reason", p.noCache),
+		slog.Duration("duration", time.Since(start)))
+	return nil
+}
+
+// Generated returns the source of the generated constraints module.
+func (e *Engine) Generated() string { return e.cur.Load().generated }
+
+// Revision returns the revision of the current policy: the first 16 hex
+// digits of a SHA-256 over every module, the generated one included.
+func (e *Engine) Revision() string { return e.cur.Load().revision }
+
+// Decide evaluates the policy for in. It does no I/O and is safe for
+// concurrent use. On error the returned Decision denies, and so must the
+// caller. Decide keeps no reference to in or its strings (which may point
+// into a request buffer), and the Decision shares no memory with them.
+//
+// A context already done is an error; a running evaluation is not
+// interrupted (it takes microseconds and has no I/O to wait on), which spares
+// the goroutine OPA would otherwise start per evaluation to watch ctx.
+func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
+	p := e.cur.Load()
+	if in == nil {
+		return Decision{Reason: "no input", Revision: p.revision}, ErrNilInput
+	}
+	if err := ctx.Err(); err != nil {
+		return Decision{Reason: "evaluation cancelled", Revision: p.revision}, fmt.Errorf("%w: %w", ErrEval, err)
+	}
+	method := strings.ToUpper(in.Request.Method)
+
+	var h uint64
+	if p.cache != nil {
+		var d Decision
+		var hit bool
+		if d, h, hit = p.cache.get(in, method); hit {
+			d.Revision = p.revision
+			return d, nil
+		}
+	}
+
+	opts := [...]rego.EvalOption{p.txnOpt, p.cancelOpt, p.metricsOpt, p.rawOpt, p.patternsOpt, rego.EvalParsedInput(inputValue(in, method))}
+	rs, err := p.query.Eval(ctx, opts[:]...)
+	if err != nil {
+		return Decision{Reason: "policy evaluation failed", Revision: p.revision}, fmt.Errorf("%w: %w", ErrEval, err)
+	}
+	d, err := decision(rs)
+	if err == nil && p.cache != nil {
+		p.cache.put(h, in, method, d)
+	}
+	d.Revision = p.revision
+	return d, err
+}
+
+var (
+	keyAllow  = ast.StringTerm("allow")
+	keyReason = ast.StringTerm("reason")
+	keyRule   = ast.StringTerm("rule")
+
+	errMalformed = errors.New("decision is not an object {allow: boolean, reason: string, rule: string}")
+)
+
+// decision reads the Decision out of the result of the decision query.
+func decision(rs rego.ResultSet) (Decision, error) {
+	deny := Decision{Reason: "policy produced no decision"}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return deny, fmt.Errorf("%w: %d results", ErrEval, len(rs))
+	}
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return deny, fmt.Errorf("%w: %w", ErrEval, errMalformed)
+	}
+	obj, ok := t.Value.(ast.Object)
+	if !ok {
+		return deny, fmt.Errorf("%w: %w", ErrEval, errMalformed)
+	}
+	allow, ok1 := termValue[ast.Boolean](obj.Get(keyAllow))
+	reason, ok2 := termValue[ast.String](obj.Get(keyReason))
+	rule, ok3 := termValue[ast.String](obj.Get(keyRule))
+	if !ok1 || !ok2 || !ok3 {
+		return deny, fmt.Errorf("%w: %w", ErrEval, errMalformed)
+	}
+	// A reason or rule may be a string of the input (deny contains
+	// input.request.path): copy, the Decision outlives the request buffer.
+	return Decision{Allow: bool(allow), Reason: strings.Clone(string(reason)), Rule: strings.Clone(string(rule))}, nil
+}
+
+func termValue[T ast.Value](t *ast.Term) (T, bool) {
+	var zero T
+	if t == nil {
+		return zero, false
+	}
+	v, ok := t.Value.(T)
+	return v, ok
+}
+
+// rawResult makes Eval return the result as the *ast.Term it is, sparing
+// its conversion to Go values.
+func rawResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// checkConstraints validates cs as a whole: each constraint, and ids
+// non-empty and unique.
+func checkConstraints(cs []Constraint) error {
+	var errs []error
+	seen := make(map[string]bool, len(cs))
+	for i, c := range cs {
+		if c.ID == "" {
+			errs = append(errs, fmt.Errorf("%w: constraint #%d has no id", ErrInvalidConstraint, i))
+		} else if seen[c.ID] {
+			errs = append(errs, fmt.Errorf("%w %q: duplicate id", ErrInvalidConstraint, c.ID))
+		}
+		seen[c.ID] = true
+		if err := ValidateConstraint(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prepare compiles policy and generated into a prepared decision query,
+// with a decision cache of cacheSize entries if the policy allows one.
+func prepare(ctx context.Context, policy []source, gen generated, cacheSize int) (*prepared, error) {
+	compiler, err := compile(policy, gen)
+	if err != nil {
+		return nil, err
+	}
+	if len(compiler.GetRulesExact(decisionRef)) == 0 {
+		return nil, fmt.Errorf("%w: no rule defines %v", ErrCompile, decisionRef)
+	}
+
+	store := inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))
+	q, err := rego.New(
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.Query(decisionRef.String()),
+		// A builtin error (to_number("x") in a deny rule) fails the
+		// evaluation, hence denies, instead of leaving the rule undefined.
+		rego.StrictBuiltinErrors(true),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+	}
+
+	// Every evaluation reads through one transaction opened here and never
+	// closed. The store is empty, private to this prepared query and never
+	// written, so the transaction stays valid and sparing its per-request
+	// open and close removes a lock every request would share.
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+	}
+	ok, why := cacheable(compiler)
+	var cache *decisionCache
+	if ok && cacheSize > 0 {
+		cache = newDecisionCache(cacheSize)
+	}
+	return &prepared{
+		cache:     cache,
+		noCache:   why,
+		query:     q,
+		txn:       txn,
+		revision:  revision(append(slices.Clone(policy), source{name: generatedName, text: gen.source})),
+		generated: gen.source,
+		txnOpt:    rego.EvalTransaction(txn),
+		// Never cancelled: see Decide.
+		cancelOpt:   rego.EvalExternalCancel(topdown.NewCancel()),
+		metricsOpt:  rego.EvalMetrics(metrics.NoOp()),
+		rawOpt:      rego.EvalGenerateJSON(rawResult),
+		patternsOpt: rego.EvalInterQueryBuiltinValueCache(newPatternCache(ctx, gen.patterns)),
+	}, nil
+}

@@ -1,0 +1,292 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+// referencePolicy is the specification of constraint matching written as
+// plainly as Rego allows: a linear scan over the constraints as submitted,
+// string prefixes on segment boundaries, glob.match for glob paths. The
+// engine's indexed policy must decide exactly as it does.
+const referencePolicy = `package reference
+
+decision := {"allow": false, "rule": "deny"} if {
+	not input.request.kind in {"content", "management"}
+} else := {"allow": false, "rule": "deny"} if {
+	not upper(input.request.method) in {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
+} else := {"allow": true, "rule": "superuser"} if {
+	"superuser" in input.user.roles
+} else := {"allow": true, "rule": concat("", ["privilege:", input.request.privilege])} if {
+	input.request.kind == "management"
+	some role in input.user.roles
+	some privilege in data.reference.cluster[role]
+	privilege in {input.request.privilege, "all"}
+} else := {"allow": true, "rule": concat("", ["constraint:", min(granting)])} if {
+	input.request.kind == "content"
+	count(granting) > 0
+} else := {"allow": false, "rule": ""}
+
+granting contains c.id if {
+	some c in data.reference.constraints
+	method_ok(c)
+	role_ok(c)
+	path_ok(c)
+}
+
+method_ok(c) if "*" in c.methods
+
+method_ok(c) if {
+	some m in c.methods
+	upper(m) == upper(input.request.method)
+}
+
+role_ok(c) if "*" in c.roles
+
+role_ok(c) if {
+	some r in c.roles
+	r in input.user.roles
+}
+
+path_ok(c) if {
+	some p in c.paths
+	covers(trim_right(p, "/"), input.request.path)
+}
+
+# "/", "*" and "/*" cover everything.
+covers(p, _) if p in {"", "*", "/*"}
+
+covers(p, path) if {
+	not contains(p, "*")
+	path == p
+}
+
+covers(p, path) if {
+	not contains(p, "*")
+	startswith(path, concat("", [p, "/"]))
+}
+
+# A glob path covers a path when it matches one of its segment prefixes.
+covers(p, path) if {
+	contains(p, "*")
+	not p in {"*", "/*"}
+	segments := split(path, "/")
+	some i in numbers.range(1, count(segments) - 1)
+	glob.match(p, ["/"], concat("/", array.slice(segments, 0, i + 1)))
+}
+`
+
+type reference struct {
+	query rego.PreparedEvalQuery
+}
+
+func newReference(t testing.TB, cs []Constraint) *reference {
+	t.Helper()
+	list := make([]any, len(cs))
+	for i, c := range cs {
+		list[i] = map[string]any{"id": c.ID, "paths": strs(c.Paths), "methods": strs(c.Methods), "roles": strs(c.Roles)}
+	}
+	store := inmem.NewFromObject(map[string]any{"reference": map[string]any{
+		"constraints": list,
+		"cluster":     map[string]any{"superuser": []any{"all"}},
+	}})
+	q, err := rego.New(
+		rego.Query("data.reference.decision"),
+		rego.Module("reference.rego", referencePolicy),
+		rego.Store(store),
+	).PrepareForEval(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &reference{query: q}
+}
+
+func strs(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func (r *reference) decide(t testing.TB, in *Input) (allow bool, rule string) {
+	t.Helper()
+	input := map[string]any{
+		"user":    map[string]any{"roles": strs(in.User.Roles)},
+		"request": map[string]any{"method": in.Request.Method, "path": in.Request.Path, "kind": in.Request.Kind, "privilege": in.Request.Privilege},
+	}
+	rs, err := r.query.Eval(context.Background(), rego.EvalInput(input))
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("reference: %v, %v", rs, err)
+	}
+	d := rs[0].Expressions[0].Value.(map[string]any)
+	return d["allow"].(bool), d["rule"].(string)
+}
+
+// gen draws constraints and requests from small vocabularies, so that they
+// share prefixes and collide often.
+type gen struct{ r *rand.Rand }
+
+var (
+	genSegments = []string{"aaa", "aaab", "aa", "b", "logs-2024", "logs-x", "logs", "_search", "_doc", "1", "x%2Fy", "ünï"}
+	genMethods  = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
+	genRoles    = []string{"r1", "r2", "r3", "r4", "r5"}
+)
+
+func (g gen) pick(ss []string) string { return ss[g.r.IntN(len(ss))] }
+
+func (g gen) chance(p float64) bool { return g.r.Float64() < p }
+
+// mixCase changes the case of some letters of s.
+func (g gen) mixCase(s string) string {
+	b := []byte(s)
+	for i := range b {
+		if g.chance(0.3) {
+			b[i] = strings.ToLower(string(b[i]))[0]
+		}
+	}
+	return string(b)
+}
+
+func (g gen) constraintPath() string {
+	switch {
+	case g.chance(0.03):
+		return "*"
+	case g.chance(0.03):
+		return "/*"
+	case g.chance(0.03):
+		return "/"
+	}
+	var b strings.Builder
+	for range 1 + g.r.IntN(3) {
+		seg := g.pick(genSegments)
+		if g.chance(0.2) {
+			runes := []rune(seg)
+			i := g.r.IntN(len(runes) + 1)
+			seg = string(runes[:i]) + "*" + string(runes[i:]) // a glob: *, prefix*, *suffix, in*side
+			if g.chance(0.3) {
+				seg = "*"
+			}
+		}
+		b.WriteString("/" + seg)
+	}
+	if g.chance(0.1) {
+		b.WriteString("/")
+	}
+	return b.String()
+}
+
+func (g gen) constraint(id string) Constraint {
+	c := Constraint{ID: id}
+	for range 1 + g.r.IntN(2) {
+		c.Paths = append(c.Paths, g.constraintPath())
+	}
+	if g.chance(0.15) {
+		c.Methods = []string{"*"}
+	} else {
+		for range 1 + g.r.IntN(2) {
+			c.Methods = append(c.Methods, g.mixCase(g.pick(genMethods)))
+		}
+	}
+	if g.chance(0.1) {
+		c.Roles = []string{"*"}
+	} else {
+		for range 1 + g.r.IntN(2) {
+			c.Roles = append(c.Roles, g.pick(genRoles))
+		}
+	}
+	return c
+}
+
+func (g gen) request() *Input {
+	var path strings.Builder
+	for range g.r.IntN(5) {
+		path.WriteString("/")
+		if !g.chance(0.03) { // else an empty segment
+			path.WriteString(g.pick(genSegments))
+		}
+	}
+	if path.Len() == 0 || g.chance(0.05) {
+		path.WriteString("/")
+	}
+	in := &Input{Request: Request{Method: g.mixCase(g.pick(genMethods)), Path: path.String(), Kind: KindContent}}
+	if g.chance(0.03) {
+		in.Request.Method = "PROPFIND"
+	}
+	switch {
+	case g.chance(0.07):
+		in.Request.Kind, in.Request.Privilege = KindManagement, "monitor"
+	case g.chance(0.03):
+		in.Request.Kind = "other"
+	}
+	for _, r := range genRoles {
+		if g.chance(0.3) {
+			in.User.Roles = append(in.User.Roles, r)
+		}
+	}
+	if g.chance(0.05) {
+		in.User.Roles = append(in.User.Roles, "superuser")
+	}
+	return in
+}
+
+// TestMatchesReference checks the engine against referencePolicy on random
+// constraints and requests.
+func TestMatchesReference(t *testing.T) {
+	rounds, requests := 40, 250
+	if testing.Short() {
+		rounds = 5
+	}
+	g := gen{rand.New(rand.NewPCG(1, 2))}
+	ctx := context.Background()
+	fast, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := New(Config{}, WithDecisionCache(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allowed, compared int
+	for round := range rounds {
+		cs := make([]Constraint, 1+g.r.IntN(60))
+		for i, n := range g.r.Perm(len(cs)) {
+			cs[i] = g.constraint(fmt.Sprintf("c%02d", n))
+		}
+		for _, e := range []*Engine{fast, cached} {
+			if err := e.SetConstraints(ctx, cs); err != nil {
+				t.Fatalf("round %d: SetConstraints: %v", round, err)
+			}
+		}
+		ref := newReference(t, cs)
+		for range requests {
+			in := g.request()
+			wantAllow, wantRule := ref.decide(t, in)
+			for _, e := range []*Engine{fast, cached, cached} {
+				d, err := e.Decide(ctx, in)
+				if err != nil {
+					t.Fatalf("Decide: %v", err)
+				}
+				if d.Allow != wantAllow || d.Rule != wantRule {
+					t.Fatalf("round %d: %s %s roles %v kind %s:\nengine    allow=%v rule=%q (%s)\nreference allow=%v rule=%q\nconstraints: %+v\n%s",
+						round, in.Request.Method, in.Request.Path, in.User.Roles, in.Request.Kind,
+						d.Allow, d.Rule, d.Reason, wantAllow, wantRule, cs, e.Generated())
+				}
+			}
+			compared++
+			if wantAllow {
+				allowed++
+			}
+		}
+	}
+	t.Logf("%d decisions compared, %d allowed", compared, allowed)
+	if allowed < compared/10 || allowed > compared*9/10 {
+		t.Errorf("%d of %d allowed: the generator no longer exercises both outcomes", allowed, compared)
+	}
+}

@@ -1,0 +1,92 @@
+# Package portcullis.authz is Portcullis's authorization policy.
+#
+# The gateway queries data.portcullis.authz.decision once per request, with
+# the input document described in docs/policy.md, and gets back
+#
+#     {"allow": bool, "reason": string, "rule": string}
+#
+# The policy denies by default. A request is allowed when a grant covers it,
+# tried in this order: the superuser role (rule "superuser"), a cluster
+# privilege for a management request ("privilege:<name>"), a constraint for a
+# content request ("constraint:<id>", the smallest id when several match);
+# and no deny rule fires. Any rule
+#
+#     deny contains reason if { ... }
+#
+# in this package, in this file or another file of the policy directory,
+# overrides every grant; the decision then carries the smallest reason.
+#
+# Constraints are not written here. They are compiled from the projection
+# into the generated module data.portcullis.constraints, which the gateway
+# shows on its policy API: documents keyed by path prefix, method and role,
+# so that a decision looks them up instead of scanning them, and costs the
+# same at ten constraints as at ten thousand. Keep it so when editing:
+# iterate over the request (its path prefixes, the user's roles), never over
+# data.portcullis.constraints. And mind that every rule here runs for every
+# request: in OPA's evaluator a lookup or a comprehension is cheap, each
+# helper rule or builtin call costs about a microsecond.
+package portcullis.authz
+
+# decision is the document the gateway reads. It is always defined.
+decision := {"allow": false, "reason": reason, "rule": "deny"} if {
+	reason := min(deny)
+} else := {"allow": true, "reason": "the user has role superuser", "rule": "superuser"} if {
+	"superuser" in input.user.roles
+} else := {"allow": true, "reason": "a role of the user holds the cluster privilege", "rule": rule} if {
+	input.request.kind == "management"
+	some role in input.user.roles
+	some privilege in data.portcullis.roles[role].cluster
+	privilege in {input.request.privilege, "all"}
+	rule := concat("", ["privilege:", input.request.privilege])
+} else := {"allow": true, "reason": "a constraint grants the method on the path to a role of the user", "rule": rule} if {
+	input.request.kind == "content"
+
+	# The rules ("constraint:<id>") of the constraints granting the request.
+	#
+	# data.portcullis.constraints.index[prefix][method][role] lists, sorted,
+	# the rules of the constraints granting method to role on prefix and on
+	# every path below it; role "*" stands for every user. globs has the same
+	# keys, prefix being the literal part of a constraint path before its
+	# first glob segment, and lists {"rule", "pattern"}, pattern being a
+	# regular expression the whole request path must match.
+	#
+	# input.request.path_prefixes are "/" and every segment prefix of the
+	# path: "/", "/logs", "/logs/_doc" and "/logs/_doc/1" for
+	# "/logs/_doc/1". The gateway computes them; without them no constraint
+	# grants anything.
+	index := data.portcullis.constraints.index
+	globs := data.portcullis.constraints.globs
+	method := input.request.method
+	roles := array.concat(input.user.roles, ["*"])
+	rule := min({rules[0] |
+		some prefix in input.request.path_prefixes
+		by_role := index[prefix][method]
+		some role in roles
+		rules := by_role[role]
+	} | {entry.rule |
+		some prefix in input.request.path_prefixes
+		by_role := globs[prefix][method]
+		some role in roles
+		some entry in by_role[role]
+		regex.match(entry.pattern, input.request.path)
+	})
+} else := {"allow": false, "reason": refusal, "rule": ""}
+
+# deny holds the reasons for which a request is refused whatever grants it.
+# Add your own rules to it. These two refuse what the gateway should never
+# send: a request of unknown kind, a method outside the set a constraint can
+# name (so that a constraint's method "*" means every method of that set).
+deny contains sprintf("unknown request kind [%s]", [input.request.kind]) if {
+	not input.request.kind in {"content", "management"}
+}
+
+deny contains sprintf("unsupported method [%s]", [input.request.method]) if {
+	not input.request.method in {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
+}
+
+# refusal explains a request that no grant covers.
+refusal := sprintf("no role of [%s] holds cluster privilege [%s]", [roles_text, input.request.privilege]) if {
+	input.request.kind == "management"
+} else := sprintf("no constraint grants [%s %s] to roles [%s]", [input.request.method, input.request.path, roles_text])
+
+roles_text := concat(", ", sort(input.user.roles))
