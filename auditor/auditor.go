@@ -1,0 +1,509 @@
+package auditor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/portcullis/portcullis/events"
+)
+
+// Auditor consumes the AUTH stream and writes audit documents. Create it
+// with New and start it with Run.
+type Auditor struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	retry   *backoff
+	filter  []string
+	tmpl    []byte
+	tmplKey string
+
+	indexed      atomic.Uint64
+	duplicates   atomic.Uint64
+	deadLettered atomic.Uint64
+	retried      atomic.Uint64
+}
+
+// Stats counts what an Auditor did since it was created.
+type Stats struct {
+	// Indexed documents Elasticsearch created.
+	Indexed uint64
+	// Duplicates: redelivered events whose document already existed (409),
+	// acknowledged without a second document.
+	Duplicates uint64
+	// DeadLettered events, sent to the dead-letter subject.
+	DeadLettered uint64
+	// Retried deliveries: handed back to NATS for a later attempt because
+	// Elasticsearch was unreachable or overloaded.
+	Retried uint64
+}
+
+// New validates cfg (reporting every problem at once) and returns an
+// Auditor. It does no I/O; Run installs the template and the consumer.
+func New(cfg Config, opts ...Option) (*Auditor, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	o := options{logger: slog.Default(), now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Auditor{
+		cfg:     cfg,
+		log:     o.logger.With("component", "auditor", "durable", cfg.Durable),
+		now:     o.now,
+		retry:   newBackoff(initialBackoff, cfg.MaxBackoff),
+		filter:  cfg.filterSubjects(),
+		tmpl:    templateFor(cfg.IndexPrefix),
+		tmplKey: templateName(cfg.IndexPrefix),
+	}, nil
+}
+
+// Stats returns the auditor's counters.
+func (a *Auditor) Stats() Stats {
+	return Stats{
+		Indexed:      a.indexed.Load(),
+		Duplicates:   a.duplicates.Load(),
+		DeadLettered: a.deadLettered.Load(),
+		Retried:      a.retried.Load(),
+	}
+}
+
+// Lag is the consumer's lag: audited events not yet confirmed in
+// Elasticsearch, whether still waiting in the stream or delivered and not
+// yet acknowledged.
+func (a *Auditor) Lag(ctx context.Context) (uint64, error) {
+	c, err := a.cfg.JS.Consumer(ctx, events.StreamAuth, a.cfg.Durable)
+	if err != nil {
+		return 0, fmt.Errorf("auditor lag: %w", err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("auditor lag: %w", err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// Run installs the index template and the dead-letter stream, then consumes
+// the AUTH stream until ctx ends. While Elasticsearch or NATS cannot be
+// reached at start it waits and retries. When ctx ends it stops pulling,
+// hands the messages it had not started on back to NATS, waits for the
+// batches already in flight to be confirmed and acknowledged, and returns
+// nil. It returns an error only when the NATS connection is closed under
+// it or the drain cannot finish.
+func (a *Auditor) Run(ctx context.Context) error {
+	if err := a.until(ctx, "audit_setup_failed", a.setup); err != nil {
+		return nil // ctx ended before setup succeeded: nothing in flight
+	}
+	a.log.InfoContext(ctx, "auditor_started", "subjects", a.filter, "index_prefix", a.cfg.IndexPrefix)
+
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+		Client:              a.cfg.ES,
+		NumWorkers:          a.cfg.Workers,
+		FlushInterval:       a.cfg.FlushInterval,
+		QueueSizeMultiplier: a.cfg.BatchSize,
+		OnError: func(ctx context.Context, err error) {
+			a.log.DebugContext(ctx, "audit_bulk_error", "error", err)
+		},
+		OnFlushStart: a.flushStart,
+		OnFlushEnd:   flushEnd,
+	})
+	if err != nil {
+		return fmt.Errorf("auditor: bulk indexer: %w", err)
+	}
+
+	// The flusher turns "a batch has been added" into a flush, so that a
+	// full batch is written at once rather than at the next FlushInterval.
+	flushNow := make(chan struct{}, 1)
+	stopFlusher := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stopFlusher:
+				return
+			case <-flushNow:
+				if err := bi.Flush(context.Background()); err != nil {
+					a.log.DebugContext(ctx, "audit_flush_error", "error", err)
+				}
+			}
+		}
+	}()
+
+	consumeErr := a.consumeLoop(ctx, bi, flushNow)
+
+	close(stopFlusher)
+	wg.Wait()
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.RequestTimeout+a.cfg.FlushInterval+5*time.Second)
+	defer cancel()
+	var drainErr error
+	if err := bi.Close(drainCtx); err != nil {
+		drainErr = fmt.Errorf("auditor: drain in-flight batches: %w", err)
+	}
+	// Acks are fire-and-forget publishes: push them out before returning.
+	if nc := a.cfg.JS.Conn(); nc != nil && !nc.IsClosed() {
+		if err := nc.FlushTimeout(5 * time.Second); err != nil && drainErr == nil {
+			drainErr = fmt.Errorf("auditor: flush acknowledgements: %w", err)
+		}
+	}
+	st := a.Stats()
+	a.log.InfoContext(ctx, "auditor_stopped", "indexed", st.Indexed, "duplicates", st.Duplicates,
+		"dead_lettered", st.DeadLettered, "retried", st.Retried)
+	return errors.Join(consumeErr, drainErr)
+}
+
+// setup makes what Run needs: the dead-letter stream, the index template
+// and the durable consumer. Each step is idempotent: every auditor process
+// runs it at start.
+func (a *Auditor) setup(ctx context.Context) error {
+	if err := a.ensureDeadLetterStream(ctx); err != nil {
+		return err
+	}
+	if err := a.installTemplate(ctx); err != nil {
+		return err
+	}
+	_, err := a.ensureConsumer(ctx)
+	return err
+}
+
+// ensureDeadLetterStream creates the dead-letter stream, or adds the
+// dead-letter subject to it when it exists without it. An existing stream's
+// other settings (limits an operator chose) are left alone.
+func (a *Auditor) ensureDeadLetterStream(ctx context.Context) error {
+	s, err := a.cfg.JS.Stream(ctx, DeadLetterStream)
+	if err == nil {
+		cfg := s.CachedInfo().Config
+		if slices.Contains(cfg.Subjects, a.cfg.DeadLetterSubject) {
+			return nil
+		}
+		cfg.Subjects = append(cfg.Subjects, a.cfg.DeadLetterSubject)
+		if _, err := a.cfg.JS.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("add %s to stream %s: %w", a.cfg.DeadLetterSubject, DeadLetterStream, err)
+		}
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("look up stream %s: %w", DeadLetterStream, err)
+	}
+	replicas := 1
+	if auth, err := a.cfg.JS.Stream(ctx, events.StreamAuth); err == nil {
+		replicas = auth.CachedInfo().Config.Replicas
+	}
+	_, err = a.cfg.JS.CreateStream(ctx, jetstream.StreamConfig{
+		Name:        DeadLetterStream,
+		Description: "Portcullis audit events Elasticsearch rejected for good, with the reason. Kept until an operator removes them.",
+		Subjects:    []string{a.cfg.DeadLetterSubject},
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another auditor won the race
+		return fmt.Errorf("create stream %s: %w", DeadLetterStream, err)
+	}
+	return nil
+}
+
+func (a *Auditor) installTemplate(ctx context.Context) error {
+	res, err := esapi.IndicesPutIndexTemplateRequest{
+		Name: a.tmplKey,
+		Body: bytes.NewReader(a.tmpl),
+	}.Do(ctx, a.cfg.ES)
+	if err != nil {
+		return fmt.Errorf("install index template %s: %w", a.tmplKey, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 1024))
+		return fmt.Errorf("install index template %s: %s: %s", a.tmplKey, res.Status(), body)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	return nil
+}
+
+func (a *Auditor) ensureConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	c, err := a.cfg.JS.CreateOrUpdateConsumer(ctx, events.StreamAuth, jetstream.ConsumerConfig{
+		Durable:        a.cfg.Durable,
+		Description:    "Portcullis auditor: audited outcomes to Elasticsearch",
+		FilterSubjects: a.filter,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        a.cfg.AckWait,
+		// Never drop an event for having been tried too often: an outage
+		// of any length only delays the audit trail.
+		MaxDeliver:    -1,
+		MaxAckPending: (2*a.cfg.Workers + 2) * a.cfg.BatchSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure consumer %s on %s: %w", a.cfg.Durable, events.StreamAuth, err)
+	}
+	return c, nil
+}
+
+// until runs step until it succeeds or ctx ends, backing off in between.
+func (a *Auditor) until(ctx context.Context, msg string, step func(context.Context) error) error {
+	delay := initialBackoff
+	for {
+		err := step(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		a.log.ErrorContext(ctx, msg, "error", err, "retry_in", delay)
+		if !sleep(ctx, delay) {
+			return ctx.Err()
+		}
+		delay = min(2*delay, a.cfg.MaxBackoff)
+	}
+}
+
+// consumeLoop pulls messages until ctx ends or the NATS connection closes,
+// re-creating the consumer when the server ends a subscription (consumer
+// deleted, leadership change).
+func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, flushNow chan<- struct{}) error {
+	for {
+		var cons jetstream.Consumer
+		err := a.until(ctx, "audit_consumer_failed", func(ctx context.Context) error {
+			var err error
+			cons, err = a.ensureConsumer(ctx)
+			return err
+		})
+		if err != nil {
+			return nil // ctx ended
+		}
+		err = a.consume(ctx, cons, bi, flushNow)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, jetstream.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionClosed) || a.cfg.JS.Conn().IsClosed() {
+			return fmt.Errorf("auditor: consume %s: %w", events.StreamAuth, err)
+		}
+		a.log.WarnContext(ctx, "audit_consume_restart", "error", err)
+		if !sleep(ctx, initialBackoff) {
+			return nil
+		}
+	}
+}
+
+// consume is one subscription's life: pull, turn each message into a bulk
+// item, and on ctx's end hand back what was pulled but not started on.
+func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esutil.BulkIndexer, flushNow chan<- struct{}) error {
+	it, err := cons.Messages(
+		jetstream.PullMaxMessages(a.cfg.BatchSize),
+		jetstream.WithMessagesErrOnMissingHeartbeat(false),
+	)
+	if err != nil {
+		return fmt.Errorf("pull from %s: %w", events.StreamAuth, err)
+	}
+	defer it.Stop()
+	added := 0
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				a.handBack(it)
+				return nil
+			}
+			return err
+		}
+		if !a.hold(ctx) {
+			_ = msg.Nak()
+			a.handBack(it)
+			return nil
+		}
+		a.handle(ctx, bi, msg)
+		if added++; added >= a.cfg.BatchSize {
+			added = 0
+			select {
+			case flushNow <- struct{}{}:
+			default: // a flush is already due
+			}
+		}
+	}
+}
+
+// handBack stops the subscription and gives the messages it had buffered
+// back to NATS at once (Nak), so another auditor takes them without waiting
+// for AckWait.
+func (a *Auditor) handBack(it jetstream.MessagesContext) {
+	it.Drain()
+	for {
+		msg, err := it.Next(jetstream.NextMaxWait(500 * time.Millisecond))
+		if err != nil {
+			return
+		}
+		_ = msg.Nak()
+	}
+}
+
+// hold waits while the auditor is backing off from Elasticsearch failures;
+// false when ctx ended meanwhile.
+func (a *Auditor) hold(ctx context.Context) bool {
+	for {
+		d := a.retry.hold(a.now())
+		if d <= 0 {
+			return true
+		}
+		if !sleep(ctx, d) {
+			return false
+		}
+	}
+}
+
+// handle turns one message into a bulk item whose callbacks acknowledge it
+// only once Elasticsearch has answered for it. A message that cannot
+// become a document goes to the dead-letter subject.
+func (a *Auditor) handle(ctx context.Context, bi esutil.BulkIndexer, msg jetstream.Msg) {
+	ev, err := events.Decode(msg.Data())
+	if err != nil {
+		a.deadLetter(msg, deadLetterInfo{Reason: "undecodable event: " + err.Error()})
+		return
+	}
+	if actionOfType(ev.Type) == "" || !strings.HasSuffix(ev.Type, ".v1") {
+		a.deadLetter(msg, deadLetterInfo{Reason: "unknown event type " + ev.Type, EventID: ev.ID})
+		return
+	}
+	var o events.AuthOutcome
+	if err := ev.DecodeData(&o); err != nil {
+		a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
+		return
+	}
+	doc, err := Document(ev, o)
+	if err != nil {
+		a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
+		return
+	}
+	index := IndexName(a.cfg.IndexPrefix, ev.Time)
+	item := esutil.BulkIndexerItem{
+		Index: index,
+		// create, not index: a redelivered event meets its own document
+		// and gets 409 instead of rewriting it. 409 counts as written.
+		Action:     "create",
+		DocumentID: ev.ID,
+		Body:       bytes.NewReader(doc),
+		OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
+			a.indexed.Add(1)
+			a.written(msg)
+		},
+		OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+			a.failed(msg, ev.ID, index, res, err)
+		},
+	}
+	if err := bi.Add(ctx, item); err != nil {
+		// Only when ctx ended while every worker queue was full: the item
+		// was not taken, NATS gets the message back.
+		_ = msg.Nak()
+	}
+}
+
+// written acknowledges a message whose document Elasticsearch confirmed.
+func (a *Auditor) written(msg jetstream.Msg) {
+	if a.retry.success() {
+		a.log.Info("audit_elasticsearch_recovered")
+	}
+	if err := msg.Ack(); err != nil {
+		// The message will be redelivered and meet a 409: no loss, no
+		// duplicate.
+		a.log.Debug("audit_ack_failed", "error", err)
+	}
+}
+
+// failed decides the fate of a document Elasticsearch did not create.
+func (a *Auditor) failed(msg jetstream.Msg, id, index string, res esutil.BulkIndexerResponseItem, err error) {
+	switch {
+	case err != nil:
+		a.later(msg, err.Error())
+	case res.Status == 409:
+		// Already written by an earlier delivery.
+		a.duplicates.Add(1)
+		a.written(msg)
+	case permanent(res.Status):
+		a.deadLetter(msg, deadLetterInfo{
+			Reason:    esReason(res),
+			Status:    res.Status,
+			ErrorType: res.Error.Type,
+			EventID:   id,
+			Index:     index,
+		})
+	default:
+		a.later(msg, fmt.Sprintf("%d %s", res.Status, esReason(res)))
+	}
+}
+
+// permanent reports whether an item status means the document will never
+// be accepted as it is: 400 (mapping or parse error, illegal argument), 413
+// (too large), 422. Everything else is retried: 429 and 5xx are load or
+// outage, and 401, 403 and 404 are configuration (credentials, privileges,
+// index creation) that an operator fixes — dead-lettering every event
+// meanwhile would empty the audit trail.
+func permanent(status int) bool {
+	return status == 400 || status == 413 || status == 422
+}
+
+func esReason(res esutil.BulkIndexerResponseItem) string {
+	r := res.Error.Type + ": " + res.Error.Reason
+	if res.Error.Cause.Type != "" {
+		r += " (caused by " + res.Error.Cause.Type + ": " + res.Error.Cause.Reason + ")"
+	}
+	return r
+}
+
+// later hands a message back to NATS for redelivery after the current
+// backoff delay.
+func (a *Auditor) later(msg jetstream.Msg, reason string) {
+	d, first := a.retry.failure(a.now())
+	if first {
+		a.log.Warn("audit_elasticsearch_unavailable", "reason", reason, "retry_in", d)
+	}
+	a.retried.Add(1)
+	if err := msg.NakWithDelay(d); err != nil {
+		a.log.Debug("audit_nak_failed", "error", err)
+	}
+}
+
+type flushCancelKey struct{}
+
+// flushStart bounds every bulk request by RequestTimeout: the bulk indexer
+// runs its requests on a background context, and a hung Elasticsearch must
+// count as down, not block a worker for ever.
+func (a *Auditor) flushStart(ctx context.Context) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	return context.WithValue(ctx, flushCancelKey{}, cancel)
+}
+
+func flushEnd(ctx context.Context) {
+	if cancel, ok := ctx.Value(flushCancelKey{}).(context.CancelFunc); ok {
+		cancel()
+	}
+}
+
+// sleep waits d or until ctx ends; false when ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
