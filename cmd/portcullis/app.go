@@ -13,9 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/portcullis/portcullis/auditor"
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway"
 	"github.com/portcullis/portcullis/gateway/secret"
@@ -36,6 +38,7 @@ type app struct {
 	proj      *projector.Projector
 	emitter   *events.Emitter
 	gw        *gateway.Gateway
+	auditor   *auditor.Auditor // nil when audit.disabled
 	closeOnce sync.Once
 }
 
@@ -77,6 +80,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	if a.emitter, err = events.NewEmitter(events.EmitterConfig{JS: a.js, Source: cfg.NodeID, Logger: log}); err != nil {
 		return fail(err)
 	}
+	if !cfg.Audit.Disabled {
+		if a.auditor, err = newAuditor(cfg, a.js, log); err != nil {
+			return fail(err)
+		}
+	}
 	a.gw, err = gateway.New(gateway.Config{
 		Listen:          cfg.Listen,
 		Upstreams:       cfg.Upstream,
@@ -94,6 +102,26 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 		return fail(err)
 	}
 	return a, nil
+}
+
+// newAuditor builds the auditor over the Elasticsearch of audit.url (default
+// the first upstream).
+func newAuditor(cfg Config, js jetstream.JetStream, log *slog.Logger) (*auditor.Auditor, error) {
+	url := cfg.Audit.URL
+	if url == "" {
+		url = cfg.Upstream[0]
+	}
+	es, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses: []string{url}, Username: cfg.Audit.Username, Password: cfg.Audit.Password,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit elasticsearch client: %w", err)
+	}
+	au, err := auditor.New(auditor.Config{JS: js, ES: es, Actions: cfg.Audit.Actions}, auditor.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("auditor: %w", err)
+	}
+	return au, nil
 }
 
 // onChange recompiles the policy when constraints changed. It runs on the
@@ -124,6 +152,13 @@ func (a *app) Run(ctx context.Context) error {
 	defer bgCancel()
 	var back errgroup.Group // projector and emitter outlive the gateway
 	back.Go(func() error { return a.proj.Run(bg) })
+	auditCtx, auditCancel := context.WithCancel(bg)
+	auditDone := make(chan error, 1)
+	if a.auditor != nil {
+		go func() { auditDone <- a.auditor.Run(auditCtx) }()
+	} else {
+		auditDone <- nil
+	}
 	emitCtx, emitCancel := context.WithCancel(bg)
 	emitDone := make(chan error, 1)
 	go func() { emitDone <- a.emitter.Run(emitCtx) }()
@@ -136,6 +171,10 @@ func (a *app) Run(ctx context.Context) error {
 	emitCancel()
 	if eerr := <-emitDone; eerr != nil {
 		err = errors.Join(err, eerr)
+	}
+	auditCancel() // after the last outcomes were published; drains its in-flight batches
+	if aerr := <-auditDone; aerr != nil {
+		err = errors.Join(err, aerr)
 	}
 	bgCancel()
 	if perr := back.Wait(); perr != nil {

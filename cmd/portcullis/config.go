@@ -36,7 +36,22 @@ type Config struct {
 
 	NATS   NATSConfig   `yaml:"nats"`
 	Policy PolicyConfig `yaml:"policy"`
+	Audit  AuditConfig  `yaml:"audit"`
 	Log    LogConfig    `yaml:"log"`
+}
+
+// AuditConfig configures the auditor, which writes audited outcomes into
+// Elasticsearch (in-process under serve, or alone as `portcullis auditor`).
+type AuditConfig struct {
+	// Disabled turns the in-process auditor of serve off (run `portcullis auditor` elsewhere). Default false. Env PORTCULLIS_AUDIT_DISABLED.
+	Disabled bool `yaml:"disabled" env:"PORTCULLIS_AUDIT_DISABLED"`
+	// URL of the Elasticsearch that stores the audit indices. Default: the first upstream. Env PORTCULLIS_AUDIT_URL, flag --audit-url.
+	URL string `yaml:"url" env:"PORTCULLIS_AUDIT_URL"`
+	// Username and Password for an Elasticsearch with its own security. Default: none. Env PORTCULLIS_AUDIT_USERNAME, PORTCULLIS_AUDIT_PASSWORD.
+	Username string `yaml:"username" env:"PORTCULLIS_AUDIT_USERNAME"`
+	Password string `yaml:"password" env:"PORTCULLIS_AUDIT_PASSWORD"`
+	// Actions audited; "_all" for every outcome. Default: the failures and denials and security_config_change. Env PORTCULLIS_AUDIT_ACTIONS (comma separated).
+	Actions []string `yaml:"actions" env:"PORTCULLIS_AUDIT_ACTIONS"`
 }
 
 // NATSConfig selects the embedded server or an external cluster.
@@ -86,8 +101,13 @@ func defaultConfig() Config {
 // loadConfig builds the configuration of `serve` from defaults, the YAML
 // file, the environment and the flags, in that order, and validates it.
 func loadConfig(args []string, getenv func(string) string) (Config, error) {
+	return loadConfigFor("serve", args, getenv)
+}
+
+// loadConfigFor is loadConfig for the subcommand name (serve, auditor).
+func loadConfigFor(name string, args []string, getenv func(string) string) (Config, error) {
 	cfg := defaultConfig()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	file := fs.String("config", getenv("PORTCULLIS_CONFIG"), "YAML configuration `file` (env PORTCULLIS_CONFIG)")
 	listen := fs.String("listen", "", "gateway listen `address` (default "+cfg.Listen+")")
 	upstream := fs.String("upstream", "", "Elasticsearch node `URL[,URL...]` (default "+cfg.Upstream[0]+")")
@@ -95,6 +115,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	natsURL := fs.String("nats-url", "", "external NATS `URL`; empty runs the embedded server")
 	tokenTTL := fs.Duration("token-ttl", 0, "login token lifetime (default 24h)")
 	policyDir := fs.String("policy-dir", "", "`dir` of .rego files replacing the built-in policy")
+	auditURL := fs.String("audit-url", "", "Elasticsearch `URL` of the audit indices (default: the first upstream)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -135,6 +156,12 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	if set["policy-dir"] {
 		cfg.Policy.Dir = *policyDir
 	}
+	if set["audit-url"] {
+		cfg.Audit.URL = *auditURL
+	}
+	if cfg.Audit.URL == "" && len(cfg.Upstream) > 0 {
+		cfg.Audit.URL = cfg.Upstream[0]
+	}
 	return cfg, cfg.validate()
 }
 
@@ -165,6 +192,13 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 				fv.SetInt(int64(d))
 			case f.Type.Kind() == reflect.String:
 				fv.SetString(val)
+			case f.Type.Kind() == reflect.Bool:
+				b, err := strconv.ParseBool(val)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", name, err))
+					continue
+				}
+				fv.SetBool(b)
 			case f.Type.Kind() == reflect.Int:
 				n, err := strconv.Atoi(val)
 				if err != nil {
@@ -211,6 +245,9 @@ func (c Config) validate() error {
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("nats.replicas: %d is not in 1..5", c.NATS.Replicas))
+	}
+	if c.Audit.URL != "" && !strings.HasPrefix(c.Audit.URL, "http://") && !strings.HasPrefix(c.Audit.URL, "https://") {
+		errs = append(errs, fmt.Errorf("audit.url: %q is not an http:// or https:// URL", c.Audit.URL))
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 )
@@ -173,3 +174,59 @@ func TestProxyRealElasticsearch(t *testing.T) {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// TestAuditFailuresInElasticsearch: failed logins and requests with bad
+// credentials through the gateway become audit documents that the query of
+// shared/seeds/000 finds as written, with the user name, the realms tried and
+// why each failed, the source address, the path and the method.
+func TestAuditFailuresInElasticsearch(t *testing.T) {
+	es := esURL(t)
+	n := startNode(t, nil, withUpstreamURL(es), withAudit(es))
+	user := fmt.Sprintf("ghost-%d", rand.Uint32())
+	mustStatus(t, call(t, "POST", n.url+"/login", fmt.Sprintf(`{"username":%q,"password":"wrong-pw"}`, user)), 401, "failed login")
+	mustStatus(t, call(t, "GET", n.url+"/secret/_search?q=x", "", basic(user+":also-wrong")...), 401, "bad Basic")
+	mustStatus(t, call(t, "GET", n.url+"/_cluster/health", "", basic(elasticAuth)...), 200, "granted (not audited by default)")
+
+	query := fmt.Sprintf(`{"query":{"bool":{"must":[{"term":{"event.action":"authentication_failed"}},{"range":{"@timestamp":{"gte":"now-1h"}}},{"term":{"user.name":%q}}]}},"sort":["@timestamp"]}`, user)
+	var hits []any
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		call(t, "POST", es+"/.security-audit-*/_refresh", "")
+		r := call(t, "POST", es+"/.security-audit-*/_search", query, "Content-Type", "application/json")
+		if r.Status == 200 {
+			hits = r.json(t)["hits"].(map[string]any)["hits"].([]any)
+			if len(hits) >= 2 {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(hits) != 2 {
+		t.Fatalf("found %d authentication_failed documents for %s, want 2", len(hits), user)
+	}
+	wantPaths := []string{"/login", "/secret/_search"}
+	wantMethods := []string{"POST", "GET"}
+	for i, h := range hits {
+		src, _ := json.Marshal(h.(map[string]any)["_source"])
+		doc := string(src)
+		for _, want := range []string{
+			`"name":"` + user + `"`, `"realms":[{`, `"default_native"`, `"reason":"unknown user"`,
+			`"ip":"127.0.0.1"`, `"path":"` + wantPaths[i] + `"`, `"method":"` + wantMethods[i] + `"`,
+		} {
+			if !strings.Contains(doc, want) {
+				t.Errorf("audit document %d lacks %s: %s", i, want, doc)
+			}
+		}
+		for _, secret := range []string{"wrong-pw", "also-wrong"} {
+			if strings.Contains(doc, secret) {
+				t.Errorf("audit document %d holds a password: %s", i, doc)
+			}
+		}
+	}
+	// The seed's query, exactly as written, finds them too.
+	r := call(t, "GET", es+"/.security-audit-*/_search", `{"query":{"bool":{"must":[{"term":{"event.action":"authentication_failed"}},{"range":{"@timestamp":{"gte":"now-1h"}}}]}}}`, "Content-Type", "application/json")
+	mustStatus(t, r, 200, "seed query")
+	if total := r.json(t)["hits"].(map[string]any)["total"].(map[string]any)["value"].(float64); total < 2 {
+		t.Fatalf("seed query total %v", total)
+	}
+}

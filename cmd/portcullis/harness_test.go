@@ -78,7 +78,10 @@ type node struct {
 
 type nodeOpt func(*Config)
 
-func withDataDir(dir string) nodeOpt       { return func(c *Config) { c.DataDir = dir } }
+func withDataDir(dir string) nodeOpt { return func(c *Config) { c.DataDir = dir } }
+func withAudit(esURL string) nodeOpt {
+	return func(c *Config) { c.Audit.Disabled, c.Audit.URL = false, esURL }
+}
 func withUpstreamURL(u string) nodeOpt     { return func(c *Config) { c.Upstream = []string{u} } }
 func withTokenTTL(d time.Duration) nodeOpt { return func(c *Config) { c.TokenTTL = d } }
 func withNATSURL(u string) nodeOpt         { return func(c *Config) { c.NATS.URL = u } }
@@ -103,6 +106,7 @@ func startNodeEnv(t *testing.T, up *upstream, env map[string]string, opts ...nod
 	}
 	cfg.DataDir = t.TempDir()
 	cfg.Log.Level = "warn"
+	cfg.Audit.Disabled = true // the recording upstream is no Elasticsearch; withAudit turns it on
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -198,7 +202,7 @@ func call(t *testing.T, method, url, body string, hdr ...string) reply {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -12,6 +12,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/portcullis/portcullis/auditor"
+	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -22,6 +26,7 @@ const usage = `usage: portcullis <command> [flags]
 
 commands:
   serve         run the gateway (see portcullis serve -h)
+  auditor       run only the auditor against an external NATS (--nats-url); several share the load
   policy test   run the Rego unit tests of a policy directory (default: the built-in policy)
   version       print the version
 `
@@ -40,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr, getenv)
+	case "auditor":
+		return runAuditor(ctx, args[1:], stderr, getenv)
 	case "policy":
 		if len(args) < 2 || args[1] != "test" {
 			fmt.Fprint(stderr, usage)
@@ -71,19 +78,59 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 }
 
+// newLogger builds the slog logger of cfg.
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(cfg.Log.Level)
+	hopts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, hopts))
+	}
+	return slog.New(slog.NewTextHandler(w, hopts))
+}
+
+// runAuditor is `portcullis auditor`: the auditor alone, on the durable
+// consumer every auditor shares.
+func runAuditor(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
+	cfg, err := loadConfigFor("auditor", args, getenv)
+	if err == nil && cfg.NATS.URL == "" {
+		err = fmt.Errorf("nats.url (--nats-url): the standalone auditor needs the NATS cluster the gateways use")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "portcullis auditor: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	nc, err := connectNATS(ctx, cfg, log)
+	if err != nil {
+		log.Error("start_failed", "error", err)
+		return 1
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc.nc)
+	if err == nil {
+		err = events.EnsureStreams(ctx, js, events.StreamsConfig{Replicas: cfg.NATS.Replicas, TokenTTL: cfg.TokenTTL, AuthMaxAge: cfg.NATS.AuthMaxAge})
+	}
+	var au *auditor.Auditor
+	if err == nil {
+		au, err = newAuditor(cfg, js, log)
+	}
+	if err == nil {
+		err = au.Run(ctx)
+	}
+	if err != nil {
+		log.Error("auditor_stopped_with_error", "error", err)
+		return 1
+	}
+	return 0
+}
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cfg, err := loadConfig(args, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "portcullis serve: %v\n", err)
 		return 2
 	}
-	level, _ := parseLevel(cfg.Log.Level)
-	hopts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
-	if cfg.Log.Format == "json" {
-		h = slog.NewJSONHandler(stderr, hopts)
-	}
-	log := slog.New(h)
+	log := newLogger(cfg, stderr)
 	a, err := newApp(ctx, cfg, log, stdout, getenv)
 	if err != nil {
 		log.Error("start_failed", "error", err)

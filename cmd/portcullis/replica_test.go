@@ -136,7 +136,8 @@ func startProc(t *testing.T, up *upstream, dir string) *proc {
 	cmd.Env = append(os.Environ(),
 		"PORTCULLIS_TEST_SUBPROCESS=serve --listen "+addr+" --upstream "+up.srv.URL+" --data-dir "+dir,
 		"PORTCULLIS_BOOTSTRAP_PASSWORD="+bootstrapPassword,
-		"PORTCULLIS_LOG_LEVEL=warn")
+		"PORTCULLIS_LOG_LEVEL=warn",
+		"PORTCULLIS_AUDIT_DISABLED=true") // the recording upstream is no Elasticsearch
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
