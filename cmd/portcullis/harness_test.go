@@ -73,7 +73,26 @@ type node struct {
 	url    string
 	cancel context.CancelFunc
 	done   chan error
-	out    *bytes.Buffer
+	out    *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the app's writer and the test's
+// reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type nodeOpt func(*Config)
@@ -115,7 +134,7 @@ func startNodeEnv(t *testing.T, up *upstream, env map[string]string, opts ...nod
 	}
 	getenv := func(k string) string { return env[k] }
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	out := &bytes.Buffer{}
+	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, log, out, getenv)
 	if err != nil {

@@ -334,8 +334,12 @@ func TestBootstrapRandomPassword(t *testing.T) {
 	up := newUpstream(t)
 	natsAddr := freeAddr(t)
 	a := startNodeEnv(t, up, nil, withNATSListen(natsAddr))
-	out := a.out.String()
-	i := strings.Index(out, "with the password:")
+	var out string
+	i := -1
+	for start := time.Now(); i < 0 && time.Since(start) < 10*time.Second; time.Sleep(10 * time.Millisecond) {
+		out = a.out.String()
+		i = strings.Index(out, "with the password:")
+	}
 	if i < 0 {
 		t.Fatalf("no password printed: %q", out)
 	}
