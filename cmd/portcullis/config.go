@@ -101,13 +101,17 @@ func defaultConfig() Config {
 // loadConfig builds the configuration of `serve` from defaults, the YAML
 // file, the environment and the flags, in that order, and validates it.
 func loadConfig(args []string, getenv func(string) string) (Config, error) {
-	return loadConfigFor("serve", args, getenv)
+	return loadConfigFor("serve", args, getenv, nil)
 }
 
-// loadConfigFor is loadConfig for the subcommand name (serve, auditor).
-func loadConfigFor(name string, args []string, getenv func(string) string) (Config, error) {
+// loadConfigFor is loadConfig for the subcommand name (serve, auditor,
+// reset-password); extra adds the subcommand's own flags.
+func loadConfigFor(name string, args []string, getenv func(string) string, extra func(*flag.FlagSet)) (Config, error) {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if extra != nil {
+		extra(fs)
+	}
 	file := fs.String("config", getenv("PORTCULLIS_CONFIG"), "YAML configuration `file` (env PORTCULLIS_CONFIG)")
 	listen := fs.String("listen", "", "gateway listen `address` (default "+cfg.Listen+")")
 	upstream := fs.String("upstream", "", "Elasticsearch node `URL[,URL...]` (default "+cfg.Upstream[0]+")")

@@ -27,6 +27,8 @@ const usage = `usage: portcullis <command> [flags]
 commands:
   serve         run the gateway (see portcullis serve -h)
   auditor       run only the auditor against an external NATS (--nats-url); several share the load
+  reset-password -u USER [-i]
+                reset an account's password (random and printed once, or typed with -i)
   policy test   run the Rego unit tests of a policy directory (default: the built-in policy)
   version       print the version
 `
@@ -47,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return serve(ctx, args[1:], stdout, stderr, getenv)
 	case "auditor":
 		return runAuditor(ctx, args[1:], stderr, getenv)
+	case "reset-password":
+		return runResetPassword(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
 	case "policy":
 		if len(args) < 2 || args[1] != "test" {
 			fmt.Fprint(stderr, usage)
@@ -91,7 +95,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // runAuditor is `portcullis auditor`: the auditor alone, on the durable
 // consumer every auditor shares.
 func runAuditor(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
-	cfg, err := loadConfigFor("auditor", args, getenv)
+	cfg, err := loadConfigFor("auditor", args, getenv, nil)
 	if err == nil && cfg.NATS.URL == "" {
 		err = fmt.Errorf("nats.url (--nats-url): the standalone auditor needs the NATS cluster the gateways use")
 	}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestResetPassword: reset-password against the running cluster changes the
+// password on every replica at once; the old one and the user's tokens stop
+// working.
+func TestResetPassword(t *testing.T) {
+	up := newUpstream(t)
+	natsAddr := freeAddr(t)
+	a := startNode(t, up, withNATSListen(natsAddr))
+	b := startNode(t, up, withNATSURL("nats://"+natsAddr))
+	tok := call(t, "POST", a.url+"/login", `{"username":"elastic","password":"`+bootstrapPassword+`"}`).json(t)["token"].(string)
+	env := envOf(map[string]string{"PORTCULLIS_NATS_PASSWORD": "nats-secret"})
+
+	var out, errOut bytes.Buffer
+	if rc := runResetPassword(context.Background(), []string{"-u", "elastic", "--nats-url", "nats://" + natsAddr}, strings.NewReader(""), &out, &errOut, env); rc != 0 {
+		t.Fatalf("reset-password exit %d: %s", rc, errOut.String())
+	}
+	_, pw, ok := strings.Cut(out.String(), "New value: ")
+	pw = strings.TrimSpace(pw)
+	if !ok || len(pw) < 20 {
+		t.Fatalf("no new password printed: %q", out.String())
+	}
+	for _, n := range []*node{a, b} {
+		mustStatus(t, call(t, "GET", n.url+"/x", "", basic("elastic:"+pw)...), 200, "new password")
+		mustStatus(t, call(t, "GET", n.url+"/x", "", basic(elasticAuth)...), 401, "old password")
+		mustStatus(t, call(t, "GET", n.url+"/x?token="+tok, ""), 401, "token from before the reset")
+	}
+
+	// Interactive: typed twice.
+	out.Reset()
+	if rc := runResetPassword(context.Background(), []string{"-i", "-u", "elastic", "--nats-url", "nats://" + natsAddr}, strings.NewReader("typed-pw-1\ntyped-pw-1\n"), &out, &errOut, env); rc != 0 {
+		t.Fatalf("reset-password -i exit %d: %s", rc, errOut.String())
+	}
+	if strings.Contains(out.String(), "typed-pw-1") {
+		t.Fatal("a typed password was printed")
+	}
+	mustStatus(t, call(t, "GET", b.url+"/x", "", basic("elastic:typed-pw-1")...), 200, "typed password")
+
+	for _, c := range []struct {
+		args  []string
+		stdin string
+		want  string
+	}{
+		{[]string{"--nats-url", "nats://" + natsAddr}, "", "-u USER is required"},
+		{[]string{"-u", "nobody", "--nats-url", "nats://" + natsAddr}, "", "user [nobody] not found"},
+		{[]string{"-i", "-u", "elastic", "--nats-url", "nats://" + natsAddr}, "abc\nabc\n", "at least [6] characters"},
+		{[]string{"-i", "-u", "elastic", "--nats-url", "nats://" + natsAddr}, "abcdefg\nabcdefh\n", "do not match"},
+	} {
+		errOut.Reset()
+		if rc := runResetPassword(context.Background(), c.args, strings.NewReader(c.stdin), &out, &errOut, env); rc == 0 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("reset-password %q: exit %d, stderr %q; want failure with %q", c.args, rc, errOut.String(), c.want)
+		}
+	}
+}
