@@ -59,3 +59,21 @@ func TestResetPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestResetPasswordOffline: with the gateway stopped, reset-password works
+// on the embedded store of --data-dir.
+func TestResetPasswordOffline(t *testing.T) {
+	up := newUpstream(t)
+	dir := t.TempDir()
+	n := startNode(t, up, withDataDir(dir))
+	n.stop()
+	var out, errOut bytes.Buffer
+	if rc := runResetPassword(context.Background(), []string{"-u", "elastic", "--data-dir", dir}, strings.NewReader(""), &out, &errOut, envOf(nil)); rc != 0 {
+		t.Fatalf("reset-password exit %d: %s", rc, errOut.String())
+	}
+	_, pw, _ := strings.Cut(out.String(), "New value: ")
+	pw = strings.TrimSpace(pw)
+	n2 := startNode(t, up, withDataDir(dir))
+	mustStatus(t, call(t, "GET", n2.url+"/x", "", basic("elastic:"+pw)...), 200, "new password after restart")
+	mustStatus(t, call(t, "GET", n2.url+"/x", "", basic(elasticAuth)...), 401, "old password after restart")
+}
