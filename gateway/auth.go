@@ -20,12 +20,16 @@ import (
 const (
 	realmNative = "default_native" // accounts, verified by password
 	realmToken  = "_token"         // login tokens
+	// realmAnonymous is Elasticsearch's realm of the anonymous user.
+	realmAnonymous = "__anonymous"
 )
 
 // Authentication types, as Elasticsearch's authentication.type.
 const (
 	authTypeRealm = "realm"
 	authTypeToken = "token"
+	// authTypeAnonymous is Elasticsearch's authentication.type of the anonymous user.
+	authTypeAnonymous = "anonymous"
 )
 
 // principal is an authenticated user.
@@ -36,6 +40,8 @@ type principal struct {
 	authType string
 	tokenSum [32]byte // the login token's digest when authenticated by token
 	byToken  bool
+	// anonymous: no credentials, the configured anonymous user.
+	anonymous bool
 }
 
 func (p *principal) policyUser() policy.User {
@@ -111,6 +117,9 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 	}
 	if c := ctx.Request.Header.Cookie("eaid"); len(c) > 0 {
 		return g.authenticateToken(ctx, now, string(c))
+	}
+	if a := g.cfg.Anonymous; a != nil {
+		return &principal{name: a.Username, roles: a.Roles, realm: realmAnonymous, authType: authTypeAnonymous, anonymous: true}, nil
 	}
 	return nil, &authFailure{reason: "missing authentication credentials for REST request [" + r.uri() + "]"}
 }

@@ -39,6 +39,11 @@ type Config struct {
 	// IdleTimeout closes idle keep-alive client connections. Default 90s.
 	IdleTimeout time.Duration
 
+	// Anonymous, when set, authenticates a request without credentials as
+	// this user (Elasticsearch's xpack.security.authc.anonymous). Default
+	// nil: such a request is a 401.
+	Anonymous *Anonymous
+
 	// Projection is the read model (projector.Projector). Required.
 	Projection Projection
 	// Policy decides requests (policy.Engine). Required.
@@ -78,6 +83,9 @@ func (c *Config) setDefaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 90 * time.Second
 	}
+	if c.Anonymous != nil && c.Anonymous.Username == "" {
+		c.Anonymous.Username = "_anonymous"
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -104,6 +112,18 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("gateway: Projection, Policy, Log and Outcomes are required"))
 	}
 	return errors.Join(errs...)
+}
+
+// Anonymous is the anonymous user, as Elasticsearch configures it.
+type Anonymous struct {
+	// Username; Elasticsearch's default is "_anonymous".
+	Username string
+	// Roles of the anonymous user; the policy grants what they grant.
+	Roles []string
+	// AuthzException: a denied anonymous request is a 403 (true, the
+	// default in Elasticsearch) or a 401 with WWW-Authenticate (false), which
+	// makes HTTP clients ask for credentials.
+	AuthzException bool
 }
 
 type upstream struct {

@@ -255,12 +255,24 @@ func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request,
 		}
 		return true
 	}
-	o.Action, o.Outcome, o.Status = events.ActionAccessDenied, "failure", fasthttp.StatusForbidden
-	g.record(ctx, now, r, o)
 	action := in.Request.Action
 	if action == "" {
 		action = r.method + " " + r.path
 	}
+	if p.anonymous {
+		o.Action, o.Outcome, o.Status = events.ActionAnonymousAccessDenied, "failure", fasthttp.StatusForbidden
+		if !g.cfg.Anonymous.AuthzException {
+			// Elasticsearch's authz_exception: false: a 401 that makes
+			// HTTP clients ask for credentials.
+			o.Status = fasthttp.StatusUnauthorized
+			g.record(ctx, now, r, o)
+			writeUnauthorized(ctx, "action ["+action+"] requires authentication")
+			return false
+		}
+	} else {
+		o.Action, o.Outcome, o.Status = events.ActionAccessDenied, "failure", fasthttp.StatusForbidden
+	}
+	g.record(ctx, now, r, o)
 	reason := "action [" + action + "] is unauthorized for user [" + p.name + "] with effective roles [" + joinRoles(p.roles) + "]"
 	if in.Request.Kind == policy.KindManagement && in.Request.Privilege != "" {
 		reason += ", this action is granted by the cluster privileges [" + in.Request.Privilege + ",all]"

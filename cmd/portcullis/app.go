@@ -85,7 +85,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 			return fail(err)
 		}
 	}
+	var anon *gateway.Anonymous
+	if an := cfg.Authc.Anonymous; len(an.Roles) > 0 {
+		anon = &gateway.Anonymous{Username: an.Username, Roles: an.Roles, AuthzException: an.AuthzException}
+	}
 	a.gw, err = gateway.New(gateway.Config{
+		Anonymous:       anon,
 		Listen:          cfg.Listen,
 		Upstreams:       cfg.Upstream,
 		NodeID:          cfg.NodeID,

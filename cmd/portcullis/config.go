@@ -37,7 +37,44 @@ type Config struct {
 	NATS   NATSConfig   `yaml:"nats"`
 	Policy PolicyConfig `yaml:"policy"`
 	Audit  AuditConfig  `yaml:"audit"`
+	Authc  AuthcConfig  `yaml:"authc"`
 	Log    LogConfig    `yaml:"log"`
+}
+
+// AuthcConfig configures authentication, named as Elasticsearch's
+// xpack.security.authc.
+type AuthcConfig struct {
+	Anonymous AnonymousConfig `yaml:"anonymous"`
+}
+
+// AnonymousConfig is Elasticsearch's xpack.security.authc.anonymous: with
+// roles set, a request without credentials is the anonymous user instead of
+// a 401.
+type AnonymousConfig struct {
+	// Username of the anonymous user. Default "_anonymous". Env PORTCULLIS_AUTHC_ANONYMOUS_USERNAME.
+	Username string `yaml:"username" env:"PORTCULLIS_AUTHC_ANONYMOUS_USERNAME"`
+	// Roles of the anonymous user (a list, or one string with commas); anonymous access is on when set. Default none: off. Env PORTCULLIS_AUTHC_ANONYMOUS_ROLES.
+	Roles stringList `yaml:"roles" env:"PORTCULLIS_AUTHC_ANONYMOUS_ROLES"`
+	// AuthzException: a denied anonymous request is a 403 (true) or a 401 asking for credentials (false). Default true. Env PORTCULLIS_AUTHC_ANONYMOUS_AUTHZ_EXCEPTION.
+	AuthzException bool `yaml:"authz_exception" env:"PORTCULLIS_AUTHC_ANONYMOUS_AUTHZ_EXCEPTION"`
+}
+
+// stringList decodes from a YAML sequence or, as Elasticsearch's settings
+// allow, one comma-separated string.
+type stringList []string
+
+// UnmarshalYAML accepts `[a, b]` and `a, b`.
+func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = splitList(n.Value)
+		return nil
+	}
+	var s []string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	*l = s
+	return nil
 }
 
 // AuditConfig configures the auditor, which writes audited outcomes into
@@ -94,6 +131,7 @@ func defaultConfig() Config {
 		BasicCacheTTL:   20 * time.Minute,
 		UpstreamTimeout: 120 * time.Second,
 		NATS:            NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour},
+		Authc:           AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true}},
 		Log:             LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -211,7 +249,7 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 				}
 				fv.SetInt(int64(n))
 			case f.Type.Kind() == reflect.Slice:
-				fv.Set(reflect.ValueOf(splitList(val)))
+				fv.Set(reflect.ValueOf(splitList(val)).Convert(f.Type))
 			}
 		}
 	}

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/portcullis/portcullis/events"
 )
 
 // TestSeedCodelibs runs every curl command of the codelibs README
@@ -353,4 +359,55 @@ func TestBootstrapRandomPassword(t *testing.T) {
 		t.Fatalf("second replica printed a password: %q", b.out.String())
 	}
 	mustStatus(t, call(t, "GET", b.url+"/_cluster/health", "", basic("elastic:"+pw)...), 200, "elastic on the second replica")
+}
+
+// TestAnonymousAccess: Elasticsearch's anonymous user, both answers of
+// authz_exception, and the anonymous_access_denied outcome.
+func TestAnonymousAccess(t *testing.T) {
+	for _, authzException := range []bool{true, false} {
+		t.Run(fmt.Sprintf("authz_exception=%v", authzException), func(t *testing.T) {
+			up := newUpstream(t)
+			n := startNode(t, up, func(c *Config) {
+				c.Authc.Anonymous = AnonymousConfig{Username: "anonymous_user", Roles: stringList{"reader_role"}, AuthzException: authzException}
+			})
+			mustStatus(t, call(t, "POST", n.url+"/security/constraint/", `{"paths":["/public"],"methods":["get"],"roles":["reader_role"]}`, basic(elasticAuth)...), 200, "constraint")
+			mustStatus(t, call(t, "GET", n.url+"/public/_search", ""), 200, "anonymous read of /public")
+			r := call(t, "GET", n.url+"/private/_search", "")
+			if authzException {
+				mustStatus(t, r, 403, "anonymous read of /private")
+				if !strings.Contains(string(r.Body), "is unauthorized for user [anonymous_user] with effective roles [reader_role]") || r.Header.Get("WWW-Authenticate") != "" {
+					t.Fatalf("403 answer: %v %s", r.Header, r.Body)
+				}
+			} else {
+				mustStatus(t, r, 401, "anonymous read of /private")
+				if !strings.Contains(string(r.Body), "action [GET /private/_search] requires authentication") || len(r.Header.Values("WWW-Authenticate")) != 3 {
+					t.Fatalf("401 answer: %v %s", r.Header, r.Body)
+				}
+			}
+			// Management stays closed to the anonymous user.
+			r = call(t, "PUT", n.url+"/_auth/account", `{"username":"x","password":"secret1"}`)
+			if r.Status != 403 && r.Status != 401 {
+				t.Fatalf("anonymous account creation: %d", r.Status)
+			}
+			// Wrong credentials are still a 401, not the anonymous user.
+			mustStatus(t, call(t, "GET", n.url+"/public/_search", "", basic("elastic:wrong")...), 401, "wrong password")
+
+			ctx := context.Background()
+			s, err := n.app.js.Stream(ctx, events.StreamAuth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msgErr error
+			for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
+				var m *jetstream.RawStreamMsg
+				if m, msgErr = s.GetLastMsgForSubject(ctx, events.AuthSubject(events.ActionAnonymousAccessDenied)); msgErr == nil {
+					if !strings.Contains(string(m.Data), `"user":"anonymous_user"`) {
+						t.Fatalf("anonymous_access_denied event: %s", m.Data)
+					}
+					return
+				}
+			}
+			t.Fatalf("no anonymous_access_denied outcome published: %v", msgErr)
+		})
+	}
 }
