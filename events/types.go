@@ -1,6 +1,9 @@
 package events
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Event types. The version suffix is part of the name: a payload never
 // changes incompatibly, a new version is a new type. docs/events.md documents
@@ -37,6 +40,13 @@ type AccountCreated struct {
 	PasswordHash  string   `json:"password_hash"`
 	Roles         []string `json:"roles"`
 	Authenticator string   `json:"authenticator,omitempty"`
+	// FullName, Email and Metadata are the Elasticsearch user API's
+	// descriptive fields; Metadata is a JSON object.
+	FullName string          `json:"full_name,omitempty"`
+	Email    string          `json:"email,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Disabled accounts do not authenticate (Elasticsearch's enabled: false).
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // AccountUpdated is the payload of portcullis.account.updated.v1. A nil
@@ -47,6 +57,12 @@ type AccountUpdated struct {
 	Username     string    `json:"username"`
 	PasswordHash *string   `json:"password_hash,omitempty"`
 	Roles        *[]string `json:"roles,omitempty"`
+	FullName     *string   `json:"full_name,omitempty"`
+	Email        *string   `json:"email,omitempty"`
+	// Metadata replaces the account's metadata object when set.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Enabled enables (true) or disables (false) the account when set.
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
 // AccountDeleted is the payload of portcullis.account.deleted.v1.

@@ -75,6 +75,7 @@ const (
 	reasonUnknownUser   = "unknown user"
 	reasonWrongPassword = "invalid password"
 	reasonBadHash       = "stored password hash is unusable"
+	reasonDisabled      = "user is disabled"
 	reasonUnknownToken  = "token is unknown, expired or revoked"
 	reasonMalformed     = "malformed credentials"
 	reasonUnsupported   = "unsupported authentication scheme"
@@ -164,11 +165,17 @@ func (g *Gateway) checkPassword(now time.Time, user, pass string) (*projector.Ac
 	}
 	key := g.keyed.Sum(user, pass)
 	if g.basic.valid(key, acc, now) {
+		if acc.Disabled {
+			return nil, reasonDisabled
+		}
 		return acc, ""
 	}
 	switch err := secret.VerifyPassword(acc.PasswordHash, pass); {
 	case err == nil:
 		g.basic.put(key, acc, now.Add(g.cfg.BasicCacheTTL))
+		if acc.Disabled {
+			return nil, reasonDisabled
+		}
 		return acc, ""
 	case errors.Is(err, secret.ErrMismatch):
 		return nil, reasonWrongPassword

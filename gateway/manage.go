@@ -24,6 +24,9 @@ type endpoint struct {
 	privilege string
 	handle    func(g *Gateway, ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, arg string) error
 	arg       string
+	// self: the request needs no privilege when arg names the user making
+	// it (changing one's own password), or at all when arg is empty.
+	self bool
 }
 
 const privManageSecurity = "manage_security"
@@ -59,6 +62,9 @@ func route(method, path string) *endpoint {
 		}
 		return &endpoint{action: "cluster:admin/portcullis/constraint", privilege: privManageSecurity, handle: methodNotAllowed}
 	}
+	if strings.HasPrefix(path, "/_security/") {
+		return securityRoute(method, path)
+	}
 	if id, ok := strings.CutPrefix(path, constraintPrefix); ok && !strings.Contains(id, "/") {
 		switch {
 		case id == "_policy" && method == fasthttp.MethodGet:
@@ -80,9 +86,13 @@ func methodNotAllowed(_ *Gateway, ctx *fasthttp.RequestCtx, _ time.Time, r *requ
 
 // manage authorizes a management request by privilege and runs it.
 func (g *Gateway) manage(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, ep *endpoint) {
+	privilege := ep.privilege
+	if ep.self && (ep.arg == "" || ep.arg == p.name) {
+		privilege = ""
+	}
 	in := &policy.Input{
 		User: p.policyUser(),
-		Request: policy.Request{Method: r.method, Path: r.path, Kind: policy.KindManagement, Privilege: ep.privilege,
+		Request: policy.Request{Method: r.method, Path: r.path, Kind: policy.KindManagement, Privilege: privilege,
 			Action: ep.action, RequestID: r.requestID, SourceIP: r.sourceIP},
 	}
 	if !g.authorize(ctx, now, r, p, in) {

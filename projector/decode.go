@@ -220,6 +220,10 @@ func decodePayload(k kind, v *fastjson.Value, in *interner) (any, error) {
 			PasswordHash:  d.str(v, "password_hash"),
 			Roles:         d.strs(v, "roles"),
 			Authenticator: d.str(v, "authenticator"),
+			FullName:      d.str(v, "full_name"),
+			Email:         d.str(v, "email"),
+			Metadata:      d.object(v, "metadata"),
+			Disabled:      d.boolean(v, "disabled"),
 		}
 		return p, d.err
 	case kindAccountUpdated:
@@ -236,6 +240,17 @@ func decodePayload(k kind, v *fastjson.Value, in *interner) (any, error) {
 				roles = []string{}
 			}
 			p.Roles = &roles
+		}
+		if s, ok := d.optStr(v, "full_name"); ok {
+			p.FullName = &s
+		}
+		if s, ok := d.optStr(v, "email"); ok {
+			p.Email = &s
+		}
+		p.Metadata = d.object(v, "metadata")
+		if f := v.Get("enabled"); f != nil && f.Type() != fastjson.TypeNull {
+			b := d.boolean(v, "enabled")
+			p.Enabled = &b
 		}
 		return p, d.err
 	case kindAccountDeleted:
@@ -282,6 +297,32 @@ func (d *dec) fail(key, what string) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: %s: %s", ErrMalformed, key, what)
 	}
+}
+
+// object returns the JSON object at key, re-encoded, or nil when absent.
+func (d *dec) object(v *fastjson.Value, key string) []byte {
+	f := v.Get(key)
+	if f == nil || f.Type() == fastjson.TypeNull {
+		return nil
+	}
+	if f.Type() != fastjson.TypeObject {
+		d.fail(key, "not an object")
+		return nil
+	}
+	return f.MarshalTo(nil)
+}
+
+// boolean returns the boolean at key, false when absent.
+func (d *dec) boolean(v *fastjson.Value, key string) bool {
+	f := v.Get(key)
+	if f == nil || f.Type() == fastjson.TypeNull {
+		return false
+	}
+	b, err := f.Bool()
+	if err != nil {
+		d.fail(key, "not a boolean")
+	}
+	return b
 }
 
 func (d *dec) str(v *fastjson.Value, key string) string {

@@ -21,6 +21,12 @@ type Account struct {
 	// password change. A token resolves only at the epoch it was issued
 	// for.
 	Epoch uint64
+	// FullName, Email and Metadata (a JSON object, nil for none) are
+	// descriptive, shown by the user API.
+	FullName, Email string
+	Metadata        []byte
+	// Disabled accounts neither authenticate nor resolve their tokens.
+	Disabled bool
 }
 
 // Token is a login token as the gateway resolves it. It carries no roles:
@@ -100,7 +106,8 @@ func foldAccount(cur *Account, r record) (*Account, error) {
 		if cur != nil {
 			return cur, fmt.Errorf("%w: account %q created while it exists (uid %s)", ErrInconsistent, p.Username, cur.UID)
 		}
-		return &Account{UID: p.UID, Username: p.Username, PasswordHash: p.PasswordHash, Roles: p.Roles, Epoch: 1}, nil
+		return &Account{UID: p.UID, Username: p.Username, PasswordHash: p.PasswordHash, Roles: p.Roles, Epoch: 1,
+			FullName: p.FullName, Email: p.Email, Metadata: p.Metadata, Disabled: p.Disabled}, nil
 	case *events.AccountUpdated:
 		if err := sameAccount(cur, p.UID, p.Username, "updated"); err != nil {
 			return cur, err
@@ -112,6 +119,18 @@ func foldAccount(cur *Account, r record) (*Account, error) {
 		}
 		if p.Roles != nil {
 			next.Roles = *p.Roles
+		}
+		if p.FullName != nil {
+			next.FullName = *p.FullName
+		}
+		if p.Email != nil {
+			next.Email = *p.Email
+		}
+		if p.Metadata != nil {
+			next.Metadata = p.Metadata
+		}
+		if p.Enabled != nil {
+			next.Disabled = !*p.Enabled
 		}
 		return &next, nil
 	case *events.AccountDeleted:

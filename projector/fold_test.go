@@ -31,6 +31,21 @@ func TestFoldAccount(t *testing.T) {
 			want: alice,
 		},
 		{
+			name: "created with user API fields",
+			ev: newEvent(t, events.TypeAccountCreated, "alice", events.AccountCreated{UID: "u1", Username: "alice", PasswordHash: "h1",
+				Roles: []string{"reader"}, FullName: "Alice A.", Email: "a@example.com", Metadata: json.RawMessage(`{"k":1}`), Disabled: true}),
+			want: &Account{UID: "u1", Username: "alice", PasswordHash: "h1", Roles: []string{"reader"}, Epoch: 1,
+				FullName: "Alice A.", Email: "a@example.com", Metadata: []byte(`{"k":1}`), Disabled: true},
+		},
+		{
+			name: "enabled, renamed, metadata replaced; password and roles kept",
+			cur:  &Account{UID: "u1", Username: "alice", PasswordHash: "h1", Roles: []string{"reader"}, Epoch: 1, FullName: "A", Disabled: true},
+			ev: newEvent(t, events.TypeAccountUpdated, "alice", events.AccountUpdated{UID: "u1", Username: "alice",
+				FullName: ptr("Alice B."), Metadata: json.RawMessage(`{"k":2}`), Enabled: ptr(true)}),
+			want: &Account{UID: "u1", Username: "alice", PasswordHash: "h1", Roles: []string{"reader"}, Epoch: 1,
+				FullName: "Alice B.", Metadata: []byte(`{"k":2}`)},
+		},
+		{
 			name:    "created over existing",
 			cur:     alice,
 			ev:      accountCreated(t, "alice", "u2", "h2"),

@@ -181,10 +181,26 @@ func (m *Model) ResolveToken(hash [32]byte, now time.Time) (*Account, *Token, bo
 		return nil, nil, false
 	}
 	a, ok := m.Account(t.Username)
-	if !ok || a.UID != t.AccountUID || a.Epoch != t.Epoch {
+	if !ok || a.UID != t.AccountUID || a.Epoch != t.Epoch || a.Disabled {
 		return nil, nil, false
 	}
 	return a, t, true
+}
+
+// Accounts returns every account sorted by username. The accounts are
+// shared and must not be modified.
+func (m *Model) Accounts() []*Account {
+	var out []*Account
+	for i := range m.accounts {
+		s := &m.accounts[i]
+		s.mu.RLock()
+		for _, a := range s.m {
+			out = append(out, a)
+		}
+		s.mu.RUnlock()
+	}
+	slices.SortFunc(out, func(a, b *Account) int { return strings.Compare(a.Username, b.Username) })
+	return out
 }
 
 // Constraints returns every constraint sorted by ID. The slice is the
