@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/secret"
+	"github.com/portcullis/portcullis/projector"
 )
 
 // accountRequest is the codelibs account body:
@@ -128,30 +130,17 @@ func (g *Gateway) updateAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 	if req.Password == nil && req.Roles == nil {
 		return badRequest("nothing to update: give [password], [roles] or both")
 	}
-	user := *req.Username
-	model := g.cfg.Projection.Model()
-	subject := events.StateSubject(events.AggregateAccount, user)
-	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)} // before the aggregate, as in createAccount
-	acc, ok := model.Account(user)
-	if !ok {
-		return notFound("account [" + user + "] not found")
-	}
-	upd := events.AccountUpdated{UID: acc.UID, Username: user, Roles: req.Roles}
-	if req.Password != nil {
-		hash, err := secret.HashPassword(*req.Password)
-		if err != nil {
-			return err
+	err = g.changeAccount(ctx, now, "account", *req.Username, func(acc *projector.Account) (string, any, error) {
+		upd := events.AccountUpdated{UID: acc.UID, Username: acc.Username, Roles: req.Roles}
+		if req.Password != nil {
+			hash, err := secret.HashPassword(*req.Password)
+			if err != nil {
+				return "", nil, err
+			}
+			upd.PasswordHash = &hash
 		}
-		upd.PasswordHash = &hash
-	}
-	ev, err := events.New(g.cfg.NodeID, events.TypeAccountUpdated, user, now, upd)
-	if err != nil {
-		return err
-	}
-	err = g.appendAndWait(ctx, events.StreamState, subject, ev, expect)
-	if errors.Is(err, events.ErrConflict) {
-		return conflict("account [" + user + "] was changed concurrently; read it again and retry")
-	}
+		return events.TypeAccountUpdated, upd, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -173,24 +162,38 @@ func (g *Gateway) deleteAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 	if err := req.validate(false); err != nil {
 		return err
 	}
-	user := *req.Username
-	model := g.cfg.Projection.Model()
-	subject := events.StateSubject(events.AggregateAccount, user)
-	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)} // before the aggregate, as in createAccount
-	acc, ok := model.Account(user)
-	if !ok {
-		return notFound("account [" + user + "] not found")
+	err = g.changeAccount(ctx, now, "account", *req.Username, func(acc *projector.Account) (string, any, error) {
+		return events.TypeAccountDeleted, events.AccountDeleted{UID: acc.UID, Username: acc.Username}, nil
+	})
+	if err != nil {
+		return err
 	}
-	ev, err := events.New(g.cfg.NodeID, events.TypeAccountDeleted, user, now, events.AccountDeleted{UID: acc.UID, Username: user})
+	return writeOK(ctx, map[string]any{"status": 200, "found": true})
+}
+
+// changeAccount appends the event that change builds from the current
+// account name, under optimistic concurrency; noun ("account", "user")
+// words the errors. The subject's sequence is read before the aggregate (see
+// createAccount).
+func (g *Gateway) changeAccount(ctx context.Context, now time.Time, noun, name string, change func(acc *projector.Account) (typ string, data any, err error)) error {
+	model := g.cfg.Projection.Model()
+	subject := events.StateSubject(events.AggregateAccount, name)
+	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)}
+	acc, ok := model.Account(name)
+	if !ok {
+		return notFound(noun + " [" + name + "] not found")
+	}
+	typ, data, err := change(acc)
+	if err != nil {
+		return err
+	}
+	ev, err := events.New(g.cfg.NodeID, typ, name, now, data)
 	if err != nil {
 		return err
 	}
 	err = g.appendAndWait(ctx, events.StreamState, subject, ev, expect)
 	if errors.Is(err, events.ErrConflict) {
-		return conflict("account [" + user + "] was changed concurrently; read it again and retry")
+		return conflict(noun + " [" + name + "] was changed concurrently; read it again and retry")
 	}
-	if err != nil {
-		return err
-	}
-	return writeOK(ctx, map[string]any{"status": 200, "found": true})
+	return err
 }

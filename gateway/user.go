@@ -203,22 +203,15 @@ func (g *Gateway) getUsers(ctx *fasthttp.RequestCtx, now time.Time, r *request, 
 }
 
 func (g *Gateway) deleteUser(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, name string) error {
-	model := g.cfg.Projection.Model()
-	subject := events.StateSubject(events.AggregateAccount, name)
-	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)}
-	acc, ok := model.Account(name)
-	if !ok {
+	err := g.changeAccount(ctx, now, "user", name, func(acc *projector.Account) (string, any, error) {
+		return events.TypeAccountDeleted, events.AccountDeleted{UID: acc.UID, Username: acc.Username}, nil
+	})
+	var ce *clientError
+	if errors.As(err, &ce) && ce.status == fasthttp.StatusNotFound {
 		writeJSON(ctx, fasthttp.StatusNotFound, []byte(`{"found":false}`))
 		return nil
 	}
-	ev, err := events.New(g.cfg.NodeID, events.TypeAccountDeleted, name, now, events.AccountDeleted{UID: acc.UID, Username: name})
 	if err != nil {
-		return err
-	}
-	if err := g.appendAndWait(ctx, events.StreamState, subject, ev, expect); err != nil {
-		if errors.Is(err, events.ErrConflict) {
-			return conflict("user [" + name + "] was changed concurrently; retry")
-		}
 		return err
 	}
 	return writeOK(ctx, map[string]any{"found": true})
@@ -238,23 +231,12 @@ func (g *Gateway) setEnabled(ctx *fasthttp.RequestCtx, now time.Time, name strin
 
 // updateUser appends an update of account name built by change.
 func (g *Gateway) updateUser(ctx *fasthttp.RequestCtx, now time.Time, name string, change func(*events.AccountUpdated)) error {
-	model := g.cfg.Projection.Model()
-	subject := events.StateSubject(events.AggregateAccount, name)
-	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)}
-	acc, ok := model.Account(name)
-	if !ok {
-		return notFound("user [" + name + "] not found")
-	}
-	u := events.AccountUpdated{UID: acc.UID, Username: name}
-	change(&u)
-	ev, err := events.New(g.cfg.NodeID, events.TypeAccountUpdated, name, now, u)
+	err := g.changeAccount(ctx, now, "user", name, func(acc *projector.Account) (string, any, error) {
+		u := events.AccountUpdated{UID: acc.UID, Username: acc.Username}
+		change(&u)
+		return events.TypeAccountUpdated, u, nil
+	})
 	if err != nil {
-		return err
-	}
-	if err := g.appendAndWait(ctx, events.StreamState, subject, ev, expect); err != nil {
-		if errors.Is(err, events.ErrConflict) {
-			return conflict("user [" + name + "] was changed concurrently; retry")
-		}
 		return err
 	}
 	return writeOK(ctx, map[string]any{})

@@ -9,27 +9,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
-)
 
-// esURL is the real Elasticsearch node `make test` started. Under CI it must
-// be there; elsewhere its absence skips the test, loudly.
-func esURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("PORTCULLIS_TEST_ES_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PORTCULLIS_TEST_ES_URL is not set: under CI the Elasticsearch tests must run (use make test)")
-		}
-		t.Skip("!!! SKIPPED: no Elasticsearch node (PORTCULLIS_TEST_ES_URL unset); run make test")
-	}
-	return u
-}
+	"github.com/portcullis/portcullis/auditor/auditortest"
+)
 
 // TestProxyRealElasticsearch: through the gateway, with a user whose
 // constraints allow it, the everyday Elasticsearch API works against a real
@@ -37,7 +24,7 @@ func esURL(t *testing.T) string {
 // mget, count, HEAD, gzip bodies, a response over 20 MB, and the official Go
 // client (whose product check needs X-Elastic-Product on 2xx).
 func TestProxyRealElasticsearch(t *testing.T) {
-	es := esURL(t)
+	es := auditortest.ESURL(t)
 	n := startNode(t, nil, withUpstreamURL(es))
 	su := basic(elasticAuth)
 	idx := fmt.Sprintf("pc-e2e-%d", rand.Uint32())
@@ -180,7 +167,7 @@ func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) 
 // shared/seeds/000 finds as written, with the user name, the realms tried and
 // why each failed, the source address, the path and the method.
 func TestAuditFailuresInElasticsearch(t *testing.T) {
-	es := esURL(t)
+	es := auditortest.ESURL(t)
 	n := startNode(t, nil, withUpstreamURL(es), withAudit(es))
 	user := fmt.Sprintf("ghost-%d", rand.Uint32())
 	mustStatus(t, call(t, "POST", n.url+"/login", fmt.Sprintf(`{"username":%q,"password":"wrong-pw"}`, user)), 401, "failed login")
