@@ -82,6 +82,9 @@ func (g *Gateway) createAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 		return err
 	}
 	user := *req.Username
+	if err := g.reservedName(user); err != nil {
+		return err
+	}
 	model := g.cfg.Projection.Model()
 	subject := events.StateSubject(events.AggregateAccount, user)
 	// The sequence is read before the aggregate (see Model.SubjectSeq): the
@@ -196,4 +199,13 @@ func (g *Gateway) changeAccount(ctx context.Context, now time.Time, noun, name s
 		return conflict(noun + " [" + name + "] was changed concurrently; read it again and retry")
 	}
 	return err
+}
+
+// reservedName refuses an account named as the anonymous user: its
+// password would be changeable by every anonymous request (the user's own).
+func (g *Gateway) reservedName(name string) error {
+	if a := g.cfg.Anonymous; a != nil && name == a.Username {
+		return badRequest("[" + name + "] is the anonymous user's name (authc.anonymous.username)")
+	}
+	return nil
 }

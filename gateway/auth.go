@@ -58,6 +58,9 @@ func (p *principal) outcome(r *request) events.AuthOutcome {
 
 // authFailure is why the realm chain refused a request.
 type authFailure struct {
+	// busy: the credentials could not be checked now (too many slow
+	// hashes in progress); the answer is a 503, not a 401.
+	busy      bool
 	reason    string // the 401 reason, Elasticsearch's wording
 	principal string // the user name claimed, if any
 	realms    []events.RealmAttempt
@@ -76,6 +79,7 @@ const (
 	reasonWrongPassword = "invalid password"
 	reasonBadHash       = "stored password hash is unusable"
 	reasonDisabled      = "user is disabled"
+	reasonBusy          = "too many password verifications in progress"
 	reasonUnknownToken  = "token is unknown, expired or revoked"
 	reasonMalformed     = "malformed credentials"
 	reasonUnsupported   = "unsupported authentication scheme"
@@ -132,6 +136,7 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 	acc, reason := g.verifyPassword(ctx, now, user, pass)
 	if acc == nil {
 		return nil, &authFailure{
+			busy:      reason == reasonBusy,
 			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
 			principal: user,
 			realms:    []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}},
@@ -145,22 +150,52 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 // not match, may be a change made on another replica a moment ago: the
 // projection catches up to the stream (bounded) and the check runs once more.
 func (g *Gateway) verifyPassword(ctx context.Context, now time.Time, user, pass string) (*projector.Account, string) {
-	acc, reason := g.checkPassword(now, user, pass)
-	if acc != nil || reason == reasonBadHash {
+	model := g.cfg.Projection.Model()
+	before, _ := model.Account(user)
+	acc, reason := g.checkPassword(ctx, now, user, pass)
+	if acc != nil || reason == reasonBadHash || reason == reasonBusy {
 		return acc, reason
 	}
 	if err := g.cfg.Projection.WaitForLatest(ctx, events.StreamState); err != nil {
 		return nil, reason
 	}
-	return g.checkPassword(now, user, pass)
+	// Verify again only if catching up changed the account: a wrong
+	// password costs one slow hash, not two.
+	if after, _ := model.Account(user); after == before {
+		return nil, reason
+	}
+	return g.checkPassword(ctx, now, user, pass)
 }
 
-func (g *Gateway) checkPassword(now time.Time, user, pass string) (*projector.Account, string) {
+// slowHash runs an argon2id verification (19 MiB, tens of ms) under a
+// bound on how many run at once, so that a flood of guesses cannot exhaust
+// memory. A caller that waits longer than slowHashWait is refused.
+func (g *Gateway) slowHash(ctx context.Context, hash, pass string) error {
+	t := time.NewTimer(slowHashWait)
+	defer t.Stop()
+	select {
+	case g.hashSlots <- struct{}{}:
+	case <-t.C:
+		return errBusy
+	case <-ctx.Done():
+		return errBusy
+	}
+	defer func() { <-g.hashSlots }()
+	return secret.VerifyPassword(hash, pass)
+}
+
+const slowHashWait = 2 * time.Second
+
+var errBusy = errors.New("too many password verifications in progress")
+
+func (g *Gateway) checkPassword(ctx context.Context, now time.Time, user, pass string) (*projector.Account, string) {
 	acc, ok := g.cfg.Projection.Model().Account(user)
 	if !ok {
 		// Spend the time of a verification anyway, so that response time does
 		// not tell which user names exist.
-		_ = secret.VerifyPassword(dummyHash, pass)
+		if errors.Is(g.slowHash(ctx, dummyHash, pass), errBusy) {
+			return nil, reasonBusy
+		}
 		return nil, reasonUnknownUser
 	}
 	key := g.keyed.Sum(user, pass)
@@ -170,7 +205,9 @@ func (g *Gateway) checkPassword(now time.Time, user, pass string) (*projector.Ac
 		}
 		return acc, ""
 	}
-	switch err := secret.VerifyPassword(acc.PasswordHash, pass); {
+	switch err := g.slowHash(ctx, acc.PasswordHash, pass); {
+	case errors.Is(err, errBusy):
+		return nil, reasonBusy
 	case err == nil:
 		g.basic.put(key, acc, now.Add(g.cfg.BasicCacheTTL))
 		if acc.Disabled {

@@ -26,8 +26,8 @@ type Config struct {
 	// invalidate entries at once regardless. Default 20m (as Elasticsearch's
 	// cache.ttl).
 	BasicCacheTTL time.Duration
-	// UpstreamTimeout bounds one proxied exchange up to the response
-	// headers. Default 60s.
+	// UpstreamTimeout bounds one proxied exchange: writing the request and
+	// reading the whole answer, streamed bodies included. Default 60s.
 	UpstreamTimeout time.Duration
 	// MaxConnsPerUpstream bounds the keep-alive pool of each node. Default 512.
 	MaxConnsPerUpstream int
@@ -36,6 +36,9 @@ type Config struct {
 	MaxManagementBody int
 	// ReadTimeout bounds reading a request's headers. Default 60s.
 	ReadTimeout time.Duration
+	// BodyReadTimeout bounds reading a request's body, streamed to
+	// Elasticsearch (a large _bulk). Default 10m.
+	BodyReadTimeout time.Duration
 	// IdleTimeout closes idle keep-alive client connections. Default 90s.
 	IdleTimeout time.Duration
 
@@ -79,6 +82,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = 60 * time.Second
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = 10 * time.Minute
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 90 * time.Second

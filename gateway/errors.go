@@ -62,7 +62,7 @@ func statusOf(err error) *clientError {
 		// 502: Elasticsearch could not be reached or did not answer.
 		return &clientError{status: fasthttp.StatusBadGateway, typ: "bad_gateway_exception", reason: "elasticsearch is unavailable"}
 	case errors.Is(err, errOverloaded):
-		return &clientError{status: fasthttp.StatusServiceUnavailable, typ: "es_rejected_execution_exception", reason: "the gateway cannot record more outcomes now; retry later"}
+		return &clientError{status: fasthttp.StatusServiceUnavailable, typ: "es_rejected_execution_exception", reason: "the gateway is overloaded; retry later"}
 	default:
 		return &clientError{status: fasthttp.StatusServiceUnavailable, typ: "unavailable_exception", reason: "the security gateway could not complete the request; retry later"}
 	}

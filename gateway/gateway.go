@@ -3,8 +3,10 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -62,6 +64,7 @@ type Gateway struct {
 	keyed     *secret.Keyed
 	reqSeq    atomic.Uint64
 	server    *fasthttp.Server
+	hashSlots chan struct{} // bounds concurrent argon2id verifications
 	ln        net.Listener
 }
 
@@ -75,17 +78,20 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, basic: newBasicCache(), keyed: keyed}
+	g := &Gateway{cfg: cfg, basic: newBasicCache(), keyed: keyed, hashSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 	for _, raw := range cfg.Upstreams {
 		u, _ := parseUpstream(raw) // validated above
 		g.upstreams = append(g.upstreams, &fasthttp.HostClient{
-			Addr:                          u.addr,
-			IsTLS:                         u.isTLS,
-			Name:                          "portcullis",
-			NoDefaultUserAgentHeader:      true,
-			MaxConns:                      cfg.MaxConnsPerUpstream,
-			MaxIdleConnDuration:           cfg.IdleTimeout,
-			ReadTimeout:                   0, // streamed bodies may take long; the exchange is bounded by DoTimeout-like logic in proxy
+			Addr:                     u.addr,
+			IsTLS:                    u.isTLS,
+			Name:                     "portcullis",
+			NoDefaultUserAgentHeader: true,
+			MaxConns:                 cfg.MaxConnsPerUpstream,
+			MaxIdleConnDuration:      cfg.IdleTimeout,
+			// A deadline set once per exchange: it bounds reading the whole
+			// answer, streamed bodies included (UpstreamTimeout).
+			ReadTimeout:                   cfg.UpstreamTimeout,
+			WriteTimeout:                  cfg.UpstreamTimeout,
 			DisableHeaderNamesNormalizing: true,
 			DisablePathNormalizing:        true,
 			StreamResponseBody:            true,
@@ -94,17 +100,27 @@ func New(cfg Config) (*Gateway, error) {
 		})
 	}
 	g.server = &fasthttp.Server{
-		Handler:                       g.Handle,
-		Name:                          "",
-		NoDefaultServerHeader:         true,
-		NoDefaultDate:                 false,
-		ReadTimeout:                   cfg.ReadTimeout,
-		IdleTimeout:                   cfg.IdleTimeout,
-		StreamRequestBody:             true,
-		DisableHeaderNamesNormalizing: true,
-		DisablePreParseMultipartForm:  true,
-		NoDefaultContentType:          true,
-		Logger:                        fasthttpLogger{cfg.Logger},
+		Handler:               g.Handle,
+		Name:                  "",
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         false,
+		ReadTimeout:           cfg.ReadTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		StreamRequestBody:     true,
+		// Header names are normalised, so that Authorization, X-Opaque-Id
+		// and the hop-by-hop headers are found and removed whatever their
+		// case (names are case-insensitive in HTTP).
+		DisablePreParseMultipartForm: true,
+		NoDefaultContentType:         true,
+		// fasthttp's own parse errors would log the raw request, credentials
+		// included.
+		SecureErrorLogMessage: true,
+		ErrorHandler:          parseErrorHandler,
+		// The body of a streamed upload gets its own, longer deadline.
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: cfg.BodyReadTimeout}
+		},
+		Logger: fasthttpLogger{cfg.Logger},
 	}
 	return g, nil
 }
@@ -170,6 +186,12 @@ func (r *request) uri() string {
 // benchmarks and tests that drive the gateway without a listener.
 func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	now := g.cfg.Now()
+	if !upperToken(ctx.Method()) {
+		// Methods are case-sensitive; the policy compares them upper-cased,
+		// so a lower-case one would be checked as another than the one sent.
+		writeError(ctx, badRequest("invalid HTTP method"))
+		return
+	}
 	r := &request{
 		method:    string(ctx.Method()),
 		sourceIP:  remoteIP(ctx),
@@ -211,6 +233,10 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	p, fail := g.authenticate(ctx, now, r)
 	if fail != nil {
 		g.record(ctx, now, r, fail.outcome(r))
+		if fail.busy {
+			writeError(ctx, errOverloaded)
+			return
+		}
 		writeUnauthorized(ctx, fail.reason)
 		return
 	}
@@ -236,7 +262,7 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 // authorize decides in and, when denied, answers 403. Every decision is
 // recorded; a decision that cannot be recorded is a denial.
 func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, in *policy.Input) bool {
-	d, err := g.cfg.Policy.Decide(ctx, in)
+	d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)
 	if err != nil {
 		g.cfg.Logger.ErrorContext(ctx, "policy_decision_failed", "request_id", r.requestID, "error", err)
 		d = policy.Decision{Allow: false, Reason: "the policy could not be evaluated", Revision: g.cfg.Policy.Revision()}
@@ -316,6 +342,26 @@ func (g *Gateway) requestID(ctx *fasthttp.RequestCtx) string {
 		return string(id)
 	}
 	return g.cfg.NodeID + "-" + strconv.FormatUint(g.reqSeq.Add(1), 36)
+}
+
+// upperToken reports whether b is a non-empty run of A-Z.
+func upperToken(b []byte) bool {
+	for _, c := range b {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// parseErrorHandler answers a request fasthttp could not parse in
+// Elasticsearch's error shape (and logs nothing of its content).
+func parseErrorHandler(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, &clientError{status: fasthttp.StatusRequestEntityTooLarge, typ: "illegal_argument_exception", reason: "request body is too large"})
+		return
+	}
+	writeError(ctx, badRequest("malformed HTTP request"))
 }
 
 func printable(b []byte) bool {

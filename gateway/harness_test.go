@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -92,6 +93,7 @@ type testGateway struct {
 	g     *Gateway
 	state *memState
 	out   *outcomes
+	logs  *lockedBuffer
 	url   string
 }
 
@@ -99,7 +101,7 @@ type testGateway struct {
 // upstreamURL, with an account "admin" (role superuser, password
 // "admin-pw") and "reader" (role reader, password "reader-pw") allowed to
 // GET and HEAD under /data.
-func newTestGateway(t testing.TB, upstreamURL string) *testGateway {
+func newTestGateway(t testing.TB, upstreamURL string, mutate ...func(*Config)) *testGateway {
 	t.Helper()
 	engine, err := policy.New(policy.Config{})
 	if err != nil {
@@ -107,10 +109,16 @@ func newTestGateway(t testing.TB, upstreamURL string) *testGateway {
 	}
 	st := &memState{model: projector.NewModel(), seq: map[string]uint64{}, engine: engine}
 	out := &outcomes{}
-	g, err := New(Config{
+	logs := &lockedBuffer{}
+	cfg := Config{
 		Listen: "127.0.0.1:0", Upstreams: []string{upstreamURL}, NodeID: "test",
 		Projection: st, Policy: engine, Log: st, Outcomes: out,
-	})
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	g, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +147,25 @@ func newTestGateway(t testing.TB, upstreamURL string) *testGateway {
 			t.Errorf("gateway Run: %v", err)
 		}
 	})
-	return &testGateway{g: g, state: st, out: out, url: "http://" + addr.(*net.TCPAddr).String()}
+	return &testGateway{g: g, state: st, out: out, logs: logs, url: "http://" + addr.(*net.TCPAddr).String()}
+}
+
+// lockedBuffer collects logs written from any goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var _ = fasthttp.MethodGet

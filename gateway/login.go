@@ -19,7 +19,7 @@ type loginRequest struct {
 // is published.
 func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 	var req loginRequest
-	body, err := g.readBody(ctx)
+	body, err := readBodyLimit(ctx, maxLoginBody)
 	if err == nil {
 		err = decodeStrict(body, &req)
 	}
@@ -32,6 +32,10 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 	}
 	user := *req.Username
 	acc, reason := g.verifyPassword(ctx, now, user, *req.Password)
+	if reason == reasonBusy {
+		writeError(ctx, errOverloaded)
+		return
+	}
 	if acc == nil {
 		fail := &authFailure{
 			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",

@@ -87,7 +87,7 @@ func methodNotAllowed(_ *Gateway, ctx *fasthttp.RequestCtx, _ time.Time, r *requ
 // manage authorizes a management request by privilege and runs it.
 func (g *Gateway) manage(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, ep *endpoint) {
 	privilege := ep.privilege
-	if ep.self && (ep.arg == "" || ep.arg == p.name) {
+	if ep.self && !p.anonymous && (ep.arg == "" || ep.arg == p.name) {
 		privilege = ""
 	}
 	in := &policy.Input{
@@ -115,9 +115,18 @@ func (g *Gateway) manage(ctx *fasthttp.RequestCtx, now time.Time, r *request, p 
 
 // readBody reads a management request's JSON body, bounded.
 func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
+	return readBodyLimit(ctx, g.cfg.MaxManagementBody)
+}
+
+// maxLoginBody bounds the unauthenticated /login body: a user name and a
+// password.
+const maxLoginBody = 16 << 10
+
+// readBodyLimit reads a request body of at most limit bytes.
+func readBodyLimit(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 	var body []byte
 	if s := ctx.RequestBodyStream(); s != nil {
-		b, err := io.ReadAll(io.LimitReader(s, int64(g.cfg.MaxManagementBody)+1))
+		b, err := io.ReadAll(io.LimitReader(s, int64(limit)+1))
 		if err != nil {
 			return nil, badRequest("cannot read the request body")
 		}
@@ -125,9 +134,9 @@ func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	} else {
 		body = ctx.PostBody()
 	}
-	if len(body) > g.cfg.MaxManagementBody {
+	if len(body) > limit {
 		return nil, &clientError{status: fasthttp.StatusRequestEntityTooLarge, typ: "illegal_argument_exception",
-			reason: fmt.Sprintf("request body is larger than %d bytes", g.cfg.MaxManagementBody)}
+			reason: fmt.Sprintf("request body is larger than %d bytes", limit)}
 	}
 	return body, nil
 }
@@ -192,8 +201,11 @@ func jsonType(kind string) string {
 func checkDuplicateKeys(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var walk func() error
-	walk = func() error {
+	var walk func(depth int) error
+	walk = func(depth int) error {
+		if depth > maxJSONDepth {
+			return fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
+		}
 		tok, err := dec.Token()
 		if err != nil {
 			return errors.New(jsonReason(err))
@@ -211,7 +223,7 @@ func checkDuplicateKeys(body []byte) error {
 					return fmt.Errorf("duplicate field [%s]", k)
 				}
 				seen[k] = true
-				if err := walk(); err != nil {
+				if err := walk(depth + 1); err != nil {
 					return err
 				}
 			}
@@ -221,7 +233,7 @@ func checkDuplicateKeys(body []byte) error {
 			}
 		case json.Delim('['):
 			for dec.More() {
-				if err := walk(); err != nil {
+				if err := walk(depth + 1); err != nil {
 					return err
 				}
 			}
@@ -232,8 +244,12 @@ func checkDuplicateKeys(body []byte) error {
 		}
 		return nil
 	}
-	return walk()
+	return walk(0)
 }
+
+// maxJSONDepth bounds the nesting of management bodies, which no legitimate
+// one comes near.
+const maxJSONDepth = 32
 
 func writeOK(ctx *fasthttp.RequestCtx, v any) error {
 	b, err := json.Marshal(v)
@@ -248,7 +264,9 @@ func writeOK(ctx *fasthttp.RequestCtx, v any) error {
 // applied it (read-your-writes): when the answer leaves, the change is
 // visible here, and on every other replica as soon as it has caught up.
 func (g *Gateway) appendAndWait(ctx context.Context, stream, subject string, ev events.Event, expect *events.Expect) error {
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Not cancelled by the server's shutdown: an append that went out is
+	// waited for, so that its answer is the truth.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	seq, err := g.cfg.Log.Append(wctx, subject, ev, expect)
 	if err != nil {

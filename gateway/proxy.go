@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -21,6 +22,12 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	ctx.Request.Header.CopyTo(&req.Header)
+	// Headers the client named in Connection are hop-by-hop too.
+	for _, name := range bytes.Split(ctx.Request.Header.Peek("Connection"), []byte(",")) {
+		if name = bytes.TrimSpace(name); len(name) > 0 {
+			req.Header.DelBytes(name)
+		}
+	}
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}
@@ -84,8 +91,14 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 func (g *Gateway) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, retryable bool) error {
 	n := len(g.upstreams)
 	start := g.next.Add(1)
+	attempts := n
+	if retryable && attempts < 2 {
+		// One node: a kept-alive connection the node closed is tried again
+		// on a fresh one.
+		attempts = 2
+	}
 	var err error
-	for i := 0; i < n; i++ {
+	for i := 0; i < attempts; i++ {
 		hc := g.upstreams[(start+uint64(i))%uint64(n)]
 		req.Header.SetHost(hc.Addr)
 		err = hc.Do(req, resp)

@@ -71,6 +71,9 @@ func (g *Gateway) putUser(ctx *fasthttp.RequestCtx, now time.Time, r *request, p
 	if err := validName("username", name); err != nil {
 		return err
 	}
+	if err := g.reservedName(name); err != nil {
+		return err
+	}
 	var req userRequest
 	body, err := g.readBody(ctx)
 	if err != nil {

@@ -389,6 +389,13 @@ func TestAnonymousAccess(t *testing.T) {
 			if r.Status != 403 && r.Status != 401 {
 				t.Fatalf("anonymous account creation: %d", r.Status)
 			}
+			// The anonymous user has no account to change, and none may be
+			// created under its name.
+			mustStatus(t, call(t, "PUT", n.url+"/_security/user/anonymous_user", `{"password":"secret1","roles":["superuser"]}`, basic(elasticAuth)...), 400, "account named as the anonymous user")
+			r = call(t, "POST", n.url+"/_security/user/anonymous_user/_password", `{"password":"attacker-pw"}`)
+			if r.Status != 403 && r.Status != 401 {
+				t.Fatalf("anonymous password change: %d %s", r.Status, r.Body)
+			}
 			// Wrong credentials are still a 401, not the anonymous user.
 			mustStatus(t, call(t, "GET", n.url+"/public/_search", "", basic("elastic:wrong")...), 401, "wrong password")
 
