@@ -1,0 +1,327 @@
+package classify
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/portcullis/portcullis/gateway/canon"
+)
+
+// Request is what the classifier reads. It is copied out of the HTTP
+// request by the caller; Classify keeps no reference to it after returning
+// except through strings it copied.
+type Request struct {
+	// Method is the HTTP method, upper-case.
+	Method string
+	// Path is the canonical path, from canon.Path.
+	Path string
+	// Query is the raw query string, without '?'.
+	Query []byte
+	// Body is the request body, already decompressed.
+	Body []byte
+	// ContentType is the Content-Type header ("" when absent).
+	ContentType string
+}
+
+// Kind says what the names of a [Target] are.
+type Kind uint8
+
+const (
+	// KindIndex: the names the action reads or writes (indices, aliases,
+	// data streams), from the path or the body.
+	KindIndex Kind = iota
+	// KindItem: like KindIndex, for one item of a multi-item request
+	// (bulk item, msearch search, mget/mtv doc), which fails alone.
+	KindItem
+	// KindAlias: alias names being added or removed; Elasticsearch also
+	// applies the subset rule to added aliases.
+	KindAlias
+	// KindNewIndex: an index created from another one (resize target,
+	// rollover new index, downsample target, create_from dest); subject to
+	// the subset rule (its permissions must not exceed the source's).
+	KindNewIndex
+)
+
+// Target is one (action, names) pair to authorize.
+type Target struct {
+	// Action is the action name authorized against Indices.
+	Action string
+	// Indices are index expressions as written: lists split with
+	// SplitList, possibly with wildcards, "-exclusions", date math, "_all"
+	// or "cluster:index". Empty means all indices.
+	Indices []string
+	// Kind says what the names are.
+	Kind Kind
+	// Item is the zero-based position of the item for KindItem (bulk
+	// item, msearch search, mget/mtv doc, alias action); 0 otherwise.
+	Item int
+	// FromBody: the names came from the body, not the path (or they are
+	// the path's default for an item without its own index).
+	FromBody bool
+}
+
+// ContextKind names the kind of server-side context an id refers to.
+type ContextKind uint8
+
+const (
+	ContextNone ContextKind = iota
+	ContextScroll
+	ContextPIT
+	ContextAsync // async search, EQL, SQL and ES|QL async ids
+	ContextSQLCursor
+)
+
+// Result is the classification of one request.
+type Result struct {
+	// API is the reference table's API name ("search", "bulk",
+	// "indices.create"); empty when Unknown.
+	API string
+	// Action is the top-level action. For composite requests (bulk, mget,
+	// msearch, reindex, …) Elasticsearch authorizes it on the name only
+	// (any index), then each of Targets.
+	Action string
+	// Cluster: Action is a cluster action; Targets is then empty.
+	Cluster bool
+	// Targets are the (action, indices) pairs to authorize, in request
+	// order.
+	Targets []Target
+	// Unknown: no route matches the path; deny to all but superuser.
+	Unknown bool
+	// MethodNotAllowed: a route matches the path but not the method
+	// (Elasticsearch answers 405); deny to all but superuser.
+	MethodNotAllowed bool
+	// Deny, when set, says why the request must be denied to all but
+	// superuser although it is known: its targets are where the classifier
+	// cannot see them (SQL/ES|QL text, remote reindex, reindex scripts).
+	Deny string
+	// Context is the kind of the ids in ContextIDs.
+	Context ContextKind
+	// ContextIDs are the scroll/PIT/async/cursor ids the request uses; the
+	// gateway must check they were created by the same user. "_all" (clear
+	// every scroll) is passed through as is.
+	ContextIDs []string
+	// Creates is the kind of context the response will carry an id for
+	// (search with ?scroll, open PIT, async submit), so the gateway can
+	// bind it to the user.
+	Creates ContextKind
+	// Derived: Action is derived from Elasticsearch's conventions, not
+	// taken from the verified table.
+	Derived bool
+}
+
+// Classify maps a request to its action(s) and targets. An error wraps
+// [ErrBadRequest] and means the request is malformed (answer 400). It never
+// panics and never reads beyond r.
+func Classify(r Request) (Result, error) {
+	segs := canon.Segments(r.Path)
+	n := match(segs)
+	if n == nil {
+		return Result{Unknown: true}, nil
+	}
+	rt := n.pick(r.Method)
+	if rt == nil {
+		return Result{MethodNotAllowed: true}, nil
+	}
+	res := Result{
+		API:     rt.api,
+		Action:  rt.action,
+		Cluster: cluster(rt.action),
+		Derived: rt.derived,
+	}
+	q, err := parseQuery(r.Query)
+	if err != nil {
+		return res, err
+	}
+	body, err := requestBody(r, q, rt.body)
+	if err != nil {
+		return res, err
+	}
+	c := classifier{r: rt, segs: segs, q: q, body: body, res: &res}
+	if err := c.run(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// requestBody returns the body to read: the HTTP body, else ?source= with
+// ?source_content_type (RestRequest.contentOrSourceParam). The content type
+// must be JSON or NDJSON (compatible-with=8 at most), unless the route's
+// body is raw.
+func requestBody(r Request, q query, kind bodyKind) ([]byte, error) {
+	body, ctype := r.Body, r.ContentType
+	if len(body) == 0 {
+		if q.hasSource != q.hasSourceType {
+			return nil, ErrSourceType
+		}
+		if !q.hasSource {
+			return nil, nil
+		}
+		body, ctype = []byte(q.source), q.sourceContentType
+	}
+	if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
+		return nil, nil
+	}
+	if kind == bodyRaw {
+		return body, nil
+	}
+	return body, checkContentType(ctype)
+}
+
+// checkContentType accepts application/json, application/x-ndjson and
+// their application/vnd.elasticsearch+ variants with compatible-with=8.
+// SMILE, CBOR, YAML and everything else are refused: the classifier reads
+// JSON only, and a body it cannot read must not reach Elasticsearch.
+func checkContentType(ct string) error {
+	mt, params, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	switch mt {
+	case "application/json", "application/x-ndjson":
+		return nil
+	case "application/vnd.elasticsearch+json", "application/vnd.elasticsearch+x-ndjson":
+		for p := range strings.SplitSeq(params, ";") {
+			k, v, _ := strings.Cut(p, "=")
+			if strings.EqualFold(strings.TrimSpace(k), "compatible-with") && strings.TrimSpace(v) != "8" {
+				return ErrCompatibleWith
+			}
+		}
+		return nil
+	}
+	return ErrContentType
+}
+
+// classifier carries one classification.
+type classifier struct {
+	r    *route
+	segs []string
+	q    query
+	body []byte
+	res  *Result
+}
+
+func (c *classifier) param(name string) (string, bool) { return bind(c.r, c.segs, name) }
+
+func (c *classifier) add(t Target) { c.res.Targets = append(c.res.Targets, t) }
+
+// pathTargets adds the route's path parameter targets with action.
+func (c *classifier) pathTargets(action string) {
+	if c.res.Cluster {
+		return
+	}
+	idx := false
+	for _, p := range routeParams(c.r) {
+		v, ok := c.param(p[0])
+		if !ok {
+			continue
+		}
+		t := Target{Action: action, Indices: SplitList(v)}
+		switch p[1] {
+		case "alias":
+			t.Kind = KindAlias
+		case "new":
+			t.Kind = KindNewIndex
+		default:
+			idx = true
+		}
+		c.add(t)
+	}
+	if !idx {
+		// No index in the path: the action applies to all indices.
+		c.res.Targets = append([]Target{{Action: action}}, c.res.Targets...)
+	}
+}
+
+// pathIndices returns the split {index} (or the route's index param).
+func (c *classifier) pathIndices() []string {
+	for _, p := range routeParams(c.r) {
+		if p[1] == "index" {
+			if v, ok := c.param(p[0]); ok {
+				return SplitList(v)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *classifier) rawIndex() string {
+	for _, p := range routeParams(c.r) {
+		if p[1] == "index" {
+			if v, ok := c.param(p[0]); ok {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+func (c *classifier) run() error {
+	switch c.r.body {
+	case bodyRaw:
+		c.pathTargets(c.r.action)
+		return nil
+	case bodyDeny:
+		c.res.Deny = c.r.note
+		c.pathTargets(c.r.action)
+		return c.validate()
+	case bodySearch:
+		return c.search(c.r.action)
+	case bodySearchTemplate:
+		return c.search("indices:data/read/search")
+	case bodyMsearch:
+		return c.msearch()
+	case bodyBulk:
+		return c.bulk()
+	case bodyMget:
+		return c.mget("indices:data/read/mget[shard]")
+	case bodyMtv:
+		return c.mget("indices:data/read/mtv[shard]")
+	case bodyReindex:
+		return c.reindex()
+	case bodyAliases:
+		return c.aliases()
+	case bodyCreateIndex:
+		c.pathTargets(c.r.action)
+		return c.bodyAliases(c.pathIndices())
+	case bodyResize:
+		c.pathTargets(c.r.action)
+		tgt, _ := c.param("target")
+		return c.bodyAliases(SplitList(tgt))
+	case bodyRollover:
+		c.pathTargets(c.r.action)
+		return c.validate()
+	case bodyScroll:
+		return c.scroll()
+	case bodyClearScroll:
+		return c.clearScroll()
+	case bodyOpenPIT:
+		c.res.Creates = ContextPIT
+		c.pathTargets(c.r.action)
+		return c.validate()
+	case bodyClosePIT:
+		return c.closePIT()
+	case bodyAsyncID:
+		c.res.Context = ContextAsync
+		if id, ok := c.param("id"); ok {
+			c.res.ContextIDs = []string{id}
+		}
+		c.pathTargets(c.r.action)
+		return c.validate()
+	case bodySQLCursor:
+		return c.sqlCursor()
+	case bodyDocIndex, bodyDocCreate, bodyDocUpdate, bodyDocDelete:
+		return c.doc()
+	case bodyMigrateReindex:
+		return c.migrateReindex()
+	case bodyModifyDataStream:
+		return c.modifyDataStream()
+	}
+	c.pathTargets(c.r.action)
+	return c.validate()
+}
+
+// validate checks a body the classifier takes no targets from.
+func (c *classifier) validate() error {
+	if c.body == nil {
+		return nil
+	}
+	return validJSON(c.body)
+}
