@@ -15,6 +15,7 @@ import (
 
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/canon"
+	"github.com/portcullis/portcullis/gateway/classify"
 	"github.com/portcullis/portcullis/gateway/secret"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/projector"
@@ -169,6 +170,7 @@ type request struct {
 	path      string // canonical
 	query     []byte // raw query without the consumed token parameter
 	token     string // from the token parameter; never logged
+	body      []byte // the body, when it had to be read to authorize it
 	requestID string
 	sourceIP  string
 }
@@ -255,6 +257,13 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	}
 	if !g.authorize(ctx, now, r, p, in) {
 		return
+	}
+	if classify.NeedsBody(r.method, path) {
+		body, ok := g.authorizeBody(ctx, now, r, p)
+		if !ok {
+			return
+		}
+		r.body = body
 	}
 	g.proxy(ctx, r)
 }

@@ -50,7 +50,10 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 	req.Header.Set("X-Opaque-Id", r.requestID)
 
 	hasBody := ctx.Request.Header.ContentLength() != 0
-	if hasBody {
+	if r.body != nil {
+		req.SetBodyRaw(r.body)
+		req.Header.SetContentLength(len(r.body))
+	} else if hasBody {
 		if s := ctx.RequestBodyStream(); s != nil {
 			req.SetBodyStream(s, ctx.Request.Header.ContentLength())
 		} else {

@@ -114,7 +114,7 @@ func TestSeedCodelibs(t *testing.T) {
 		t.Fatalf("eaid cookie forwarded upstream: %q", c)
 	}
 	// Bearer form, and methods compare case-insensitively (constraint says "post").
-	r = call(t, "POST", n.url+"/aaa/_search", `{}`, "Authorization", "Bearer "+token)
+	r = call(t, "POST", n.url+"/aaa/_search", `{}`, "Authorization", "Bearer "+token, "Content-Type", "application/json")
 	mustStatus(t, r, 200, "POST /aaa/_search with Bearer")
 	if h := up.last(t).Header.Get("Authorization"); h != "" {
 		t.Fatalf("Authorization forwarded upstream: %q", h)

@@ -325,3 +325,24 @@ func (c *classifier) validate() error {
 	}
 	return validJSON(c.body)
 }
+
+// NeedsBody reports whether a request of method to the canonical path has a
+// body that can name targets or context ids, so that authorizing it means
+// reading the body. Bodies that carry none (a document, a mapping, ML
+// data) need not be read: a caller may stream them unread.
+func NeedsBody(method, path string) bool {
+	n := match(canon.Segments(path))
+	if n == nil {
+		return false
+	}
+	rt := n.pick(method)
+	if rt == nil {
+		return false
+	}
+	switch rt.body {
+	case bodyJSON, bodyRaw, bodyDeny, bodyDocIndex, bodyDocCreate, bodyDocUpdate, bodyDocDelete,
+		bodyRollover, bodyOpenPIT, bodyAsyncID:
+		return false
+	}
+	return true
+}

@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/gateway/canon"
+	"github.com/portcullis/portcullis/gateway/classify"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// maxClassifiedBody bounds a body the gateway must read to authorize
+// (_bulk, _msearch, _mget, _search …): Elasticsearch's own default
+// http.max_content_length.
+const maxClassifiedBody = 100 << 20
+
+// authorizeBody checks the indices a request's body names (a _bulk item's
+// _index, an _msearch header, an _mget doc, a terms lookup …), which the
+// path constraint did not see. Each is authorized as the same method on
+// /<index>/<endpoint> — what the request would be had it named the index in
+// its path — so that a constraint on /data cannot reach /secret through a
+// body. It reads and returns the body (the proxy forwards these bytes),
+// or answers and returns ok false.
+func (g *Gateway) authorizeBody(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal) (body []byte, ok bool) {
+	body, err := readBodyLimit(ctx, maxClassifiedBody)
+	if err != nil {
+		writeError(ctx, err)
+		return nil, false
+	}
+	plain := body
+	switch enc := strings.ToLower(string(bytes.TrimSpace(ctx.Request.Header.Peek("Content-Encoding")))); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err == nil {
+			plain, err = io.ReadAll(io.LimitReader(zr, maxClassifiedBody+1))
+		}
+		if err != nil || len(plain) > maxClassifiedBody {
+			writeError(ctx, badRequest("cannot decompress the gzip request body"))
+			return nil, false
+		}
+	default:
+		writeError(ctx, badRequest("unsupported Content-Encoding ["+enc+"]"))
+		return nil, false
+	}
+	res, err := classify.Classify(classify.Request{
+		Method: r.method, Path: r.path, Query: r.query, Body: plain,
+		ContentType: string(ctx.Request.Header.ContentType()),
+	})
+	if err != nil {
+		g.record(ctx, now, r, events.AuthOutcome{Action: events.ActionTamperedRequest, Outcome: "failure", Reason: err.Error(), User: p.name})
+		writeError(ctx, badRequest(err.Error()))
+		return nil, false
+	}
+	endpoint := endpointOf(r.path)
+	checked := map[string]bool{}
+	for _, t := range res.Targets {
+		if !t.FromBody {
+			continue
+		}
+		indices := t.Indices
+		if len(indices) == 0 {
+			indices = []string{"_all"}
+		}
+		for _, idx := range indices {
+			path, err := canon.Path([]byte("/" + url.PathEscape(idx) + endpoint))
+			if err != nil {
+				writeError(ctx, badRequest("invalid index name in the request body"))
+				return nil, false
+			}
+			if checked[path] {
+				continue
+			}
+			checked[path] = true
+			in := &policy.Input{
+				User:    p.policyUser(),
+				Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, Action: t.Action, RequestID: r.requestID, SourceIP: r.sourceIP},
+			}
+			d, err := g.cfg.Policy.Decide(ctx, in)
+			if err != nil || !d.Allow {
+				reason := "the policy could not be evaluated"
+				if err == nil {
+					reason = d.Reason
+				}
+				o := p.outcome(r)
+				o.Action, o.Outcome, o.Status = events.ActionAccessDenied, "failure", fasthttp.StatusForbidden
+				o.ESAction, o.Indices, o.Reason, o.Rule, o.PolicyRevision = t.Action, []string{idx}, reason, d.Rule, d.Revision
+				g.record(ctx, now, r, o)
+				writeForbidden(ctx, "action ["+t.Action+"] is unauthorized for user ["+p.name+"] with effective roles ["+
+					joinRoles(p.roles)+"] on indices ["+idx+"] named in the request body: "+reason)
+				return nil, false
+			}
+		}
+	}
+	return body, true
+}
+
+// endpointOf is the API part of a canonical path: from its first segment
+// that starts with "_" (other than "_all"), e.g. "/_bulk" for "/data/_bulk",
+// "/_search/template" for "/_search/template".
+func endpointOf(path string) string {
+	rest := path
+	for len(rest) > 1 {
+		seg, tail, _ := strings.Cut(rest[1:], "/")
+		if strings.HasPrefix(seg, "_") && seg != "_all" {
+			return rest
+		}
+		if tail == "" {
+			return ""
+		}
+		rest = "/" + tail
+	}
+	return ""
+}
