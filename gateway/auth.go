@@ -19,6 +19,7 @@ import (
 // Realm names, as Elasticsearch names its built-in realms.
 const (
 	realmNative = "default_native" // accounts, verified by password
+	realmFile   = "default_file"   // the users file
 	realmToken  = "_token"         // login tokens
 	// realmAnonymous is Elasticsearch's realm of the anonymous user.
 	realmAnonymous = "__anonymous"
@@ -133,16 +134,61 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 // the cache when this exact credential was verified before for the
 // account's current incarnation and password epoch.
 func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *request, user, pass string) (*principal, *authFailure) {
-	acc, reason := g.verifyPassword(ctx, now, user, pass)
-	if acc == nil {
-		return nil, &authFailure{
-			busy:      reason == reasonBusy,
-			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
-			principal: user,
-			realms:    []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}},
+	var attempts []events.RealmAttempt
+	for _, realm := range g.cfg.RealmOrder {
+		switch realm {
+		case RealmNative:
+			acc, reason := g.verifyPassword(ctx, now, user, pass)
+			if acc != nil {
+				return &principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}, nil
+			}
+			attempts = append(attempts, events.RealmAttempt{Realm: realmNative, Type: "native", Reason: reason})
+		case RealmFile:
+			if g.cfg.FileRealm == nil {
+				continue
+			}
+			roles, reason := g.checkFile(ctx, now, user, pass)
+			if reason == "" {
+				return &principal{name: user, roles: roles, realm: realmFile, authType: authTypeRealm}, nil
+			}
+			attempts = append(attempts, events.RealmAttempt{Realm: realmFile, Type: "file", Reason: reason})
 		}
 	}
-	return &principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}, nil
+	busy := false
+	for _, a := range attempts {
+		busy = busy || a.Reason == reasonBusy
+	}
+	return nil, &authFailure{
+		busy:      busy,
+		reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
+		principal: user,
+		realms:    attempts,
+	}
+}
+
+// checkFile verifies user and pass against the file realm, from the Basic
+// cache when this credential was verified against the file's current
+// version. It returns the user's roles, or the realm's failure reason.
+func (g *Gateway) checkFile(ctx context.Context, now time.Time, user, pass string) ([]string, string) {
+	fr := g.cfg.FileRealm
+	roles, known := fr.Roles(user)
+	if !known {
+		return nil, reasonUnknownUser
+	}
+	key := g.keyed.Sum("\x00file\x00"+user, pass)
+	uid, version := "file:"+user, fr.Version()
+	if g.basic.valid(key, uid, version, now) {
+		return roles, ""
+	}
+	var err error
+	if g.slow(ctx, func() { roles, err = fr.Authenticate(user, pass) }) != nil {
+		return nil, reasonBusy
+	}
+	if err != nil {
+		return nil, reasonWrongPassword
+	}
+	g.basic.put(key, uid, version, now.Add(g.cfg.BasicCacheTTL))
+	return roles, ""
 }
 
 // verifyPassword returns the account when pass is its password, else nil
@@ -167,10 +213,11 @@ func (g *Gateway) verifyPassword(ctx context.Context, now time.Time, user, pass 
 	return g.checkPassword(ctx, now, user, pass)
 }
 
-// slowHash runs an argon2id verification (19 MiB, tens of ms) under a
-// bound on how many run at once, so that a flood of guesses cannot exhaust
-// memory. A caller that waits longer than slowHashWait is refused.
-func (g *Gateway) slowHash(ctx context.Context, hash, pass string) error {
+// slow runs a password verification (argon2id: 19 MiB and tens of ms;
+// bcrypt: tens of ms) under a bound on how many run at once, so that a flood
+// of guesses cannot exhaust memory or CPU. A caller that waits longer than
+// slowHashWait gets errBusy and f does not run.
+func (g *Gateway) slow(ctx context.Context, f func()) error {
 	t := time.NewTimer(slowHashWait)
 	defer t.Stop()
 	select {
@@ -181,7 +228,17 @@ func (g *Gateway) slowHash(ctx context.Context, hash, pass string) error {
 		return errBusy
 	}
 	defer func() { <-g.hashSlots }()
-	return secret.VerifyPassword(hash, pass)
+	f()
+	return nil
+}
+
+// slowHash is slow for an argon2id verification.
+func (g *Gateway) slowHash(ctx context.Context, hash, pass string) error {
+	var err error
+	if busy := g.slow(ctx, func() { err = secret.VerifyPassword(hash, pass) }); busy != nil {
+		return busy
+	}
+	return err
 }
 
 const slowHashWait = 2 * time.Second
@@ -199,7 +256,7 @@ func (g *Gateway) checkPassword(ctx context.Context, now time.Time, user, pass s
 		return nil, reasonUnknownUser
 	}
 	key := g.keyed.Sum(user, pass)
-	if g.basic.valid(key, acc, now) {
+	if g.basic.valid(key, acc.UID, acc.Epoch, now) {
 		if acc.Disabled {
 			return nil, reasonDisabled
 		}
@@ -209,7 +266,7 @@ func (g *Gateway) checkPassword(ctx context.Context, now time.Time, user, pass s
 	case errors.Is(err, errBusy):
 		return nil, reasonBusy
 	case err == nil:
-		g.basic.put(key, acc, now.Add(g.cfg.BasicCacheTTL))
+		g.basic.put(key, acc.UID, acc.Epoch, now.Add(g.cfg.BasicCacheTTL))
 		if acc.Disabled {
 			return nil, reasonDisabled
 		}
@@ -286,15 +343,15 @@ func newBasicCache() *basicCache {
 	return c
 }
 
-func (c *basicCache) valid(key [32]byte, acc *projector.Account, now time.Time) bool {
+func (c *basicCache) valid(key [32]byte, uid string, epoch uint64, now time.Time) bool {
 	s := &c.shards[key[0]&63]
 	s.mu.RLock()
 	e, ok := s.m[key]
 	s.mu.RUnlock()
-	return ok && e.uid == acc.UID && e.epoch == acc.Epoch && now.Before(e.expires)
+	return ok && e.uid == uid && e.epoch == epoch && now.Before(e.expires)
 }
 
-func (c *basicCache) put(key [32]byte, acc *projector.Account, expires time.Time) {
+func (c *basicCache) put(key [32]byte, uid string, epoch uint64, expires time.Time) {
 	s := &c.shards[key[0]&63]
 	s.mu.Lock()
 	if len(s.m) >= maxBasicEntriesPerShard {
@@ -303,7 +360,7 @@ func (c *basicCache) put(key [32]byte, acc *projector.Account, expires time.Time
 			break
 		}
 	}
-	s.m[key] = basicEntry{uid: acc.UID, epoch: acc.Epoch, expires: expires}
+	s.m[key] = basicEntry{uid: uid, epoch: epoch, expires: expires}
 	s.mu.Unlock()
 }
 

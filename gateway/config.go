@@ -47,6 +47,13 @@ type Config struct {
 	// nil: such a request is a 401.
 	Anonymous *Anonymous
 
+	// RealmOrder is the order in which the password realms are tried for
+	// Basic credentials (Elasticsearch's realm order). Default
+	// [native, file].
+	RealmOrder []string
+	// FileRealm, when set, is the file realm (filerealm.Realm).
+	FileRealm FileRealm
+
 	// Projection is the read model (projector.Projector). Required.
 	Projection Projection
 	// Policy decides requests (policy.Engine). Required.
@@ -89,6 +96,9 @@ func (c *Config) setDefaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 90 * time.Second
 	}
+	if len(c.RealmOrder) == 0 {
+		c.RealmOrder = []string{RealmNative, RealmFile}
+	}
 	if c.Anonymous != nil && c.Anonymous.Username == "" {
 		c.Anonymous.Username = "_anonymous"
 	}
@@ -114,10 +124,31 @@ func (c *Config) validate() error {
 	if c.NodeID == "" {
 		errs = append(errs, errors.New("gateway: NodeID is required"))
 	}
+	for _, r := range c.RealmOrder {
+		if r != RealmNative && r != RealmFile {
+			errs = append(errs, fmt.Errorf("authc.order: unknown realm %q (native, file)", r))
+		}
+	}
 	if c.Projection == nil || c.Policy == nil || c.Log == nil || c.Outcomes == nil {
 		errs = append(errs, errors.New("gateway: Projection, Policy, Log and Outcomes are required"))
 	}
 	return errors.Join(errs...)
+}
+
+// Password realms of RealmOrder.
+const (
+	RealmNative = "native"
+	RealmFile   = "file"
+)
+
+// FileRealm is a realm of users and roles kept in files.
+type FileRealm interface {
+	// Roles returns the roles of user and whether the realm knows it.
+	Roles(user string) ([]string, bool)
+	// Authenticate checks the password (slow); it returns the roles.
+	Authenticate(user, pass string) ([]string, error)
+	// Version changes whenever the files are reloaded.
+	Version() uint64
 }
 
 // Anonymous is the anonymous user, as Elasticsearch configures it.

@@ -16,6 +16,7 @@ import (
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/canon"
 	"github.com/portcullis/portcullis/gateway/classify"
+	"github.com/portcullis/portcullis/gateway/filerealm"
 	"github.com/portcullis/portcullis/gateway/secret"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/projector"
@@ -54,6 +55,7 @@ var (
 	_ Authorizer = (*policy.Engine)(nil)
 	_ Appender   = events.Log{}
 	_ Recorder   = (*events.Emitter)(nil)
+	_ FileRealm  = (*filerealm.Realm)(nil)
 )
 
 // Gateway is the HTTP edge. Create it with New and serve with Run.

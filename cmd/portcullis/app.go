@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/portcullis/portcullis/auditor"
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway"
+	"github.com/portcullis/portcullis/gateway/filerealm"
 	"github.com/portcullis/portcullis/gateway/secret"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/projector"
@@ -39,6 +41,7 @@ type app struct {
 	emitter   *events.Emitter
 	gw        *gateway.Gateway
 	auditor   *auditor.Auditor // nil when audit.disabled
+	fileRealm *filerealm.Realm // nil when authc.file.users is empty
 	closeOnce sync.Once
 }
 
@@ -88,12 +91,25 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 			return fail(err)
 		}
 	}
+	var fileRealm gateway.FileRealm
+	if cfg.Authc.File.Users != "" {
+		roles := cfg.Authc.File.UsersRoles
+		if roles == "" {
+			roles = filepath.Join(filepath.Dir(cfg.Authc.File.Users), "users_roles")
+		}
+		if a.fileRealm, err = filerealm.New(cfg.Authc.File.Users, roles, log); err != nil {
+			return fail(err)
+		}
+		fileRealm = a.fileRealm
+	}
 	var anon *gateway.Anonymous
 	if an := cfg.Authc.Anonymous; len(an.Roles) > 0 {
 		anon = &gateway.Anonymous{Username: an.Username, Roles: an.Roles, AuthzException: an.AuthzException}
 	}
 	a.gw, err = gateway.New(gateway.Config{
 		Anonymous:       anon,
+		RealmOrder:      cfg.Authc.Order,
+		FileRealm:       fileRealm,
 		Listen:          cfg.Listen,
 		Upstreams:       cfg.Upstream,
 		NodeID:          cfg.NodeID,
@@ -132,21 +148,39 @@ func newAuditor(cfg Config, js jetstream.JetStream, log *slog.Logger) (*auditor.
 	return au, nil
 }
 
-// onChange recompiles the policy when constraints changed. It runs on the
-// projector's writer before waiters are woken, so a constraint is enforced
-// by the time its creation is answered.
+// onChange recompiles the policy when constraints or roles changed. It runs
+// on the projector's writer before waiters are woken, so a constraint or
+// role is enforced by the time its creation is answered.
 func (a *app) onChange(ch projector.Change) {
-	if ch&projector.ChangeConstraint == 0 {
-		return
+	if ch&projector.ChangeConstraint != 0 {
+		cs := a.proj.Model().Constraints()
+		pcs := make([]policy.Constraint, len(cs))
+		for i, c := range cs {
+			pcs[i] = policy.Constraint{ID: c.ID, Paths: c.Paths, Methods: c.Methods, Roles: c.Roles}
+		}
+		if err := a.engine.SetConstraints(context.Background(), pcs); err != nil {
+			a.log.Error("policy_compile_failed", "constraints", len(pcs), "error", err)
+		}
 	}
-	cs := a.proj.Model().Constraints()
-	pcs := make([]policy.Constraint, len(cs))
-	for i, c := range cs {
-		pcs[i] = policy.Constraint{ID: c.ID, Paths: c.Paths, Methods: c.Methods, Roles: c.Roles}
+	if ch&projector.ChangeRole != 0 {
+		prs := policyRoles(a.proj.Model().Roles())
+		if err := a.engine.SetRoles(context.Background(), prs); err != nil {
+			a.log.Error("policy_compile_failed", "roles", len(prs), "error", err)
+		}
 	}
-	if err := a.engine.SetConstraints(context.Background(), pcs); err != nil {
-		a.log.Error("policy_compile_failed", "constraints", len(pcs), "error", err)
+}
+
+// policyRoles converts the projection's roles to the policy's.
+func policyRoles(rs []*projector.Role) []policy.Role {
+	out := make([]policy.Role, len(rs))
+	for i, r := range rs {
+		pr := policy.Role{Name: r.Name, Cluster: r.Cluster, Indices: make([]policy.IndexPrivileges, len(r.Indices))}
+		for j, ip := range r.Indices {
+			pr.Indices[j] = policy.IndexPrivileges{Names: ip.Names, Privileges: ip.Privileges, AllowRestrictedIndices: ip.AllowRestrictedIndices}
+		}
+		out[i] = pr
 	}
+	return out
 }
 
 // Addr binds the gateway's listener and returns its address.
@@ -160,6 +194,9 @@ func (a *app) Run(ctx context.Context) error {
 	defer bgCancel()
 	var back errgroup.Group // projector and emitter outlive the gateway
 	back.Go(func() error { return a.proj.Run(bg) })
+	if a.fileRealm != nil {
+		back.Go(func() error { return a.fileRealm.Run(bg, 0) })
+	}
 	auditCtx, auditCancel := context.WithCancel(bg)
 	auditDone := make(chan error, 1)
 	if a.auditor != nil {

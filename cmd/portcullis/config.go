@@ -44,7 +44,19 @@ type Config struct {
 // AuthcConfig configures authentication, named as Elasticsearch's
 // xpack.security.authc.
 type AuthcConfig struct {
+	// Order of the password realms for Basic credentials. Default [native, file]. Env PORTCULLIS_AUTHC_ORDER (comma separated).
+	Order     stringList      `yaml:"order" env:"PORTCULLIS_AUTHC_ORDER"`
+	File      FileRealmConfig `yaml:"file"`
 	Anonymous AnonymousConfig `yaml:"anonymous"`
+}
+
+// FileRealmConfig is Elasticsearch's file realm: its users and users_roles
+// files, re-read when they change.
+type FileRealmConfig struct {
+	// Users file, `name:bcrypt-hash` a line; empty turns the realm off. Default empty. Env PORTCULLIS_AUTHC_FILE_USERS.
+	Users string `yaml:"users" env:"PORTCULLIS_AUTHC_FILE_USERS"`
+	// UsersRoles file, `role:user1,user2` a line. Default: users_roles beside Users. Env PORTCULLIS_AUTHC_FILE_USERS_ROLES.
+	UsersRoles string `yaml:"users_roles" env:"PORTCULLIS_AUTHC_FILE_USERS_ROLES"`
 }
 
 // AnonymousConfig is Elasticsearch's xpack.security.authc.anonymous: with
