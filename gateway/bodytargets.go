@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"net/url"
 	"strings"
@@ -83,7 +84,7 @@ func (g *Gateway) authorizeBody(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 				User:    p.policyUser(),
 				Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, Action: t.Action, RequestID: r.requestID, SourceIP: r.sourceIP},
 			}
-			d, err := g.cfg.Policy.Decide(ctx, in)
+			d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)
 			if err != nil || !d.Allow {
 				reason := "the policy could not be evaluated"
 				if err == nil {
