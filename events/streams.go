@@ -21,6 +21,7 @@ const (
 const (
 	AggregateAccount    = "account"
 	AggregateConstraint = "constraint"
+	AggregateRole       = "role"
 )
 
 // SubjectToken encodes an id for use as one subject token. A username may

@@ -14,6 +14,8 @@ const (
 	TypeAccountDeleted    = "portcullis.account.deleted.v1"
 	TypeConstraintCreated = "portcullis.constraint.created.v1"
 	TypeConstraintDeleted = "portcullis.constraint.deleted.v1"
+	TypeRolePut           = "portcullis.role.put.v1"
+	TypeRoleDeleted       = "portcullis.role.deleted.v1"
 	TypeTokenIssued       = "portcullis.token.issued.v1"
 	TypeTokenRevoked      = "portcullis.token.revoked.v1"
 	// TypeAuthPrefix + <action> + ".v1" is the type of an auth outcome, e.g.
@@ -27,7 +29,7 @@ func AuthType(action string) string { return TypeAuthPrefix + action + ".v1" }
 // StateTypes and TokenTypes list the types a projector folds.
 var (
 	StateTypes = []string{TypeAccountCreated, TypeAccountUpdated, TypeAccountDeleted,
-		TypeConstraintCreated, TypeConstraintDeleted}
+		TypeConstraintCreated, TypeConstraintDeleted, TypeRolePut, TypeRoleDeleted}
 	TokenTypes = []string{TypeTokenIssued, TypeTokenRevoked}
 )
 
@@ -85,6 +87,29 @@ type ConstraintCreated struct {
 // ConstraintDeleted is the payload of portcullis.constraint.deleted.v1.
 type ConstraintDeleted struct {
 	ID string `json:"id"`
+}
+
+// RolePut is the payload of portcullis.role.put.v1: an Elasticsearch role,
+// created or replaced as a whole. Cluster and index privilege names are
+// Elasticsearch's; Metadata is a JSON object.
+type RolePut struct {
+	Name     string            `json:"name"`
+	Cluster  []string          `json:"cluster"`
+	Indices  []IndexPrivileges `json:"indices"`
+	Metadata json.RawMessage   `json:"metadata,omitempty"`
+}
+
+// IndexPrivileges is one entry of a role's indices: the privileges granted
+// on the index patterns Names.
+type IndexPrivileges struct {
+	Names                  []string `json:"names"`
+	Privileges             []string `json:"privileges"`
+	AllowRestrictedIndices bool     `json:"allow_restricted_indices"`
+}
+
+// RoleDeleted is the payload of portcullis.role.deleted.v1.
+type RoleDeleted struct {
+	Name string `json:"name"`
 }
 
 // TokenIssued is the payload of portcullis.token.issued.v1. TokenHash is the

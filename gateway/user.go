@@ -16,8 +16,8 @@ import (
 )
 
 // securityRoute routes Elasticsearch's /_security/ APIs served so far: the
-// user API (over the same account aggregate as /_auth/account) and
-// _authenticate. Others are management requests that only the superuser
+// user API (over the same account aggregate as /_auth/account), the role
+// API (role.go) and _authenticate. Others are management requests that only the superuser
 // passes, and Elasticsearch without security answers them itself.
 func securityRoute(method, path string) *endpoint {
 	seg := canon.Segments(path) // "_security", ...
@@ -37,6 +37,17 @@ func securityRoute(method, path string) *endpoint {
 			return &endpoint{action: "cluster:admin/xpack/security/user/put", privilege: privManageSecurity, handle: (*Gateway).putUser, arg: seg[2]}
 		case method == fasthttp.MethodDelete:
 			return &endpoint{action: "cluster:admin/xpack/security/user/delete", privilege: privManageSecurity, handle: (*Gateway).deleteUser, arg: seg[2]}
+		}
+	case len(seg) == 2 && seg[1] == "role" && method == fasthttp.MethodGet:
+		return &endpoint{action: "cluster:admin/xpack/security/role/get", privilege: privManageSecurity, handle: (*Gateway).getRoles}
+	case len(seg) == 3 && seg[1] == "role":
+		switch {
+		case method == fasthttp.MethodGet:
+			return &endpoint{action: "cluster:admin/xpack/security/role/get", privilege: privManageSecurity, handle: (*Gateway).getRoles, arg: seg[2]}
+		case put:
+			return &endpoint{action: "cluster:admin/xpack/security/role/put", privilege: privManageSecurity, handle: (*Gateway).putRole, arg: seg[2]}
+		case method == fasthttp.MethodDelete:
+			return &endpoint{action: "cluster:admin/xpack/security/role/delete", privilege: privManageSecurity, handle: (*Gateway).deleteRole, arg: seg[2]}
 		}
 	case len(seg) == 4 && seg[1] == "user" && put:
 		switch seg[3] {

@@ -84,7 +84,7 @@ func benchmarkDecide(b *testing.B, e *Engine) {
 func BenchmarkReference(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("constraints=%d", n), func(b *testing.B) {
-			ref := newReference(b, benchConstraints(n))
+			ref := newReference(b, benchConstraints(n), nil)
 			in := benchInput()
 			if allow, rule := ref.decide(b, in); !allow || rule != "constraint:c00004" {
 				b.Fatalf("reference = %v %q", allow, rule)

@@ -1,10 +1,10 @@
 // Package policy owns Portcullis's authorization decisions: it compiles the
 // Rego policy (the files of package rego, or of Config.Dir) together with a
-// module generated from the projected constraints, and evaluates it for every
-// request the gateway forwards.
+// module generated from the projected constraints and roles, and evaluates it
+// for every request the gateway forwards.
 //
 // An Engine holds one prepared OPA query behind an atomic pointer. Changes
-// (SetConstraints, Reload) compile a complete new query off the request path
+// (SetConstraints, SetRoles, Reload) compile a complete new query off the request path
 // and swap it in; Decide only loads the pointer and evaluates, so decisions
 // never wait for a compilation and never see half of a change.
 //

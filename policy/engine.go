@@ -59,12 +59,15 @@ type Engine struct {
 	log       *slog.Logger
 	cacheSize int
 
-	// mu serialises compilations (SetConstraints, Reload) so the last
-	// change wins and no change is lost; Decide never takes it.
+	// mu serialises compilations (SetConstraints, SetRoles, Reload) so the
+	// last change wins and no change is lost; Decide never takes it. Each
+	// of SetConstraints and SetRoles regenerates the module with the
+	// other's current set.
 	mu          sync.Mutex
-	policy      []source  // guarded by mu
-	constraints int       // guarded by mu
-	generated   generated // guarded by mu
+	policy      []source     // guarded by mu
+	constraints []Constraint // guarded by mu
+	roles       []Role       // guarded by mu
+	generated   generated    // guarded by mu
 
 	cur atomic.Pointer[prepared]
 }
@@ -82,7 +85,8 @@ type prepared struct {
 	txnOpt, cancelOpt, metricsOpt, rawOpt, patternsOpt rego.EvalOption
 }
 
-// New returns an Engine with the policy of cfg and no constraints.
+// New returns an Engine with the policy of cfg, no constraints and no roles
+// but the built-in ones.
 func New(cfg Config, opts ...Option) (*Engine, error) {
 	o := options{logger: slog.New(slog.DiscardHandler), cacheSize: DefaultDecisionCacheSize}
 	for _, opt := range opts {
@@ -94,13 +98,13 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	generated, err := generate(nil)
+	generated, err := generate(nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.install(context.Background(), policy, generated, 0); err != nil {
+	if err := e.install(context.Background(), policy, generated, nil, nil); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	return e, nil
@@ -113,14 +117,37 @@ func (e *Engine) SetConstraints(ctx context.Context, cs []Constraint) error {
 	if err := checkConstraints(cs); err != nil {
 		return fmt.Errorf("set constraints: %w", err)
 	}
-	generated, err := generate(cs)
+	cs = slices.Clone(cs)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	generated, err := generate(cs, e.roles)
 	if err != nil {
 		return fmt.Errorf("set constraints: %w: %w", ErrInvalidConstraint, err)
 	}
+	if err := e.install(ctx, e.policy, generated, cs, e.roles); err != nil {
+		return fmt.Errorf("set constraints: %w", err)
+	}
+	return nil
+}
+
+// SetRoles replaces the roles created through the API: it validates them
+// (ValidateRole, names unique), regenerates the module with the current
+// constraints, recompiles and swaps the new policy in. On error (an
+// invalid role, a name the policy files define in package portcullis.roles)
+// the current policy stays.
+func (e *Engine) SetRoles(ctx context.Context, rs []Role) error {
+	if err := checkRoles(rs); err != nil {
+		return fmt.Errorf("set roles: %w", err)
+	}
+	rs = slices.Clone(rs)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.install(ctx, e.policy, generated, len(cs)); err != nil {
-		return fmt.Errorf("set constraints: %w", err)
+	generated, err := generate(e.constraints, rs)
+	if err != nil {
+		return fmt.Errorf("set roles: %w: %w", ErrInvalidRole, err)
+	}
+	if err := e.install(ctx, e.policy, generated, e.constraints, rs); err != nil {
+		return fmt.Errorf("set roles: %w", err)
 	}
 	return nil
 }
@@ -135,25 +162,26 @@ func (e *Engine) Reload(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.install(ctx, policy, e.generated, e.constraints); err != nil {
+	if err := e.install(ctx, policy, e.generated, e.constraints, e.roles); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	return nil
 }
 
 // install compiles policy with generated and publishes it. e.mu is held.
-func (e *Engine) install(ctx context.Context, policy []source, gen generated, n int) error {
+func (e *Engine) install(ctx context.Context, policy []source, gen generated, cs []Constraint, rs []Role) error {
 	start := time.Now()
 	p, err := prepare(ctx, policy, gen, e.cacheSize)
 	if err != nil {
 		e.log.ErrorContext(ctx, "policy_compilation_failed", slog.Any("error", err))
 		return err
 	}
-	e.policy, e.generated, e.constraints = policy, gen, n
+	e.policy, e.generated, e.constraints, e.roles = policy, gen, cs, rs
 	e.cur.Store(p)
 	e.log.InfoContext(ctx, "policy_compiled",
 		slog.String("revision", p.revision),
-		slog.Int("constraints", n),
+		slog.Int("constraints", len(cs)),
+		slog.Int("roles", len(rs)),
 		slog.Int("modules", len(policy)+1),
 		slog.Bool("decision_cache", p.cache != nil),
 		slog.String("decision_cache_off_reason", p.noCache),
@@ -161,7 +189,8 @@ func (e *Engine) install(ctx context.Context, policy []source, gen generated, n 
 	return nil
 }
 
-// Generated returns the source of the generated constraints module.
+// Generated returns the source of the generated module: constraints and
+// roles.
 func (e *Engine) Generated() string { return e.cur.Load().generated }
 
 // Revision returns the revision of the current policy: the first 16 hex
@@ -208,6 +237,9 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
 	d.Revision = p.revision
 	return d, err
 }
+
+// builtinRolesRef is the package of the built-in roles (rego/roles.rego).
+var builtinRolesRef = ast.MustParseRef("data.portcullis.roles")
 
 var (
 	keyAllow  = ast.StringTerm("allow")
@@ -283,6 +315,11 @@ func prepare(ctx context.Context, policy []source, gen generated, cacheSize int)
 	}
 	if len(compiler.GetRulesExact(decisionRef)) == 0 {
 		return nil, fmt.Errorf("%w: no rule defines %v", ErrCompile, decisionRef)
+	}
+	for _, name := range gen.roles {
+		if len(compiler.GetRulesWithPrefix(builtinRolesRef.Append(ast.StringTerm(name)))) > 0 {
+			return nil, fmt.Errorf("%w %q: the policy defines a built-in role of that name", ErrInvalidRole, name)
+		}
 	}
 
 	store := inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))

@@ -10,6 +10,11 @@ var (
 	// that submitted the constraint.
 	ErrInvalidConstraint = errors.New("invalid constraint")
 
+	// ErrInvalidRole marks a role that ValidateRole or SetRoles rejects.
+	// Its message is safe to show to the API client that submitted the
+	// role.
+	ErrInvalidRole = errors.New("invalid role")
+
 	// ErrCompile marks a policy that failed to load, parse or compile. The
 	// engine keeps evaluating with the policy it had before.
 	ErrCompile = errors.New("policy compilation failed")

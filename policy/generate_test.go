@@ -11,17 +11,33 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+// testRoles are roles as the gateway would set them: duplicates and order
+// in cluster do not matter, indices keep their order.
+var testRoles = []Role{
+	{Name: "user_admin", Cluster: []string{"manage_security"}},
+	{Name: "logs reader", Cluster: []string{"monitor", "monitor"}, Indices: []IndexPrivileges{
+		{Names: []string{"logs-*", "metrics-*"}, Privileges: []string{"read", "view_index_metadata"}},
+		{Names: []string{".security-audit-*"}, Privileges: []string{"read"}, AllowRestrictedIndices: true},
+	}},
+	{Name: `q"uote\`, Cluster: []string{"manage_api_key", "all"}},
+}
+
 func TestGenerateGolden(t *testing.T) {
-	tests := map[string][]Constraint{
-		"empty":       nil,
-		"constraints": testConstraints,
-		"quoting": {
+	tests := map[string]struct {
+		cs []Constraint
+		rs []Role
+	}{
+		"empty":       {},
+		"constraints": {cs: testConstraints},
+		"quoting": {cs: []Constraint{
 			{ID: `q"1`, Paths: []string{`/a"b/<c>`, `/ü/x*y*`}, Methods: []string{"post"}, Roles: []string{`r\1`, "*"}},
-		},
+		}},
+		"roles":                 {rs: testRoles},
+		"constraints_and_roles": {cs: testConstraints[:2], rs: testRoles[:1]},
 	}
-	for name, cs := range tests {
+	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			g, err := generate(cs)
+			g, err := generate(tt.cs, tt.rs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +92,7 @@ func TestNormPath(t *testing.T) {
 }
 
 func TestPatternCache(t *testing.T) {
-	g, err := generate(testConstraints)
+	g, err := generate(testConstraints, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +122,13 @@ func TestGeneratedModuleIsSource(t *testing.T) {
 			{ID: "d", Paths: []string{"/x", "/x/", "/g*", "/g*/"}, Methods: []string{"GET", "get"}, Roles: []string{"r", "r"}},
 			{ID: "c", Paths: []string{"/g*"}, Methods: []string{"*"}, Roles: []string{"r"}},
 		},
+		"roles": nil,
 	} {
-		g, err := generate(cs)
+		var rs []Role
+		if name == "roles" || name == "test" {
+			rs = testRoles
+		}
+		g, err := generate(cs, rs)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,8 +13,10 @@ import (
 
 // referencePolicy is the specification of constraint matching written as
 // plainly as Rego allows: a linear scan over the constraints as submitted,
-// string prefixes on segment boundaries, glob.match for glob paths. The
-// engine's indexed policy must decide exactly as it does.
+// string prefixes on segment boundaries, glob.match for glob paths; and of
+// cluster privileges: a role's privilege grants the request's when it is
+// the same, "all", or implies it (refImplies). The engine's indexed policy
+// must decide exactly as it does.
 const referencePolicy = `package reference
 
 decision := {"allow": false, "rule": "deny"} if {
@@ -27,11 +29,15 @@ decision := {"allow": false, "rule": "deny"} if {
 	input.request.kind == "management"
 	some role in input.user.roles
 	some privilege in data.reference.cluster[role]
-	privilege in {input.request.privilege, "all"}
+	grants(privilege)
 } else := {"allow": true, "rule": concat("", ["constraint:", min(granting)])} if {
 	input.request.kind == "content"
 	count(granting) > 0
 } else := {"allow": false, "rule": ""}
+
+grants(p) if p in {input.request.privilege, "all"}
+
+grants(p) if input.request.privilege in data.reference.implies[p]
 
 granting contains c.id if {
 	some c in data.reference.constraints
@@ -86,15 +92,29 @@ type reference struct {
 	query rego.PreparedEvalQuery
 }
 
-func newReference(t testing.TB, cs []Constraint) *reference {
+// refImplies is what Elasticsearch's cluster privileges of genPrivileges
+// imply (ClusterPrivilegeResolver), written independently of
+// rego/roles.rego.
+var refImplies = map[string]any{
+	"manage_security": []any{"read_security", "manage_api_key", "manage_own_api_key"},
+	"manage_api_key":  []any{"manage_own_api_key"},
+	"manage":          []any{"monitor"},
+}
+
+func newReference(t testing.TB, cs []Constraint, rs []Role) *reference {
 	t.Helper()
 	list := make([]any, len(cs))
 	for i, c := range cs {
 		list[i] = map[string]any{"id": c.ID, "paths": strs(c.Paths), "methods": strs(c.Methods), "roles": strs(c.Roles)}
 	}
+	cluster := map[string]any{"superuser": []any{"all"}}
+	for _, r := range rs {
+		cluster[r.Name] = strs(r.Cluster)
+	}
 	store := inmem.NewFromObject(map[string]any{"reference": map[string]any{
 		"constraints": list,
-		"cluster":     map[string]any{"superuser": []any{"all"}},
+		"cluster":     cluster,
+		"implies":     refImplies,
 	}})
 	q, err := rego.New(
 		rego.Query("data.reference.decision"),
@@ -137,6 +157,8 @@ var (
 	genSegments = []string{"aaa", "aaab", "aa", "b", "logs-2024", "logs-x", "logs", "_search", "_doc", "1", "x%2Fy", "ünï"}
 	genMethods  = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
 	genRoles    = []string{"r1", "r2", "r3", "r4", "r5"}
+	// genPrivileges are cluster privileges related by implication.
+	genPrivileges = []string{"monitor", "manage", "manage_security", "manage_api_key", "manage_own_api_key", "read_security", "all"}
 )
 
 func (g gen) pick(ss []string) string { return ss[g.r.IntN(len(ss))] }
@@ -204,6 +226,30 @@ func (g gen) constraint(id string) Constraint {
 	return c
 }
 
+// roles returns roles for some of genRoles, so that a user's roles are
+// sometimes API roles, sometimes only constraint roles.
+func (g gen) roles() []Role {
+	var rs []Role
+	for _, name := range genRoles {
+		if !g.chance(0.5) {
+			continue
+		}
+		r := Role{Name: name}
+		for range g.r.IntN(3) {
+			p := g.pick(genPrivileges)
+			if p == "all" && g.chance(0.7) {
+				p = "monitor" // keep "all" rare
+			}
+			r.Cluster = append(r.Cluster, p)
+		}
+		if g.chance(0.3) {
+			r.Indices = []IndexPrivileges{{Names: []string{"logs-*"}, Privileges: []string{"read"}}}
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
 func (g gen) request() *Input {
 	var path strings.Builder
 	for range g.r.IntN(5) {
@@ -220,8 +266,8 @@ func (g gen) request() *Input {
 		in.Request.Method = "PROPFIND"
 	}
 	switch {
-	case g.chance(0.07):
-		in.Request.Kind, in.Request.Privilege = KindManagement, "monitor"
+	case g.chance(0.15):
+		in.Request.Kind, in.Request.Privilege = KindManagement, g.pick(genPrivileges[:6])
 	case g.chance(0.03):
 		in.Request.Kind = "other"
 	}
@@ -259,12 +305,16 @@ func TestMatchesReference(t *testing.T) {
 		for i, n := range g.r.Perm(len(cs)) {
 			cs[i] = g.constraint(fmt.Sprintf("c%02d", n))
 		}
+		rs := g.roles()
 		for _, e := range []*Engine{fast, cached} {
 			if err := e.SetConstraints(ctx, cs); err != nil {
 				t.Fatalf("round %d: SetConstraints: %v", round, err)
 			}
+			if err := e.SetRoles(ctx, rs); err != nil {
+				t.Fatalf("round %d: SetRoles: %v", round, err)
+			}
 		}
-		ref := newReference(t, cs)
+		ref := newReference(t, cs, rs)
 		for range requests {
 			in := g.request()
 			wantAllow, wantRule := ref.decide(t, in)
@@ -274,9 +324,9 @@ func TestMatchesReference(t *testing.T) {
 					t.Fatalf("Decide: %v", err)
 				}
 				if d.Allow != wantAllow || d.Rule != wantRule {
-					t.Fatalf("round %d: %s %s roles %v kind %s:\nengine    allow=%v rule=%q (%s)\nreference allow=%v rule=%q\nconstraints: %+v\n%s",
-						round, in.Request.Method, in.Request.Path, in.User.Roles, in.Request.Kind,
-						d.Allow, d.Rule, d.Reason, wantAllow, wantRule, cs, e.Generated())
+					t.Fatalf("round %d: %s %s roles %v kind %s privilege %q:\nengine    allow=%v rule=%q (%s)\nreference allow=%v rule=%q\nconstraints: %+v\nroles: %+v\n%s",
+						round, in.Request.Method, in.Request.Path, in.User.Roles, in.Request.Kind, in.Request.Privilege,
+						d.Allow, d.Rule, d.Reason, wantAllow, wantRule, cs, rs, e.Generated())
 				}
 			}
 			compared++

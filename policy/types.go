@@ -30,6 +30,25 @@ type Constraint struct {
 	Roles   []string `json:"roles"`
 }
 
+// Role is an Elasticsearch role as the policy compiles it: the cluster
+// privileges it grants (enforced on management requests) and its index
+// privileges (compiled into the generated module as data; enforced once the
+// gateway classifies content requests into actions and indices).
+type Role struct {
+	Name    string
+	Cluster []string
+	Indices []IndexPrivileges
+}
+
+// IndexPrivileges grants Privileges on the indices matching Names.
+// AllowRestrictedIndices lets the patterns cover restricted indices
+// (.security-*, .security-audit-*).
+type IndexPrivileges struct {
+	Names                  []string
+	Privileges             []string
+	AllowRestrictedIndices bool
+}
+
 // User is the authenticated principal of a request.
 type User struct {
 	Name     string

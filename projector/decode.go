@@ -30,6 +30,8 @@ const (
 	kindConstraintDeleted
 	kindTokenIssued
 	kindTokenRevoked
+	kindRolePut
+	kindRoleDeleted
 )
 
 // kindOf maps an event type to its kind; unknown types (newer versions,
@@ -51,6 +53,10 @@ func kindOf(typ string) kind {
 		return kindTokenIssued
 	case events.TypeTokenRevoked:
 		return kindTokenRevoked
+	case events.TypeRolePut:
+		return kindRolePut
+	case events.TypeRoleDeleted:
+		return kindRoleDeleted
 	}
 	return kindUnknown
 }
@@ -73,6 +79,10 @@ func (k kind) typeName() string {
 		return events.TypeTokenIssued
 	case kindTokenRevoked:
 		return events.TypeTokenRevoked
+	case kindRolePut:
+		return events.TypeRolePut
+	case kindRoleDeleted:
+		return events.TypeRoleDeleted
 	}
 	return ""
 }
@@ -80,11 +90,13 @@ func (k kind) typeName() string {
 func (k kind) isAccount() bool    { return k >= kindAccountCreated && k <= kindAccountDeleted }
 func (k kind) isConstraint() bool { return k == kindConstraintCreated || k == kindConstraintDeleted }
 func (k kind) isToken() bool      { return k == kindTokenIssued || k == kindTokenRevoked }
+func (k kind) isRole() bool       { return k == kindRolePut || k == kindRoleDeleted }
 
 // record is one event decoded once: what the folds need and what a log line
 // names. payload is one of *events.AccountCreated, *events.AccountUpdated,
 // *events.AccountDeleted, *events.ConstraintCreated,
-// *events.ConstraintDeleted, *tokenIssued, *tokenRevoked; nil for an unknown
+// *events.ConstraintDeleted, *events.RolePut, *events.RoleDeleted,
+// *tokenIssued, *tokenRevoked; nil for an unknown
 // type.
 type record struct {
 	id      string
@@ -268,6 +280,17 @@ func decodePayload(k kind, v *fastjson.Value, in *interner) (any, error) {
 	case kindConstraintDeleted:
 		p := &events.ConstraintDeleted{ID: d.str(v, "id")}
 		return p, d.err
+	case kindRolePut:
+		p := &events.RolePut{
+			Name:     d.str(v, "name"),
+			Cluster:  d.strs(v, "cluster"),
+			Indices:  d.indices(v, "indices"),
+			Metadata: d.object(v, "metadata"),
+		}
+		return p, d.err
+	case kindRoleDeleted:
+		p := &events.RoleDeleted{Name: d.str(v, "name")}
+		return p, d.err
 	case kindTokenIssued:
 		p := &tokenIssued{
 			Hash:       d.hash(v, "token_hash"),
@@ -369,6 +392,33 @@ func (d *dec) strs(v *fastjson.Value, key string) []string {
 			return nil
 		}
 		out[i] = string(b)
+	}
+	return out
+}
+
+// indices decodes a role's index privileges: an array of
+// {names, privileges, allow_restricted_indices} objects.
+func (d *dec) indices(v *fastjson.Value, key string) []events.IndexPrivileges {
+	f := v.Get(key)
+	if f == nil || f.Type() == fastjson.TypeNull {
+		return nil
+	}
+	a, err := f.Array()
+	if err != nil {
+		d.fail(key, "not an array")
+		return nil
+	}
+	out := make([]events.IndexPrivileges, len(a))
+	for i, e := range a {
+		if e.Type() != fastjson.TypeObject {
+			d.fail(key, "not an array of objects")
+			return nil
+		}
+		out[i] = events.IndexPrivileges{
+			Names:                  d.strs(e, "names"),
+			Privileges:             d.strs(e, "privileges"),
+			AllowRestrictedIndices: d.boolean(e, "allow_restricted_indices"),
+		}
 	}
 	return out
 }

@@ -58,7 +58,7 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 			typ  string
 			data any
 		)
-		switch i % 7 {
+		switch i % 9 {
 		case 0:
 			typ, data = events.TypeAccountCreated, events.AccountCreated{UID: randString(r), Username: randString(r),
 				PasswordHash: randString(r), Roles: randStrings(r), Authenticator: randString(r)}
@@ -96,6 +96,23 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 				h[j] = byte(r.IntN(256))
 			}
 			typ, data = events.TypeTokenRevoked, events.TokenRevoked{TokenHash: hex.EncodeToString(h[:]), Reason: randString(r)}
+		case 7:
+			p := events.RolePut{Name: randString(r), Cluster: randStrings(r)}
+			switch r.IntN(3) {
+			case 0:
+				p.Indices = []events.IndexPrivileges{}
+			case 1:
+				for range 1 + r.IntN(3) {
+					p.Indices = append(p.Indices, events.IndexPrivileges{Names: randStrings(r), Privileges: randStrings(r),
+						AllowRestrictedIndices: r.IntN(2) == 0})
+				}
+			}
+			if r.IntN(2) == 0 {
+				p.Metadata = []byte(`{"k":["v",1,{"n":null}]}`)
+			}
+			typ, data = events.TypeRolePut, p
+		case 8:
+			typ, data = events.TypeRoleDeleted, events.RoleDeleted{Name: randString(r)}
 		}
 		ev, err := events.New(randString(r), typ, randString(r), randTime(r), data)
 		if err != nil {
@@ -163,6 +180,10 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"data not an object", `{"specversion":"1.0","id":"1","type":"` + events.TypeTokenRevoked + `","data":"x"}`},
 		{"roles not strings", `{"specversion":"1.0","id":"1","type":"` + events.TypeAccountCreated + `","data":{"uid":"u","username":"a","roles":[1]}}`},
 		{"roles not an array", `{"specversion":"1.0","id":"1","type":"` + events.TypeAccountCreated + `","data":{"uid":"u","username":"a","roles":"admin"}}`},
+		{"indices not an array", `{"specversion":"1.0","id":"1","type":"` + events.TypeRolePut + `","data":{"name":"r","indices":{}}}`},
+		{"indices not objects", `{"specversion":"1.0","id":"1","type":"` + events.TypeRolePut + `","data":{"name":"r","indices":["x"]}}`},
+		{"allow_restricted_indices a string", `{"specversion":"1.0","id":"1","type":"` + events.TypeRolePut + `","data":{"name":"r","indices":[{"allow_restricted_indices":"yes"}]}}`},
+		{"role metadata not an object", `{"specversion":"1.0","id":"1","type":"` + events.TypeRolePut + `","data":{"name":"r","metadata":[]}}`},
 		{"epoch a string", `{"specversion":"1.0","id":"1","type":"` + events.TypeTokenIssued + `","data":{"token_hash":"` + h + `","epoch":"1"}}`},
 		{"epoch a fraction", `{"specversion":"1.0","id":"1","type":"` + events.TypeTokenIssued + `","data":{"token_hash":"` + h + `","epoch":1.5}}`},
 	}
@@ -202,6 +223,8 @@ func FuzzDecodeMessage(f *testing.F) {
 		accountDeleted(f, "alice", "u1"),
 		constraintCreated(f, "c1", []string{"/a"}, []string{"GET"}, []string{"r"}),
 		constraintDeleted(f, "c1"),
+		rolePut(f, "r1", []string{"monitor"}, events.IndexPrivileges{Names: []string{"logs-*"}, Privileges: []string{"read"}}),
+		roleDeleted(f, "r1"),
 		tokenIssuedEv(f, "t", "alice", "u1", 1, t0),
 		tokenRevokedEv(f, "t"),
 	} {

@@ -1,10 +1,10 @@
 // Package projector folds the STATE and TOKENS streams into the in-memory
-// read model every gateway replica serves from: accounts, constraints and
-// login tokens.
+// read model every gateway replica serves from: accounts, constraints,
+// roles and login tokens.
 //
 // It is built in three layers, pure to impure:
 //
-//   - Folds (FoldAccount, FoldConstraint, FoldToken) compute the next value
+//   - Folds (FoldAccount, FoldConstraint, FoldRole, FoldToken) compute the next value
 //     of one aggregate from its current value and one event. They do no I/O
 //     and read no clock. An event that does not fit the state returns
 //     ErrInconsistent, one that cannot be decoded ErrMalformed; either way
@@ -14,7 +14,7 @@
 //   - Model holds the folded state for readers. Account and ResolveToken run
 //     on every request: they take no lock shared by all requests (the maps
 //     are split in 64 shards, each with its own RWMutex) and allocate
-//     nothing. Values handed out (*Account, *Token, Constraint) are
+//     nothing. Values handed out (*Account, *Token, *Role, Constraint) are
 //     immutable and shared: a change replaces the pointer, it never writes
 //     through it, so callers must not modify them either.
 //   - Projector is the NATS edge: it replays both streams from the start

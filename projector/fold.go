@@ -50,6 +50,16 @@ type Constraint struct {
 	Roles   []string
 }
 
+// Role is an Elasticsearch role (PUT /_security/role/<name>): cluster
+// privileges, index privileges and metadata (a JSON object, nil for none).
+// Values are immutable once published: a put makes a new *Role.
+type Role struct {
+	Name     string
+	Cluster  []string
+	Indices  []events.IndexPrivileges
+	Metadata []byte
+}
+
 // FoldAccount returns the account after ev, nil when there is none. cur is
 // the account before (nil: none) and is never modified. Created over an
 // existing account, updated or deleted of a missing one, or a UID or
@@ -79,6 +89,20 @@ func FoldConstraint(cur *Constraint, ev events.Event) (*Constraint, error) {
 		return cur, err
 	}
 	return foldConstraint(cur, r)
+}
+
+// FoldRole returns the role after ev, nil when there is none. A put creates
+// the role or replaces it whole; deleted while missing, or a name that does
+// not match cur, is ErrInconsistent; a put without a name ErrMalformed.
+func FoldRole(cur *Role, ev events.Event) (*Role, error) {
+	if !kindOf(ev.Type).isRole() {
+		return cur, nil
+	}
+	r, err := decodeEvent(ev)
+	if err != nil {
+		return cur, err
+	}
+	return foldRole(cur, r)
 }
 
 // FoldToken returns the token after ev: issued makes it, revoked removes it
@@ -168,6 +192,28 @@ func foldConstraint(cur *Constraint, r record) (*Constraint, error) {
 		}
 		if p.ID != cur.ID {
 			return cur, fmt.Errorf("%w: constraint %q deleted as %q", ErrInconsistent, cur.ID, p.ID)
+		}
+		return nil, nil
+	}
+	return cur, nil
+}
+
+func foldRole(cur *Role, r record) (*Role, error) {
+	switch p := r.payload.(type) {
+	case *events.RolePut:
+		if p.Name == "" {
+			return cur, fmt.Errorf("%w: role put without name", ErrMalformed)
+		}
+		if cur != nil && cur.Name != p.Name {
+			return cur, fmt.Errorf("%w: role %q put as %q", ErrInconsistent, cur.Name, p.Name)
+		}
+		return &Role{Name: p.Name, Cluster: p.Cluster, Indices: p.Indices, Metadata: p.Metadata}, nil
+	case *events.RoleDeleted:
+		if cur == nil {
+			return cur, fmt.Errorf("%w: role %q deleted while missing", ErrInconsistent, p.Name)
+		}
+		if p.Name != cur.Name {
+			return cur, fmt.Errorf("%w: role %q deleted as %q", ErrInconsistent, cur.Name, p.Name)
 		}
 		return nil, nil
 	}

@@ -219,6 +219,45 @@ func TestFoldConstraint(t *testing.T) {
 	}
 }
 
+func TestFoldRole(t *testing.T) {
+	idx := events.IndexPrivileges{Names: []string{"logs-*"}, Privileges: []string{"read"}}
+	r1 := &Role{Name: "r1", Cluster: []string{"monitor"}, Indices: []events.IndexPrivileges{idx}}
+	r1b := &Role{Name: "r1", Cluster: []string{"manage_security"}}
+	tests := []struct {
+		name    string
+		cur     *Role
+		ev      events.Event
+		want    *Role
+		wantErr error
+	}{
+		{name: "put creates", ev: rolePut(t, "r1", []string{"monitor"}, idx), want: r1},
+		{name: "put replaces", cur: r1, ev: rolePut(t, "r1", []string{"manage_security"}), want: r1b},
+		{name: "put without name", ev: rolePut(t, "", nil), wantErr: ErrMalformed},
+		{name: "put with another name", cur: r1, ev: rolePut(t, "r2", nil), want: r1, wantErr: ErrInconsistent},
+		{name: "deleted", cur: r1, ev: roleDeleted(t, "r1")},
+		{name: "deleted while missing", ev: roleDeleted(t, "r1"), wantErr: ErrInconsistent},
+		{name: "deleted with another name", cur: r1, ev: roleDeleted(t, "r2"), want: r1, wantErr: ErrInconsistent},
+		{name: "other type skipped", cur: r1, ev: constraintDeleted(t, "c1"), want: r1},
+		{name: "unknown version skipped", cur: r1, ev: newEvent(t, "portcullis.role.put.v2", "r1", map[string]int{"name": 1}), want: r1},
+		{
+			name: "metadata kept",
+			ev:   newEvent(t, events.TypeRolePut, "r1", events.RolePut{Name: "r1", Metadata: []byte(`{"a":1}`)}),
+			want: &Role{Name: "r1", Metadata: []byte(`{"a":1}`)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := FoldRole(tt.cur, tt.ev)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestFoldToken(t *testing.T) {
 	exp := t0.Add(time.Hour)
 	tok := &Token{Hash: tokenHash("secret-1"), Username: "alice", AccountUID: "u1", Epoch: 2, ExpiresAt: exp}
@@ -327,6 +366,7 @@ func TestChangeString(t *testing.T) {
 		{ChangeAccount, "account"},
 		{ChangeAccount | ChangeToken, "account|token"},
 		{ChangeAccount | ChangeConstraint | ChangeToken, "account|constraint|token"},
+		{ChangeRole | ChangeConstraint, "constraint|role"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -53,6 +53,16 @@ func constraintDeleted(tb testing.TB, id string) events.Event {
 	return newEvent(tb, events.TypeConstraintDeleted, id, events.ConstraintDeleted{ID: id})
 }
 
+func rolePut(tb testing.TB, name string, cluster []string, indices ...events.IndexPrivileges) events.Event {
+	return newEvent(tb, events.TypeRolePut, name, events.RolePut{Name: name, Cluster: cluster, Indices: indices})
+}
+
+func roleDeleted(tb testing.TB, name string) events.Event {
+	return newEvent(tb, events.TypeRoleDeleted, name, events.RoleDeleted{Name: name})
+}
+
+func roleSubject(name string) string { return events.StateSubject(events.AggregateRole, name) }
+
 func tokenIssuedEv(tb testing.TB, token, username, uid string, epoch uint64, expires time.Time) events.Event {
 	h := tokenHex(token)
 	return newEvent(tb, events.TypeTokenIssued, h, events.TokenIssued{

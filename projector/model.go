@@ -22,6 +22,7 @@ const (
 	ChangeAccount Change = 1 << iota
 	ChangeConstraint
 	ChangeToken
+	ChangeRole
 
 	// ChangeNone is the empty set: nothing changed (a duplicate, an
 	// unknown type, an event that was skipped).
@@ -37,7 +38,7 @@ func (c Change) String() string {
 	for _, b := range [...]struct {
 		bit  Change
 		name string
-	}{{ChangeAccount, "account"}, {ChangeConstraint, "constraint"}, {ChangeToken, "token"}} {
+	}{{ChangeAccount, "account"}, {ChangeConstraint, "constraint"}, {ChangeToken, "token"}, {ChangeRole, "role"}} {
 		if c&b.bit != 0 {
 			parts = append(parts, b.name)
 		}
@@ -100,6 +101,9 @@ type Model struct {
 	// writer cleared it.
 	sorted atomic.Pointer[[]Constraint]
 
+	rmu   sync.RWMutex
+	roles map[string]*Role // guarded by rmu; written only by the writer
+
 	smu      sync.RWMutex
 	subjects map[string]uint64 // guarded by smu
 
@@ -133,6 +137,7 @@ func NewModel() *Model {
 	m := &Model{
 		seed:        maphash.MakeSeed(),
 		constraints: make(map[string]*Constraint),
+		roles:       make(map[string]*Role),
 		subjects:    make(map[string]uint64),
 		deadUIDs:    make(map[string]struct{}),
 	}
@@ -232,6 +237,28 @@ func (m *Model) ConstraintByID(id string) (Constraint, bool) {
 	return *c, true
 }
 
+// Role returns the role named name. The *Role is shared and must not be
+// modified.
+func (m *Model) Role(name string) (*Role, bool) {
+	m.rmu.RLock()
+	r := m.roles[name]
+	m.rmu.RUnlock()
+	return r, r != nil
+}
+
+// Roles returns every role sorted by name. The roles are shared and must
+// not be modified.
+func (m *Model) Roles() []*Role {
+	m.rmu.RLock()
+	out := make([]*Role, 0, len(m.roles))
+	for _, r := range m.roles {
+		out = append(out, r)
+	}
+	m.rmu.RUnlock()
+	slices.SortFunc(out, func(a, b *Role) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // SubjectSeq returns the stream sequence of the last event applied on a
 // STATE subject, 0 if none was. It counts every event on the subject, also
 // the ones that were skipped (unknown type, inconsistent) and the deletion
@@ -319,6 +346,8 @@ func (m *Model) apply(si int, seq uint64, subject string, r record, decErr error
 		change, err = m.applyAccount(subject, r)
 	case si == streamState && r.kind.isConstraint():
 		change, err = m.applyConstraint(subject, r)
+	case si == streamState && r.kind.isRole():
+		change, err = m.applyRole(subject, r)
 	case si == streamTokens && r.kind.isToken():
 		change, err = m.applyToken(r)
 	default:
@@ -414,6 +443,32 @@ func (m *Model) applyConstraint(subject string, r record) (Change, error) {
 		m.nConstraints.Add(-1)
 	}
 	return ChangeConstraint, nil
+}
+
+func (m *Model) applyRole(subject string, r record) (Change, error) {
+	name, err := stateKey(subject, events.AggregateRole)
+	if err != nil {
+		return ChangeNone, err
+	}
+	cur := m.roles[name] // the writer reads without the lock
+	next, err := foldRole(cur, r)
+	if err != nil {
+		return ChangeNone, err
+	}
+	if next == cur {
+		return ChangeNone, nil
+	}
+	if next != nil && next.Name != name {
+		return ChangeNone, fmt.Errorf("%w: role %q on the subject of %q", ErrInconsistent, next.Name, name)
+	}
+	m.rmu.Lock()
+	if next == nil {
+		delete(m.roles, name)
+	} else {
+		m.roles[name] = next
+	}
+	m.rmu.Unlock()
+	return ChangeRole, nil
 }
 
 func (m *Model) applyToken(r record) (Change, error) {

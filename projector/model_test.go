@@ -217,6 +217,40 @@ func TestModelConstraints(t *testing.T) {
 	}
 }
 
+func TestModelRoles(t *testing.T) {
+	f := newFeed(t)
+	m := f.m
+	for _, name := range []string{"r3", "r1", "r2"} {
+		if ch, err := f.state(roleSubject(name), rolePut(t, name, []string{"monitor"})); err != nil || ch != ChangeRole {
+			t.Fatal(ch, err)
+		}
+	}
+	if ch, err := f.state(roleSubject("r1"), rolePut(t, "r1", []string{"manage_security"})); err != nil || ch != ChangeRole {
+		t.Fatal(ch, err)
+	}
+	got := m.Roles()
+	if len(got) != 3 || got[0].Name != "r1" || got[1].Name != "r2" || got[2].Name != "r3" {
+		t.Fatalf("roles %+v", got)
+	}
+	if r, ok := m.Role("r1"); !ok || !reflect.DeepEqual(r.Cluster, []string{"manage_security"}) {
+		t.Fatalf("r1 %+v %v", r, ok)
+	}
+	f.mustState(roleSubject("r2"), roleDeleted(t, "r2"))
+	if _, ok := m.Role("r2"); ok {
+		t.Fatal("deleted role found")
+	}
+	if got := m.Roles(); len(got) != 2 {
+		t.Fatalf("after delete: %+v", got)
+	}
+	// A role put on another role's subject changes nothing.
+	if ch, err := f.state(roleSubject("r9"), rolePut(t, "r1", nil)); !errors.Is(err, ErrInconsistent) || ch != ChangeNone {
+		t.Fatalf("mismatched subject: %v %v", ch, err)
+	}
+	if r, _ := m.Role("r1"); !reflect.DeepEqual(r.Cluster, []string{"manage_security"}) {
+		t.Fatalf("r1 changed: %+v", r)
+	}
+}
+
 func TestModelTokenBeforeAccount(t *testing.T) {
 	// TOKENS and STATE are consumed independently: a token may be applied
 	// before the account it belongs to. It must survive sweeps until the

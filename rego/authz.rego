@@ -16,8 +16,9 @@
 # in this package, in this file or another file of the policy directory,
 # overrides every grant; the decision then carries the smallest reason.
 #
-# Constraints are not written here. They are compiled from the projection
-# into the generated module data.portcullis.constraints, which the gateway
+# Constraints and roles created through the API are not written here. They
+# are compiled from the projection into the generated module
+# data.portcullis.constraints (roles under .roles), which the gateway
 # shows on its policy API: documents keyed by path prefix, method and role,
 # so that a decision looks them up instead of scanning them, and costs the
 # same at ten constraints as at ten thousand. Keep it so when editing:
@@ -38,11 +39,17 @@ decision := {"allow": false, "reason": reason, "rule": "deny"} if {
 	input.request.kind == "management"
 	input.request.privilege == ""
 } else := {"allow": true, "reason": "a role of the user holds the cluster privilege", "rule": rule} if {
+	# A role is built in (data.portcullis.roles, rego/roles.rego) or
+	# created through the API (data.portcullis.constraints.roles, the
+	# generated module); the names never collide, and either may be absent.
+	# A privilege it holds grants the request's when it is the same, "all",
+	# or implies it.
 	input.request.kind == "management"
+	wanted := input.request.privilege
 	some role in input.user.roles
-	some privilege in data.portcullis.roles[role].cluster
-	privilege in {input.request.privilege, "all"}
-	rule := concat("", ["privilege:", input.request.privilege])
+	some held in {p | some p in data.portcullis.roles[role].cluster} | {p | some p in data.portcullis.constraints.roles[role].cluster}
+	grants(held, wanted)
+	rule := concat("", ["privilege:", wanted])
 } else := {"allow": true, "reason": "a constraint grants the method on the path to a role of the user", "rule": rule} if {
 	input.request.kind == "content"
 
@@ -88,6 +95,11 @@ deny contains sprintf("unknown request kind [%s]", [input.request.kind]) if {
 deny contains sprintf("unsupported method [%s]", [input.request.method]) if {
 	not input.request.method in {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
 }
+
+# grants(held, wanted) tells whether cluster privilege held grants wanted.
+grants(held, wanted) if held in {wanted, "all"}
+
+grants(held, wanted) if wanted in data.portcullis.roles.implied_cluster_privileges[held]
 
 # refusal explains a request that no grant covers.
 refusal := sprintf("no role of [%s] holds cluster privilege [%s]", [roles_text, input.request.privilege]) if {

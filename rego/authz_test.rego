@@ -160,6 +160,65 @@ test_management_role_privileges if {
 	d3.rule == "privilege:manage_ilm"
 }
 
+# generated_roles, as the gateway would generate them from roles created
+# through the API.
+generated_roles := {
+	"user_admin": {"cluster": ["manage_security"], "indices": []},
+	"key_admin": {"cluster": ["manage_api_key"], "indices": []},
+	"watcher": {"cluster": ["monitor"], "indices": [{"names": ["logs-*"], "privileges": ["read"], "allow_restricted_indices": false}]},
+	"operator": {"cluster": ["manage"], "indices": []},
+}
+
+decide_roles(doc) := d if {
+	d := authz.decision with input as doc with data.portcullis.constraints as object.union(constraints, {"roles": generated_roles})
+}
+
+test_generated_role_grants_its_privilege if {
+	d := decide_roles(management("manage_security", ["user_admin"]))
+	d == {"allow": true, "reason": "a role of the user holds the cluster privilege", "rule": "privilege:manage_security"}
+	decide_roles(management("monitor", ["other", "watcher"])).rule == "privilege:monitor"
+}
+
+test_generated_role_denied_other_privilege if {
+	d := decide_roles(management("manage_security", ["watcher"]))
+	d == {"allow": false, "reason": "no role of [watcher] holds cluster privilege [manage_security]", "rule": ""}
+}
+
+test_cluster_privilege_implication if {
+	# manage_security implies the API key, token and read privileges.
+	decide_roles(management("manage_api_key", ["user_admin"])).rule == "privilege:manage_api_key"
+	decide_roles(management("manage_own_api_key", ["user_admin"])).rule == "privilege:manage_own_api_key"
+	decide_roles(management("read_security", ["user_admin"])).rule == "privilege:read_security"
+
+	# manage_api_key implies manage_own_api_key, not manage_security.
+	decide_roles(management("manage_own_api_key", ["key_admin"])).allow == true
+	decide_roles(management("manage_security", ["key_admin"])).allow == false
+	decide_roles(management("read_security", ["key_admin"])).allow == false
+
+	# manage implies monitor and the other cluster privileges, never security.
+	decide_roles(management("monitor", ["operator"])).allow == true
+	decide_roles(management("manage_ilm", ["operator"])).allow == true
+	decide_roles(management("manage_security", ["operator"])).allow == false
+	decide_roles(management("manage_api_key", ["operator"])).allow == false
+
+	# Implication goes one way.
+	decide_roles(management("manage", ["watcher"])).allow == false
+}
+
+test_generated_roles_never_grant_content if {
+	denied(request("GET", "/logs-1/_search", ["watcher"]), "no constraint grants [GET /logs-1/_search] to roles [watcher]")
+	d := decide_roles(request("GET", "/logs-1/_search", ["watcher"]))
+	d.allow == false
+}
+
+test_builtin_and_generated_roles_together if {
+	decide_roles(management("manage_security", ["watcher", "superuser"])).rule == "superuser"
+	d := authz.decision with input as management("monitor", ["ops"])
+		with data.portcullis.roles.ops as {"cluster": ["monitor"]}
+		with data.portcullis.constraints as object.union(constraints, {"roles": generated_roles})
+	d.rule == "privilege:monitor"
+}
+
 test_deny_overrides_every_grant if {
 	d := authz.decision with input as request("GET", "/aaa", ["superuser"])
 		with data.portcullis.constraints as constraints

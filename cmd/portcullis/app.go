@@ -148,21 +148,39 @@ func newAuditor(cfg Config, js jetstream.JetStream, log *slog.Logger) (*auditor.
 	return au, nil
 }
 
-// onChange recompiles the policy when constraints changed. It runs on the
-// projector's writer before waiters are woken, so a constraint is enforced
-// by the time its creation is answered.
+// onChange recompiles the policy when constraints or roles changed. It runs
+// on the projector's writer before waiters are woken, so a constraint or
+// role is enforced by the time its creation is answered.
 func (a *app) onChange(ch projector.Change) {
-	if ch&projector.ChangeConstraint == 0 {
-		return
+	if ch&projector.ChangeConstraint != 0 {
+		cs := a.proj.Model().Constraints()
+		pcs := make([]policy.Constraint, len(cs))
+		for i, c := range cs {
+			pcs[i] = policy.Constraint{ID: c.ID, Paths: c.Paths, Methods: c.Methods, Roles: c.Roles}
+		}
+		if err := a.engine.SetConstraints(context.Background(), pcs); err != nil {
+			a.log.Error("policy_compile_failed", "constraints", len(pcs), "error", err)
+		}
 	}
-	cs := a.proj.Model().Constraints()
-	pcs := make([]policy.Constraint, len(cs))
-	for i, c := range cs {
-		pcs[i] = policy.Constraint{ID: c.ID, Paths: c.Paths, Methods: c.Methods, Roles: c.Roles}
+	if ch&projector.ChangeRole != 0 {
+		prs := policyRoles(a.proj.Model().Roles())
+		if err := a.engine.SetRoles(context.Background(), prs); err != nil {
+			a.log.Error("policy_compile_failed", "roles", len(prs), "error", err)
+		}
 	}
-	if err := a.engine.SetConstraints(context.Background(), pcs); err != nil {
-		a.log.Error("policy_compile_failed", "constraints", len(pcs), "error", err)
+}
+
+// policyRoles converts the projection's roles to the policy's.
+func policyRoles(rs []*projector.Role) []policy.Role {
+	out := make([]policy.Role, len(rs))
+	for i, r := range rs {
+		pr := policy.Role{Name: r.Name, Cluster: r.Cluster, Indices: make([]policy.IndexPrivileges, len(r.Indices))}
+		for j, ip := range r.Indices {
+			pr.Indices[j] = policy.IndexPrivileges{Names: ip.Names, Privileges: ip.Privileges, AllowRestrictedIndices: ip.AllowRestrictedIndices}
+		}
+		out[i] = pr
 	}
+	return out
 }
 
 // Addr binds the gateway's listener and returns its address.
