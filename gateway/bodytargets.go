@@ -22,20 +22,16 @@ import (
 // http.max_content_length.
 const maxClassifiedBody = 100 << 20
 
-// authorizeBody checks the indices a request's body names (a _bulk item's
-// _index, an _msearch header, an _mget doc, a terms lookup …), which the
-// path constraint did not see. Each is authorized as the same method on
-// /<index>/<endpoint> — what the request would be had it named the index in
-// its path — so that a constraint on /data cannot reach /secret through a
-// body. It reads and returns the body (the proxy forwards these bytes),
-// or answers and returns ok false.
-func (g *Gateway) authorizeBody(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal) (body []byte, ok bool) {
+// readClassifiedBody reads a body the classifier must see: body is what
+// the client sent (and the proxy forwards), plain the same decompressed.
+// It answers and returns ok false on a body it cannot read.
+func (g *Gateway) readClassifiedBody(ctx *fasthttp.RequestCtx) (body, plain []byte, ok bool) {
 	body, err := readBodyLimit(ctx, maxClassifiedBody)
 	if err != nil {
 		writeError(ctx, err)
-		return nil, false
+		return nil, nil, false
 	}
-	plain := body
+	plain = body
 	switch enc := strings.ToLower(string(bytes.TrimSpace(ctx.Request.Header.Peek("Content-Encoding")))); enc {
 	case "", "identity":
 	case "gzip":
@@ -45,21 +41,22 @@ func (g *Gateway) authorizeBody(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 		}
 		if err != nil || len(plain) > maxClassifiedBody {
 			writeError(ctx, badRequest("cannot decompress the gzip request body"))
-			return nil, false
+			return nil, nil, false
 		}
 	default:
 		writeError(ctx, badRequest("unsupported Content-Encoding ["+enc+"]"))
-		return nil, false
+		return nil, nil, false
 	}
-	res, err := classify.Classify(classify.Request{
-		Method: r.method, Path: r.path, Query: r.query, Body: plain,
-		ContentType: string(ctx.Request.Header.ContentType()),
-	})
-	if err != nil {
-		g.record(ctx, now, r, events.AuthOutcome{Action: events.ActionTamperedRequest, Outcome: "failure", Reason: err.Error(), User: p.name})
-		writeError(ctx, badRequest(err.Error()))
-		return nil, false
-	}
+	return body, plain, true
+}
+
+// checkBodyConstraints checks, for a request a constraint granted by its
+// path, the indices its body names (a _bulk item's _index, an _msearch
+// header, an _mget doc, a terms lookup …), which the path did not show.
+// Each is authorized as the same method on /<index>/<endpoint> — what the
+// request would be had it named the index in its path — so that a
+// constraint on /data cannot reach /secret through a body.
+func (g *Gateway) checkBodyConstraints(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, res classify.Result) bool {
 	endpoint := endpointOf(r.path)
 	checked := map[string]bool{}
 	for _, t := range res.Targets {
@@ -74,7 +71,7 @@ func (g *Gateway) authorizeBody(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 			path, err := canon.Path([]byte("/" + url.PathEscape(idx) + endpoint))
 			if err != nil {
 				writeError(ctx, badRequest("invalid index name in the request body"))
-				return nil, false
+				return false
 			}
 			if checked[path] {
 				continue
@@ -90,17 +87,22 @@ func (g *Gateway) authorizeBody(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 				if err == nil {
 					reason = d.Reason
 				}
-				o := p.outcome(r)
-				o.Action, o.Outcome, o.Status = events.ActionAccessDenied, "failure", fasthttp.StatusForbidden
-				o.ESAction, o.Indices, o.Reason, o.Rule, o.PolicyRevision = t.Action, []string{idx}, reason, d.Rule, d.Revision
-				g.record(ctx, now, r, o)
-				writeForbidden(ctx, "action ["+t.Action+"] is unauthorized for user ["+p.name+"] with effective roles ["+
-					joinRoles(p.roles)+"] on indices ["+idx+"] named in the request body: "+reason)
-				return nil, false
+				g.denyExtra(ctx, now, r, p, t.Action, []string{idx}, "on indices ["+idx+"] named in the request body: "+reason)
+				return false
 			}
 		}
 	}
-	return body, true
+	return true
+}
+
+// denyExtra answers 403 for a request the policy allowed but a further
+// check refused, and records the denial.
+func (g *Gateway) denyExtra(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, action string, indices []string, why string) {
+	o := p.outcome(r)
+	o.Action, o.Outcome, o.Status = events.ActionAccessDenied, "failure", fasthttp.StatusForbidden
+	o.ESAction, o.Indices, o.Reason = action, indices, why
+	g.record(ctx, now, r, o)
+	writeForbidden(ctx, "action ["+action+"] is unauthorized for user ["+p.name+"] with effective roles ["+joinRoles(p.roles)+"] "+why)
 }
 
 // endpointOf is the API part of a canonical path: from its first segment

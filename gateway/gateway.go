@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -253,30 +255,80 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 		g.manage(ctx, now, r, p, ep)
 		return
 	}
-	in := &policy.Input{
-		User:    p.policyUser(),
-		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP},
-	}
-	if !g.authorize(ctx, now, r, p, in) {
-		return
-	}
-	if classify.NeedsBody(r.method, path) {
-		body, ok := g.authorizeBody(ctx, now, r, p)
-		if !ok {
+	// Classify: what the request does to which indices, the body's targets
+	// included when its API can name them (then the body is read whole).
+	needsBody := classify.NeedsBody(r.method, path)
+	var body, plain []byte
+	if needsBody {
+		var ok bool
+		if body, plain, ok = g.readClassifiedBody(ctx); !ok {
 			return
 		}
-		r.body = body
 	}
+	res, err := classify.Classify(classify.Request{
+		Method: r.method, Path: path, Query: r.query, Body: plain,
+		ContentType: string(ctx.Request.Header.ContentType()),
+	})
+	if err != nil {
+		g.record(ctx, now, r, events.AuthOutcome{Action: events.ActionTamperedRequest, Outcome: "failure", Reason: err.Error(), User: p.name})
+		writeError(ctx, badRequest(err.Error()))
+		return
+	}
+	in := &policy.Input{
+		User: p.policyUser(),
+		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP,
+			Action: res.Action, Targets: policyTargets(res)},
+	}
+	check := func(d policy.Decision) bool {
+		if res.Deny != "" && d.Rule != "superuser" {
+			// The classifier cannot see what this API reads (SQL text …).
+			g.denyExtra(ctx, now, r, p, res.Action, nil, "only the superuser may call this API: "+res.Deny)
+			return false
+		}
+		if needsBody && strings.HasPrefix(d.Rule, "constraint:") {
+			// A constraint granted the path; the indices the body names
+			// must be granted too.
+			return g.checkBodyConstraints(ctx, now, r, p, res)
+		}
+		return true
+	}
+	if !g.authorize(ctx, now, r, p, in, check) {
+		return
+	}
+	r.body = body
 	g.proxy(ctx, r)
+}
+
+// policyTargets converts the classifier's targets to the policy's; a
+// cluster action is one target without indices.
+func policyTargets(res classify.Result) []policy.Target {
+	ts := res.Targets
+	if len(ts) == 0 {
+		if res.Cluster && res.Action != "" {
+			return []policy.Target{{Action: res.Action}}
+		}
+		return nil
+	}
+	out := make([]policy.Target, len(ts))
+	for i, t := range ts {
+		out[i] = policy.Target{Action: t.Action, Indices: t.Indices}
+	}
+	return out
 }
 
 // authorize decides in and, when denied, answers 403. Every decision is
 // recorded; a decision that cannot be recorded is a denial.
-func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, in *policy.Input) bool {
+//
+// check, when given, vets an allowing decision further (and answers and
+// records its own denial).
+func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, in *policy.Input, check func(policy.Decision) bool) bool {
 	d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)
 	if err != nil {
 		g.cfg.Logger.ErrorContext(ctx, "policy_decision_failed", "request_id", r.requestID, "error", err)
 		d = policy.Decision{Allow: false, Reason: "the policy could not be evaluated", Revision: g.cfg.Policy.Revision()}
+	}
+	if d.Allow && check != nil && !check(d) {
+		return false
 	}
 	o := p.outcome(r)
 	o.ESAction = in.Request.Action
@@ -311,6 +363,9 @@ func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request,
 	}
 	g.record(ctx, now, r, o)
 	reason := "action [" + action + "] is unauthorized for user [" + p.name + "] with effective roles [" + joinRoles(p.roles) + "]"
+	if idx := targetIndices(in.Request.Targets); idx != "" {
+		reason += " on indices [" + idx + "]"
+	}
 	if in.Request.Kind == policy.KindManagement && in.Request.Privilege != "" {
 		reason += ", this action is granted by the cluster privileges [" + in.Request.Privilege + ",all]"
 	} else if d.Reason != "" {
@@ -397,4 +452,17 @@ type fasthttpLogger struct {
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Warn("fasthttp", "message", fmt.Sprintf(format, args...))
+}
+
+// targetIndices lists the index expressions of targets for a 403 reason.
+func targetIndices(ts []policy.Target) string {
+	var all []string
+	for _, t := range ts {
+		for _, i := range t.Indices {
+			if !slices.Contains(all, i) {
+				all = append(all, i)
+			}
+		}
+	}
+	return strings.Join(all, ",")
 }

@@ -95,7 +95,7 @@ func (g *Gateway) manage(ctx *fasthttp.RequestCtx, now time.Time, r *request, p 
 		Request: policy.Request{Method: r.method, Path: r.path, Kind: policy.KindManagement, Privilege: privilege,
 			Action: ep.action, RequestID: r.requestID, SourceIP: r.sourceIP},
 	}
-	if !g.authorize(ctx, now, r, p, in) {
+	if !g.authorize(ctx, now, r, p, in, nil) {
 		return
 	}
 	if err := ep.handle(g, ctx, now, r, p, ep.arg); err != nil {

@@ -32,6 +32,7 @@ var cacheKeyRefs = []ast.Ref{
 	ast.MustParseRef("input.request.path_prefixes"),
 	ast.MustParseRef("input.request.kind"),
 	ast.MustParseRef("input.request.privilege"),
+	ast.MustParseRef("input.request.targets"),
 }
 
 // DefaultDecisionCacheSize is the number of decisions cached by default.
@@ -100,6 +101,7 @@ type cacheShard struct {
 // the hash only finds the slot.
 type cacheEntry struct {
 	method, path, kind, privilege string
+	targets                       string // targetsKey
 	roles                         []string
 	d                             Decision
 }
@@ -112,10 +114,10 @@ func newDecisionCache(size int) *decisionCache {
 	return c
 }
 
-func (c *decisionCache) hash(in *Input, method string) uint64 {
+func (c *decisionCache) hash(in *Input, method, targets string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	for _, s := range [...]string{method, in.Request.Path, in.Request.Kind, in.Request.Privilege} {
+	for _, s := range [...]string{method, in.Request.Path, in.Request.Kind, in.Request.Privilege, targets} {
 		h.WriteString(s)
 		h.WriteByte(0)
 	}
@@ -127,14 +129,14 @@ func (c *decisionCache) hash(in *Input, method string) uint64 {
 }
 
 // get returns the decision cached for in, whose method is upper-cased.
-func (c *decisionCache) get(in *Input, method string) (Decision, uint64, bool) {
-	h := c.hash(in, method)
+func (c *decisionCache) get(in *Input, method, targets string) (Decision, uint64, bool) {
+	h := c.hash(in, method, targets)
 	s := &c.shards[h%cacheShards]
 	s.mu.RLock()
 	e := s.m[h]
 	s.mu.RUnlock()
 	if e == nil || e.method != method || e.path != in.Request.Path || e.kind != in.Request.Kind ||
-		e.privilege != in.Request.Privilege || !slices.Equal(e.roles, in.User.Roles) {
+		e.privilege != in.Request.Privilege || e.targets != targets || !slices.Equal(e.roles, in.User.Roles) {
 		return Decision{}, h, false
 	}
 	return e.d, h, true
@@ -142,7 +144,7 @@ func (c *decisionCache) get(in *Input, method string) (Decision, uint64, bool) {
 
 // put caches d for in under hash h (from get). It copies the strings of in,
 // which may point into a request buffer the caller reuses.
-func (c *decisionCache) put(h uint64, in *Input, method string, d Decision) {
+func (c *decisionCache) put(h uint64, in *Input, method, targets string, d Decision) {
 	roles := make([]string, len(in.User.Roles))
 	for i, r := range in.User.Roles {
 		roles[i] = strings.Clone(r)
@@ -152,6 +154,7 @@ func (c *decisionCache) put(h uint64, in *Input, method string, d Decision) {
 		path:      strings.Clone(in.Request.Path),
 		kind:      strings.Clone(in.Request.Kind),
 		privilege: strings.Clone(in.Request.Privilege),
+		targets:   targets, // built by targetsKey: its own memory
 		roles:     roles,
 		d:         d, // decision() copied its strings
 	}

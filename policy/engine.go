@@ -216,10 +216,12 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
 	method := strings.ToUpper(in.Request.Method)
 
 	var h uint64
+	var targets string
 	if p.cache != nil {
+		targets = targetsKey(in.Request.Targets)
 		var d Decision
 		var hit bool
-		if d, h, hit = p.cache.get(in, method); hit {
+		if d, h, hit = p.cache.get(in, method, targets); hit {
 			d.Revision = p.revision
 			return d, nil
 		}
@@ -232,7 +234,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
 	}
 	d, err := decision(rs)
 	if err == nil && p.cache != nil {
-		p.cache.put(h, in, method, d)
+		p.cache.put(h, in, method, targets, d)
 	}
 	d.Revision = p.revision
 	return d, err

@@ -24,6 +24,8 @@ var (
 	keyAction       = ast.StringTerm("action")
 	keyRequestID    = ast.StringTerm("request_id")
 	keySourceIP     = ast.StringTerm("source_ip")
+	keyTargets      = ast.StringTerm("targets")
+	keyIndices      = ast.StringTerm("indices")
 )
 
 // interned holds terms for the values most requests share.
@@ -78,6 +80,7 @@ func inputValue(in *Input, method string) ast.Value {
 		[2]*ast.Term{keyAction, str(r.Action)},
 		[2]*ast.Term{keyRequestID, str(r.RequestID)},
 		[2]*ast.Term{keySourceIP, str(r.SourceIP)},
+		[2]*ast.Term{keyTargets, targetsTerm(r.Targets)},
 	)
 	return ast.NewObject(
 		[2]*ast.Term{keyUser, ast.NewTerm(user)},
@@ -113,4 +116,43 @@ func appendPathPrefixes(dst []*ast.Term, path string, str func(string) *ast.Term
 		}
 	}
 	return append(dst, str(path))
+}
+
+// emptyArray is the targets of a request without any.
+var emptyArray = ast.ArrayTerm()
+
+// targetsTerm is request.targets: [{"action", "indices"}].
+func targetsTerm(ts []Target) *ast.Term {
+	if len(ts) == 0 {
+		return emptyArray
+	}
+	out := make([]*ast.Term, len(ts))
+	for i, t := range ts {
+		idx := make([]*ast.Term, len(t.Indices))
+		for j, s := range t.Indices {
+			idx[j] = ast.StringTerm(s)
+		}
+		out[i] = ast.ObjectTerm(
+			ast.Item(keyAction, ast.StringTerm(t.Action)),
+			ast.Item(keyIndices, ast.ArrayTerm(idx...)),
+		)
+	}
+	return ast.ArrayTerm(out...)
+}
+
+// targetsKey is a canonical encoding of targets for the decision cache.
+func targetsKey(ts []Target) string {
+	if len(ts) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, t := range ts {
+		b.WriteString(t.Action)
+		for _, s := range t.Indices {
+			b.WriteByte(0)
+			b.WriteString(s)
+		}
+		b.WriteByte(1)
+	}
+	return b.String()
 }

@@ -20,7 +20,7 @@ func TestInputDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(v)
-	const want = `{"request":{"action":"indices:data/read/get","kind":"content","method":"GET","path":"/logs/_doc/1","path_prefixes":["/","/logs","/logs/_doc","/logs/_doc/1"],"privilege":"","request_id":"r-1","source_ip":"192.0.2.1"},"user":{"authentication_type":"realm","name":"alice","realm":"native","roles":["user","ops"]}}`
+	const want = `{"request":{"action":"indices:data/read/get","kind":"content","method":"GET","path":"/logs/_doc/1","path_prefixes":["/","/logs","/logs/_doc","/logs/_doc/1"],"privilege":"","request_id":"r-1","source_ip":"192.0.2.1","targets":[]},"user":{"authentication_type":"realm","name":"alice","realm":"native","roles":["user","ops"]}}`
 	if string(got) != want {
 		t.Errorf("input document\n got %s\nwant %s", got, want)
 	}

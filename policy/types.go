@@ -75,6 +75,17 @@ type Request struct {
 	Action    string
 	RequestID string
 	SourceIP  string
+	// Targets are what a content request does to which indices, from the
+	// request classifier: one per (action, indices) pair, body items
+	// included. Empty indices mean all indices. Roles' index privileges
+	// grant a content request when they cover every target.
+	Targets []Target
+}
+
+// Target is one Elasticsearch action on index expressions.
+type Target struct {
+	Action  string
+	Indices []string
 }
 
 // Input is the input document of a decision. Its Rego form is stable and
@@ -83,7 +94,8 @@ type Request struct {
 //	{
 //	  "user": {"name", "roles", "realm", "authentication_type"},
 //	  "request": {"method", "path", "path_prefixes", "kind", "privilege",
-//	              "action", "request_id", "source_ip"}
+//	              "action", "request_id", "source_ip",
+//	              "targets": [{"action", "indices": [...]}]}
 //	}
 //
 // Decide upper-cases request.method and derives request.path_prefixes from

@@ -241,3 +241,55 @@ test_no_path_prefixes_grants_nothing if {
 	doc := json.remove(request("GET", "/aaa", ["user"]), ["request/path_prefixes"])
 	denied(doc, "no constraint grants [GET /aaa] to roles [user]")
 }
+
+# Roles with index privileges, as the generated module holds them.
+index_roles := {
+	"logs_reader": {"cluster": ["monitor"], "indices": [{"names": ["logs-*"], "privileges": ["read"], "allow_restricted_indices": false}]},
+	"auditor": {"cluster": [], "indices": [{"names": [".security-audit-*"], "privileges": ["read"], "allow_restricted_indices": true}]},
+	"sloppy": {"cluster": [], "indices": [{"names": ["*"], "privileges": ["read"], "allow_restricted_indices": false}]},
+}
+
+targeted(method, path, roles, targets) := object.union(request(method, path, roles), {"request": {"targets": targets}})
+
+decide_index_roles(doc) := d if {
+	d := authz.decision with input as doc with data.portcullis.constraints as object.union(constraints, {"roles": index_roles})
+}
+
+test_role_index_privileges if {
+	search := [{"action": "indices:data/read/search", "indices": ["logs-2026"]}]
+	d1 := decide_index_roles(targeted("GET", "/logs-2026/_search", ["logs_reader"], search))
+	d1.allow == true
+	d1.rule == "role_privileges"
+
+	# write is not read
+	d2 := decide_index_roles(targeted("PUT", "/logs-2026/_doc/1", ["logs_reader"], [{"action": "indices:data/write/index", "indices": ["logs-2026"]}]))
+	d2.allow == false
+
+	# every target, body items included: one foreign index refuses the request
+	d3 := decide_index_roles(targeted("POST", "/_msearch", ["logs_reader"], [
+		{"action": "indices:data/read/search", "indices": ["logs-a"]},
+		{"action": "indices:data/read/search", "indices": ["secret"]},
+	]))
+	d3.allow == false
+
+	# no index = all indices: refused unless a role grants "*"
+	d4 := decide_index_roles(targeted("GET", "/_search", ["logs_reader"], [{"action": "indices:data/read/search", "indices": []}]))
+	d4.allow == false
+
+	# a wildcard expression is granted by the same or a wider pattern only
+	decide_index_roles(targeted("GET", "/logs-*/_search", ["logs_reader"], [{"action": "indices:data/read/search", "indices": ["logs-*"]}])).allow == true
+	decide_index_roles(targeted("GET", "/l*/_search", ["logs_reader"], [{"action": "indices:data/read/search", "indices": ["l*"]}])).allow == false
+
+	# cluster actions by cluster privilege
+	decide_index_roles(targeted("GET", "/_cluster/health", ["logs_reader"], [{"action": "cluster:monitor/health", "indices": []}])).allow == true
+	decide_index_roles(targeted("PUT", "/_cluster/settings", ["logs_reader"], [{"action": "cluster:admin/settings/update", "indices": []}])).allow == false
+
+	# no targets (an endpoint the classifier does not know): no role grants it
+	decide_index_roles(targeted("GET", "/logs-a/_unknown", ["logs_reader"], [])).allow == false
+}
+
+test_restricted_indices if {
+	read := [{"action": "indices:data/read/search", "indices": [".security-audit-2026.11.23"]}]
+	decide_index_roles(targeted("GET", "/.security-audit-2026.11.23/_search", ["sloppy"], read)).allow == false
+	decide_index_roles(targeted("GET", "/.security-audit-2026.11.23/_search", ["auditor"], read)).allow == true
+}

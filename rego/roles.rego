@@ -52,3 +52,52 @@ implied_cluster_privileges := {
 	"manage_inference": {"monitor_inference"},
 	"manage_connector": {"monitor_connector"},
 }
+
+# index_privilege_actions[p] are the action patterns index privilege p
+# grants (Elasticsearch's IndexPrivilege, es-security-protocol.md §1.3).
+index_privilege_actions := {
+	"all": ["indices:*"],
+	"read": ["indices:data/read/*", "indices:admin/resolve/index", "indices:admin/resolve/cluster"],
+	"read_cross_cluster": ["internal:transport/proxy/indices:data/read/*", "indices:admin/shards/search_shards"],
+	"write": ["indices:data/write/*", "indices:admin/mapping/auto_put"],
+	"index": ["indices:data/write/index*", "indices:data/write/update*", "indices:data/write/bulk*", "indices:admin/mapping/auto_put"],
+	"create": ["indices:data/write/index*", "indices:data/write/bulk*", "indices:admin/mapping/auto_put"],
+	"create_doc": ["indices:data/write/index", "indices:data/write/index:op_type/create", "indices:data/write/bulk*", "indices:admin/mapping/auto_put"],
+	"delete": ["indices:data/write/delete*", "indices:data/write/bulk*"],
+	"create_index": ["indices:admin/create", "indices:admin/auto_create", "indices:admin/data_stream/create"],
+	"delete_index": ["indices:admin/delete", "indices:admin/data_stream/delete"],
+	"manage": ["indices:monitor/*", "indices:admin/*"],
+	"monitor": ["indices:monitor/*"],
+	"view_index_metadata": [
+		"indices:admin/aliases/get", "indices:admin/get", "indices:admin/mappings/get", "indices:admin/mappings/fields/get",
+		"indices:admin/settings/get", "indices:admin/resolve/index", "indices:admin/data_stream/get", "indices:monitor/settings/get",
+		"indices:admin/ilm/explain", "indices:admin/validate/query",
+	],
+	"maintenance": ["indices:admin/refresh*", "indices:admin/flush*", "indices:admin/synced_flush", "indices:admin/forcemerge*"],
+	"auto_configure": ["indices:admin/auto_create", "indices:admin/mapping/auto_put", "indices:admin/data_stream/create"],
+	"manage_follow_index": ["indices:admin/xpack/ccr/*"],
+	"manage_ilm": ["indices:admin/ilm/*"],
+	"manage_leader_index": ["indices:admin/xpack/ccr/forget_follower*"],
+}
+
+# cluster_privilege_actions[p] are the action patterns cluster privilege p
+# grants for content requests (§1.4; management requests of the gateway's own
+# APIs are decided by privilege name above).
+cluster_privilege_actions := {
+	"all": ["cluster:*", "indices:admin/template/*", "indices:admin/index_template/*"],
+	"monitor": ["cluster:monitor/*"],
+	"manage": [
+		"cluster:monitor/*", "cluster:admin/ingest/*", "cluster:admin/ilm/*", "cluster:admin/component_template/*",
+		"cluster:admin/settings/*", "cluster:admin/reroute", "cluster:admin/snapshot/*", "cluster:admin/repository/*",
+		"cluster:admin/script/*", "cluster:admin/tasks/*", "indices:admin/template/*", "indices:admin/index_template/*",
+	],
+	"manage_security": ["cluster:admin/xpack/security/*"],
+	"manage_index_templates": ["indices:admin/template/*", "indices:admin/index_template/*", "cluster:admin/component_template/*"],
+	"manage_ingest_pipelines": ["cluster:admin/ingest/pipeline/*", "cluster:monitor/ingest/pipeline/*"],
+	"manage_pipeline": ["cluster:admin/ingest/pipeline/*", "cluster:monitor/ingest/pipeline/*"],
+	"read_pipeline": ["cluster:admin/ingest/pipeline/get", "cluster:monitor/ingest/pipeline/*"],
+	"manage_ilm": ["cluster:admin/ilm/*"],
+	"read_ilm": ["cluster:admin/ilm/get", "cluster:admin/ilm/operation_mode/get"],
+	"monitor_ml": ["cluster:monitor/xpack/ml/*"],
+	"manage_ml": ["cluster:admin/xpack/ml/*", "cluster:monitor/xpack/ml/*"],
+}

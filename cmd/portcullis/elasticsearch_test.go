@@ -217,3 +217,58 @@ func TestAuditFailuresInElasticsearch(t *testing.T) {
 		t.Fatalf("seed query total %v", total)
 	}
 }
+
+// TestRoleIndexPrivileges: a role with index privileges lets a user search
+// logs-* but not write to it, nor read another index — including through
+// _bulk, _msearch, _mget and /_search — against a real node.
+func TestRoleIndexPrivileges(t *testing.T) {
+	es := auditortest.ESURL(t)
+	n := startNode(t, nil, withUpstreamURL(es))
+	su := basic(elasticAuth)
+	run := rand.Uint32()
+	logs, other := fmt.Sprintf("logs-pc-%d", run), fmt.Sprintf("other-pc-%d", run)
+	t.Cleanup(func() { call(t, "DELETE", es+"/"+logs+","+other, "") })
+	for _, idx := range []string{logs, other} {
+		mustStatus(t, call(t, "PUT", es+"/"+idx+"/_doc/1?refresh=true", `{"msg":"hello"}`, "Content-Type", "application/json"), 201, "seed "+idx)
+	}
+	mustStatus(t, call(t, "PUT", n.url+"/_security/role/logs_reader", `{"cluster":["monitor"],"indices":[{"names":["logs-*"],"privileges":["read"]}]}`, su...), 200, "role")
+	mustStatus(t, call(t, "PUT", n.url+"/_security/user/lena", `{"password":"lena-secret","roles":["logs_reader"]}`, su...), 200, "user")
+	lena := append(basic("lena:lena-secret"), "Content-Type", "application/json")
+	nd := append(basic("lena:lena-secret"), "Content-Type", "application/x-ndjson")
+
+	cases := []struct {
+		name, method, path, body string
+		hdr                      []string
+		want                     int
+	}{
+		{"search logs", "GET", "/" + logs + "/_search", "", lena, 200},
+		{"search logs-*", "POST", "/logs-*/_search", `{"query":{"match_all":{}}}`, lena, 200},
+		{"count logs", "GET", "/" + logs + "/_count", "", lena, 200},
+		{"get doc", "GET", "/" + logs + "/_doc/1", "", lena, 200},
+		{"cluster health (monitor)", "GET", "/_cluster/health", "", lena, 200},
+		{"index into logs", "PUT", "/" + logs + "/_doc/2", `{"msg":"x"}`, lena, 403},
+		{"delete logs", "DELETE", "/" + logs, "", lena, 403},
+		{"search other", "GET", "/" + other + "/_search", "", lena, 403},
+		{"search all", "GET", "/_search", "", lena, 403},
+		{"bulk into logs", "POST", "/_bulk", "{\"index\":{\"_index\":\"" + logs + "\"}}\n{\"a\":1}\n", nd, 403},
+		{"msearch other", "POST", "/_msearch", "{\"index\":\"" + logs + "\"}\n{}\n{\"index\":\"" + other + "\"}\n{}\n", nd, 403},
+		{"msearch logs", "POST", "/_msearch", "{\"index\":\"" + logs + "\"}\n{}\n", nd, 200},
+		{"mget other", "POST", "/_mget", `{"docs":[{"_index":"` + other + `","_id":"1"}]}`, lena, 403},
+		{"mget logs", "POST", "/_mget", `{"docs":[{"_index":"` + logs + `","_id":"1"}]}`, lena, 200},
+		{"cluster settings", "PUT", "/_cluster/settings", `{"persistent":{}}`, lena, 403},
+	}
+	for _, c := range cases {
+		r := call(t, c.method, n.url+c.path, c.body, c.hdr...)
+		if r.Status != c.want {
+			t.Errorf("%s: %s %s → %d %.300s, want %d", c.name, c.method, c.path, r.Status, r.Body, c.want)
+		}
+		if c.want == 403 && !strings.Contains(string(r.Body), "is unauthorized for user [lena] with effective roles [logs_reader]") {
+			t.Errorf("%s: 403 reason %s", c.name, r.Body)
+		}
+	}
+	// Nothing was written to logs.
+	r := call(t, "GET", es+"/"+logs+"/_count", "")
+	if !strings.Contains(string(r.Body), `"count":1`) {
+		t.Fatalf("logs was written to: %s", r.Body)
+	}
+}

@@ -96,7 +96,7 @@ func TestSeedCodelibs(t *testing.T) {
 	if !strings.Contains(string(r.Body), `"type":"security_exception"`) || !strings.Contains(string(r.Body), "testuser") {
 		t.Fatalf("403 body %s", r.Body)
 	}
-	r = call(t, "POST", n.url+"/bbb/_search", `{}`, "Cookie", "eaid="+token)
+	r = call(t, "POST", n.url+"/bbb/_search", `{}`, "Cookie", "eaid="+token, "Content-Type", "application/json")
 	mustStatus(t, r, 403, "POST /bbb as role user (constraint allows get only)")
 
 	// Make testuser admin again: the role change applies to the existing token.
@@ -380,7 +380,7 @@ func TestAnonymousAccess(t *testing.T) {
 				}
 			} else {
 				mustStatus(t, r, 401, "anonymous read of /private")
-				if !strings.Contains(string(r.Body), "action [GET /private/_search] requires authentication") || len(r.Header.Values("WWW-Authenticate")) != 3 {
+				if !strings.Contains(string(r.Body), "action [indices:data/read/search] requires authentication") || len(r.Header.Values("WWW-Authenticate")) != 3 {
 					t.Fatalf("401 answer: %v %s", r.Header, r.Body)
 				}
 			}
