@@ -129,7 +129,7 @@ func TestAllocsFlat(t *testing.T) {
 	if perSize[0] != perSize[1] {
 		t.Errorf("allocations per decision: %v at 10 constraints, %v at 10,000; want equal", perSize[0], perSize[1])
 	}
-	const budget = 200
+	const budget = 225 // 207 measured with the restricted-index guard (rego/authz.rego)
 	if perSize[1] > budget {
 		t.Errorf("allocations per decision = %v, budget %d", perSize[1], budget)
 	}

@@ -53,6 +53,10 @@ decision := {"allow": false, "reason": reason, "rule": "deny"} if {
 } else := {"allow": true, "reason": "a constraint grants the method on the path to a role of the user", "rule": rule} if {
 	input.request.kind == "content"
 
+	# Restricted indices (.security*: the audit trail) are never granted
+	# by a path constraint, only by a role with allow_restricted_indices.
+	not restricted_request
+
 	# The rules ("constraint:<id>") of the constraints granting the request.
 	#
 	# data.portcullis.constraints.index[prefix][method][role] lists, sorted,
@@ -134,6 +138,18 @@ index_granted(action, index) if {
 	some name in entry.names
 	glob.match(name, ["\u0000"], index)
 	not restricted_refused(entry, index)
+}
+
+# restricted_request: the request's path or one of its targets names a
+# restricted index.
+restricted_request if {
+	startswith(input.request.path, "/.security")
+}
+
+restricted_request if {
+	some target in input.request.targets
+	some index in target.indices
+	startswith(index, ".security")
 }
 
 restricted_refused(entry, index) if {

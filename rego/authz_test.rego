@@ -293,3 +293,16 @@ test_restricted_indices if {
 	decide_index_roles(targeted("GET", "/.security-audit-2026.11.23/_search", ["sloppy"], read)).allow == false
 	decide_index_roles(targeted("GET", "/.security-audit-2026.11.23/_search", ["auditor"], read)).allow == true
 }
+
+test_restricted_indices_not_by_constraint if {
+	everything := {"index": {"/": {"GET": {"user": ["constraint:all"]}}}, "globs": {}}
+	d1 := authz.decision with input as request("GET", "/.security-audit-2026.11.23/_search", ["user"])
+		with data.portcullis.constraints as everything
+	d1.allow == false
+	d2 := authz.decision with input as targeted("GET", "/logs/_search", ["user"], [{"action": "indices:data/read/search", "indices": [".security-audit-*"]}])
+		with data.portcullis.constraints as everything
+	d2.allow == false
+	d3 := authz.decision with input as request("GET", "/logs/_search", ["user"])
+		with data.portcullis.constraints as everything
+	d3.rule == "constraint:all"
+}
