@@ -22,6 +22,7 @@ const (
 	AggregateAccount    = "account"
 	AggregateConstraint = "constraint"
 	AggregateRole       = "role"
+	AggregateAPIKey     = "apikey"
 )
 
 // SubjectToken encodes an id for use as one subject token. A username may

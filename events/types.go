@@ -18,6 +18,8 @@ const (
 	TypeRoleDeleted       = "portcullis.role.deleted.v1"
 	TypeTokenIssued       = "portcullis.token.issued.v1"
 	TypeTokenRevoked      = "portcullis.token.revoked.v1"
+	TypeAPIKeyCreated     = "portcullis.apikey.created.v1"
+	TypeAPIKeyInvalidated = "portcullis.apikey.invalidated.v1"
 	// TypeAuthPrefix + <action> + ".v1" is the type of an auth outcome, e.g.
 	// portcullis.auth.authentication_failed.v1.
 	TypeAuthPrefix = "portcullis.auth."
@@ -29,7 +31,8 @@ func AuthType(action string) string { return TypeAuthPrefix + action + ".v1" }
 // StateTypes and TokenTypes list the types a projector folds.
 var (
 	StateTypes = []string{TypeAccountCreated, TypeAccountUpdated, TypeAccountDeleted,
-		TypeConstraintCreated, TypeConstraintDeleted, TypeRolePut, TypeRoleDeleted}
+		TypeConstraintCreated, TypeConstraintDeleted, TypeRolePut, TypeRoleDeleted,
+		TypeAPIKeyCreated, TypeAPIKeyInvalidated}
 	TokenTypes = []string{TypeTokenIssued, TypeTokenRevoked}
 )
 
@@ -131,6 +134,31 @@ type TokenRevoked struct {
 	TokenHash string `json:"token_hash"`
 	Username  string `json:"username,omitempty"`
 	Reason    string `json:"reason"`
+}
+
+// APIKeyCreated is the payload of portcullis.apikey.created.v1, on subject
+// StateSubject(AggregateAPIKey, ID). SecretHash is "sha256$<salt>$<hex>":
+// the salted SHA-256 of the 22-character random secret, which never leaves
+// the create answer. Expiration is zero for a key that never expires.
+// RoleDescriptors is the create request's role_descriptors object (name →
+// Elasticsearch role descriptor), validated; absent, the key has its owner's
+// privileges. Metadata is a JSON object.
+type APIKeyCreated struct {
+	ID              string          `json:"id"`
+	Name            string          `json:"name"`
+	Username        string          `json:"username"`
+	Realm           string          `json:"realm"`
+	SecretHash      string          `json:"secret_hash"`
+	Creation        time.Time       `json:"creation"`
+	Expiration      time.Time       `json:"expiration,omitzero"`
+	RoleDescriptors json.RawMessage `json:"role_descriptors,omitempty"`
+	Metadata        json.RawMessage `json:"metadata,omitempty"`
+}
+
+// APIKeyInvalidated is the payload of portcullis.apikey.invalidated.v1.
+type APIKeyInvalidated struct {
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
 }
 
 // Auth outcome actions, named as Elasticsearch's audit trail names them

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,14 +22,16 @@ const (
 	realmNative = "default_native" // accounts, verified by password
 	realmFile   = "default_file"   // the users file
 	realmToken  = "_token"         // login tokens
+	realmAPIKey = "_es_api_key"    // API keys, as Elasticsearch names the realm
 	// realmAnonymous is Elasticsearch's realm of the anonymous user.
 	realmAnonymous = "__anonymous"
 )
 
 // Authentication types, as Elasticsearch's authentication.type.
 const (
-	authTypeRealm = "realm"
-	authTypeToken = "token"
+	authTypeRealm  = "realm"
+	authTypeToken  = "token"
+	authTypeAPIKey = "api_key"
 	// authTypeAnonymous is Elasticsearch's authentication.type of the anonymous user.
 	authTypeAnonymous = "anonymous"
 )
@@ -43,16 +46,41 @@ type principal struct {
 	byToken  bool
 	// anonymous: no credentials, the configured anonymous user.
 	anonymous bool
+	// apiKeyID is the API key that authenticated the request, if any. Its
+	// privileges are its owner's current roles intersected with keyRoles,
+	// the policy roles of its role descriptors (none: the owner's alone).
+	apiKeyID string
+	keyRoles []string
 }
 
+// policyUser is p for the policy. API key descriptor roles are granted only
+// through keyRoles (authorize): one held as a user role, by a file realm
+// user or an account created before the name was reserved, is dropped.
 func (p *principal) policyUser() policy.User {
-	return policy.User{Name: p.name, Roles: p.roles, Realm: p.realm, AuthType: p.authType}
+	return policy.User{Name: p.name, Roles: userRoles(p.roles), Realm: p.realm, AuthType: p.authType}
+}
+
+// userRoles is roles without API key descriptor roles; it allocates only
+// when there is one to drop.
+func userRoles(roles []string) []string {
+	for i, r := range roles {
+		if policy.IsAPIKeyRole(r) {
+			out := slices.Clone(roles[:i])
+			for _, r := range roles[i+1:] {
+				if !policy.IsAPIKeyRole(r) {
+					out = append(out, r)
+				}
+			}
+			return out
+		}
+	}
+	return roles
 }
 
 // outcome is the auth outcome skeleton of a request by p.
 func (p *principal) outcome(r *request) events.AuthOutcome {
 	return events.AuthOutcome{
-		Principal: p.name, User: p.name, Roles: p.roles, Realm: p.realm, AuthType: p.authType,
+		Principal: p.name, User: p.name, Roles: p.roles, Realm: p.realm, AuthType: p.authType, APIKeyID: p.apiKeyID,
 		Method: r.method, Path: r.path, Query: string(r.query), RequestID: r.requestID, SourceIP: r.sourceIP,
 	}
 }
@@ -61,10 +89,13 @@ func (p *principal) outcome(r *request) events.AuthOutcome {
 type authFailure struct {
 	// busy: the credentials could not be checked now (too many slow
 	// hashes in progress); the answer is a 503, not a 401.
-	busy      bool
-	reason    string // the 401 reason, Elasticsearch's wording
-	principal string // the user name claimed, if any
-	realms    []events.RealmAttempt
+	busy   bool
+	reason string // the 401 reason, Elasticsearch's wording
+	// additional is Elasticsearch's additional_unsuccessful_credentials
+	// ("API key: <why>"), shown with the reason; empty for none.
+	additional string
+	principal  string // the user name claimed, if any
+	realms     []events.RealmAttempt
 }
 
 func (f *authFailure) outcome(r *request) events.AuthOutcome {
@@ -111,6 +142,8 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 			return g.authenticateBasic(ctx, now, r, user, pass)
 		case "Bearer":
 			return g.authenticateToken(ctx, now, cred)
+		case canon.SchemeAPIKey:
+			return g.authenticateAPIKey(ctx, now, cred)
 		default:
 			return nil, &authFailure{
 				reason: "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
@@ -310,6 +343,74 @@ func (g *Gateway) authenticateToken(ctx context.Context, now time.Time, tok stri
 		return nil, fail
 	}
 	return &principal{name: acc.Username, roles: acc.Roles, realm: realmToken, authType: authTypeToken, tokenSum: sum, byToken: true}, nil
+}
+
+// reasonCredentials is Elasticsearch's 401 reason when a token or API key
+// did not authenticate.
+const reasonCredentials = "unable to authenticate with provided credentials and anonymous access is not allowed for this request"
+
+// authenticateAPIKey resolves an ApiKey credential (base64 "id:api_key") to
+// the key's owner. A key unknown here may have been created on another
+// replica a moment ago: the projection catches up to the stream (bounded)
+// once before the key is refused. The secret is checked before the key's
+// state is told, so that only its holder learns that it expired or was
+// invalidated. The failure texts are Elasticsearch's.
+func (g *Gateway) authenticateAPIKey(ctx context.Context, now time.Time, cred string) (*principal, *authFailure) {
+	fail := func(principal, why string) (*principal, *authFailure) {
+		return nil, &authFailure{reason: reasonCredentials, additional: "API key: " + why, principal: principal,
+			realms: []events.RealmAttempt{{Realm: realmAPIKey, Type: realmAPIKey, Reason: why}}}
+	}
+	id, key, err := canon.ParseAPIKey(cred)
+	if err != nil {
+		return nil, &authFailure{reason: reasonCredentials,
+			realms: []events.RealmAttempt{{Realm: realmAPIKey, Type: realmAPIKey, Reason: reasonMalformed}}}
+	}
+	model := g.cfg.Projection.Model()
+	k, ok := model.APIKey(id)
+	if !ok {
+		if err := g.cfg.Projection.WaitForLatest(ctx, events.StreamState); err == nil {
+			k, ok = model.APIKey(id)
+		}
+	}
+	switch {
+	case !ok:
+		return fail("", "unable to find apikey with id "+id)
+	case !secret.VerifyAPIKey(k.SecretHash, key):
+		return fail(k.Username, "invalid credentials for API key ["+id+"]")
+	case k.Invalidated:
+		return fail(k.Username, "api key has been invalidated")
+	case !k.Expiration.IsZero() && !now.Add(-g.cfg.APIKeyClockSkew).Before(k.Expiration):
+		return fail(k.Username, "api key is expired")
+	}
+	roles, active := g.ownerRoles(k)
+	if !active {
+		return fail(k.Username, "owner ["+k.Username+"] of api key ["+id+"] is deleted or disabled")
+	}
+	p := &principal{name: k.Username, roles: roles, realm: realmAPIKey, authType: authTypeAPIKey, apiKeyID: id}
+	if len(k.Roles) > 0 {
+		p.keyRoles = make([]string, len(k.Roles))
+		for i, r := range k.Roles {
+			p.keyRoles[i] = policy.APIKeyRoleName(id, r.Name)
+		}
+	}
+	return p, nil
+}
+
+// ownerRoles returns the current roles of an API key's owner, and false
+// when the owner no longer exists or is disabled: a key never outlives its
+// owner's right to authenticate.
+func (g *Gateway) ownerRoles(k *projector.APIKey) ([]string, bool) {
+	if k.Realm == realmFile {
+		if g.cfg.FileRealm == nil {
+			return nil, false
+		}
+		return g.cfg.FileRealm.Roles(k.Username)
+	}
+	acc, ok := g.cfg.Projection.Model().Account(k.Username)
+	if !ok || acc.Disabled {
+		return nil, false
+	}
+	return acc.Roles, true
 }
 
 // basicCache maps the keyed digest of a verified credential to the account

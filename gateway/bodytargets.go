@@ -56,7 +56,7 @@ func (g *Gateway) readClassifiedBody(ctx *fasthttp.RequestCtx) (body, plain []by
 // Each is authorized as the same method on /<index>/<endpoint> — what the
 // request would be had it named the index in its path — so that a
 // constraint on /data cannot reach /secret through a body.
-func (g *Gateway) checkBodyConstraints(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, res classify.Result) bool {
+func (g *Gateway) checkBodyConstraints(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, user policy.User, res classify.Result) bool {
 	endpoint := endpointOf(r.path)
 	checked := map[string]bool{}
 	for _, t := range res.Targets {
@@ -78,7 +78,7 @@ func (g *Gateway) checkBodyConstraints(ctx *fasthttp.RequestCtx, now time.Time, 
 			}
 			checked[path] = true
 			in := &policy.Input{
-				User:    p.policyUser(),
+				User:    user,
 				Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, Action: t.Action, RequestID: r.requestID, SourceIP: r.sourceIP},
 			}
 			d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)

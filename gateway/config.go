@@ -26,6 +26,10 @@ type Config struct {
 	// invalidate entries at once regardless. Default 20m (as Elasticsearch's
 	// cache.ttl).
 	BasicCacheTTL time.Duration
+	// APIKeyClockSkew is how long past its expiration an API key still
+	// authenticates, for replicas whose clocks drift (Elasticsearch checks
+	// expiration > now, no allowance). Default 0; negative is invalid.
+	APIKeyClockSkew time.Duration
 	// UpstreamTimeout bounds one proxied exchange: writing the request and
 	// reading the whole answer, streamed bodies included. Default 60s.
 	UpstreamTimeout time.Duration
@@ -123,6 +127,9 @@ func (c *Config) validate() error {
 	}
 	if c.NodeID == "" {
 		errs = append(errs, errors.New("gateway: NodeID is required"))
+	}
+	if c.APIKeyClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("gateway.api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
 	}
 	for _, r := range c.RealmOrder {
 		if r != RealmNative && r != RealmFile {

@@ -68,17 +68,22 @@ func statusOf(err error) *clientError {
 	}
 }
 
+// esCause and esError render an ElasticsearchException. Additional is its
+// es.additional_unsuccessful_credentials metadata, which Elasticsearch
+// renders as a field of the exception (without the "es." prefix).
 type esCause struct {
-	Type   string          `json:"type"`
-	Reason string          `json:"reason"`
-	Header json.RawMessage `json:"header,omitempty"`
+	Type       string          `json:"type"`
+	Reason     string          `json:"reason"`
+	Additional string          `json:"additional_unsuccessful_credentials,omitempty"`
+	Header     json.RawMessage `json:"header,omitempty"`
 }
 
 type esError struct {
-	RootCause []esCause       `json:"root_cause"`
-	Type      string          `json:"type"`
-	Reason    string          `json:"reason"`
-	Header    json.RawMessage `json:"header,omitempty"`
+	RootCause  []esCause       `json:"root_cause"`
+	Type       string          `json:"type"`
+	Reason     string          `json:"reason"`
+	Additional string          `json:"additional_unsuccessful_credentials,omitempty"`
+	Header     json.RawMessage `json:"header,omitempty"`
 }
 
 type esErrorBody struct {
@@ -87,8 +92,13 @@ type esErrorBody struct {
 }
 
 func errorBody(status int, typ, reason string, header json.RawMessage) []byte {
+	return errorBodyAdditional(status, typ, reason, "", header)
+}
+
+func errorBodyAdditional(status int, typ, reason, additional string, header json.RawMessage) []byte {
 	b, _ := json.Marshal(esErrorBody{
-		Error:  esError{RootCause: []esCause{{Type: typ, Reason: reason, Header: header}}, Type: typ, Reason: reason, Header: header},
+		Error: esError{RootCause: []esCause{{Type: typ, Reason: reason, Additional: additional, Header: header}},
+			Type: typ, Reason: reason, Additional: additional, Header: header},
 		Status: status,
 	})
 	return b
@@ -104,10 +114,16 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 // WWW-Authenticate challenges as headers and in the body, as Elasticsearch
 // does (and, like it, without X-Elastic-Product).
 func writeUnauthorized(ctx *fasthttp.RequestCtx, reason string) {
+	writeUnauthorizedAdditional(ctx, reason, "")
+}
+
+// writeUnauthorizedAdditional is writeUnauthorized with Elasticsearch's
+// additional_unsuccessful_credentials ("API key: api key is expired").
+func writeUnauthorizedAdditional(ctx *fasthttp.RequestCtx, reason, additional string) {
 	for _, v := range wwwAuthenticate {
 		ctx.Response.Header.Add("WWW-Authenticate", v)
 	}
-	writeJSON(ctx, fasthttp.StatusUnauthorized, errorBody(fasthttp.StatusUnauthorized, "security_exception", reason, wwwAuthenticateJSON))
+	writeJSON(ctx, fasthttp.StatusUnauthorized, errorBodyAdditional(fasthttp.StatusUnauthorized, "security_exception", reason, additional, wwwAuthenticateJSON))
 }
 
 // writeForbidden answers 403 security_exception.

@@ -243,7 +243,7 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, errOverloaded)
 			return
 		}
-		writeUnauthorized(ctx, fail.reason)
+		writeUnauthorizedAdditional(ctx, fail.reason, fail.additional)
 		return
 	}
 
@@ -279,7 +279,7 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP,
 			Action: res.Action, Targets: policyTargets(res)},
 	}
-	check := func(d policy.Decision) bool {
+	check := func(d policy.Decision, user policy.User) bool {
 		if res.Deny != "" && d.Rule != "superuser" {
 			// The classifier cannot see what this API reads (SQL text …).
 			g.denyExtra(ctx, now, r, p, res.Action, nil, "only the superuser may call this API: "+res.Deny)
@@ -288,7 +288,7 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 		if needsBody && strings.HasPrefix(d.Rule, "constraint:") {
 			// A constraint granted the path; the indices the body names
 			// must be granted too.
-			return g.checkBodyConstraints(ctx, now, r, p, res)
+			return g.checkBodyConstraints(ctx, now, r, p, user, res)
 		}
 		return true
 	}
@@ -319,16 +319,27 @@ func policyTargets(res classify.Result) []policy.Target {
 // authorize decides in and, when denied, answers 403. Every decision is
 // recorded; a decision that cannot be recorded is a denial.
 //
-// check, when given, vets an allowing decision further (and answers and
-// records its own denial).
-func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, in *policy.Input, check func(policy.Decision) bool) bool {
-	d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)
-	if err != nil {
-		g.cfg.Logger.ErrorContext(ctx, "policy_decision_failed", "request_id", r.requestID, "error", err)
-		d = policy.Decision{Allow: false, Reason: "the policy could not be evaluated", Revision: g.cfg.Policy.Revision()}
-	}
-	if d.Allow && check != nil && !check(d) {
+// check, when given, vets an allowing decision further, for the user the
+// decision was made for (and answers and records its own denial).
+//
+// A request authenticated by an API key with role descriptors is decided
+// twice, as Elasticsearch intersects the key's privileges with its owner's:
+// once with the owner's current roles, once with the key's descriptor roles;
+// both must allow, and the key's decision (the narrower grant) is the one
+// recorded and vetted by check.
+func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, in *policy.Input, check func(policy.Decision, policy.User) bool) bool {
+	d := g.decide(ctx, r, in)
+	if d.Allow && check != nil && !check(d, in.User) {
 		return false
+	}
+	if d.Allow && p.keyRoles != nil {
+		kin := *in
+		kin.User.Roles = p.keyRoles
+		d = g.decide(ctx, r, &kin)
+		// Each side of the intersection is vetted with its own roles.
+		if d.Allow && check != nil && !check(d, kin.User) {
+			return false
+		}
 	}
 	o := p.outcome(r)
 	o.ESAction = in.Request.Action
@@ -363,6 +374,10 @@ func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request,
 	}
 	g.record(ctx, now, r, o)
 	reason := "action [" + action + "] is unauthorized for user [" + p.name + "] with effective roles [" + joinRoles(p.roles) + "]"
+	if p.apiKeyID != "" {
+		// Elasticsearch names the key and no roles for an API key.
+		reason = "action [" + action + "] is unauthorized for API key id [" + p.apiKeyID + "] of user [" + p.name + "]"
+	}
 	if idx := targetIndices(in.Request.Targets); idx != "" {
 		reason += " on indices [" + idx + "]"
 	}
@@ -373,6 +388,16 @@ func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request,
 	}
 	writeForbidden(ctx, reason)
 	return false
+}
+
+// decide evaluates in; a policy that cannot be evaluated denies.
+func (g *Gateway) decide(ctx *fasthttp.RequestCtx, r *request, in *policy.Input) policy.Decision {
+	d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)
+	if err != nil {
+		g.cfg.Logger.ErrorContext(ctx, "policy_decision_failed", "request_id", r.requestID, "error", err)
+		d = policy.Decision{Allow: false, Reason: "the policy could not be evaluated", Revision: g.cfg.Policy.Revision()}
+	}
+	return d
 }
 
 // record emits an outcome. A failure to enqueue is logged: the caller is

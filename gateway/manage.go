@@ -90,6 +90,11 @@ func (g *Gateway) manage(ctx *fasthttp.RequestCtx, now time.Time, r *request, p 
 	if ep.self && !p.anonymous && (ep.arg == "" || ep.arg == p.name) {
 		privilege = ""
 	}
+	if p.apiKeyID != "" && privilege == "" && ep.action != actionAuthenticate {
+		// An API key acts for its owner only within its privileges: it
+		// may ask who it is, not change its owner's password by itself.
+		privilege = privManageSecurity
+	}
 	in := &policy.Input{
 		User: p.policyUser(),
 		Request: policy.Request{Method: r.method, Path: r.path, Kind: policy.KindManagement, Privilege: privilege,
@@ -251,11 +256,16 @@ func checkDuplicateKeys(body []byte) error {
 // one comes near.
 const maxJSONDepth = 32
 
+// writeOK answers 200 with v as JSON. Like Elasticsearch's REST layer it
+// sends X-Elastic-Product: Elasticsearch, which Elastic's clients check on
+// their first 2xx (a client whose first call is a security API talks to
+// the gateway alone).
 func writeOK(ctx *fasthttp.RequestCtx, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode answer: %w", err)
 	}
+	ctx.Response.Header.Set("X-Elastic-Product", "Elasticsearch")
 	writeJSON(ctx, fasthttp.StatusOK, b)
 	return nil
 }

@@ -15,16 +15,20 @@ import (
 	"github.com/portcullis/portcullis/projector"
 )
 
+// actionAuthenticate is the action of GET /_security/_authenticate.
+const actionAuthenticate = "cluster:admin/xpack/security/user/authenticate"
+
 // securityRoute routes Elasticsearch's /_security/ APIs served so far: the
 // user API (over the same account aggregate as /_auth/account), the role
-// API (role.go) and _authenticate. Others are management requests that only the superuser
-// passes, and Elasticsearch without security answers them itself.
+// API (role.go), the API key API (apikey.go) and _authenticate. Others are
+// management requests that only the superuser passes, and Elasticsearch
+// without security answers them itself.
 func securityRoute(method, path string) *endpoint {
 	seg := canon.Segments(path) // "_security", ...
 	put := method == fasthttp.MethodPut || method == fasthttp.MethodPost
 	switch {
 	case len(seg) == 2 && seg[1] == "_authenticate" && method == fasthttp.MethodGet:
-		return &endpoint{action: "cluster:admin/xpack/security/user/authenticate", self: true, handle: (*Gateway).authenticateInfo}
+		return &endpoint{action: actionAuthenticate, self: true, handle: (*Gateway).authenticateInfo}
 	case len(seg) == 2 && seg[1] == "user" && method == fasthttp.MethodGet:
 		return &endpoint{action: "cluster:admin/xpack/security/user/get", privilege: privManageSecurity, handle: (*Gateway).getUsers}
 	case len(seg) == 3 && seg[1] == "user" && seg[2] == "_password" && put:
@@ -38,6 +42,8 @@ func securityRoute(method, path string) *endpoint {
 		case method == fasthttp.MethodDelete:
 			return &endpoint{action: "cluster:admin/xpack/security/user/delete", privilege: privManageSecurity, handle: (*Gateway).deleteUser, arg: seg[2]}
 		}
+	case len(seg) == 2 && seg[1] == "api_key":
+		return apiKeyRoute(method)
 	case len(seg) == 2 && seg[1] == "role" && method == fasthttp.MethodGet:
 		return &endpoint{action: "cluster:admin/xpack/security/role/get", privilege: privManageSecurity, handle: (*Gateway).getRoles}
 	case len(seg) == 3 && seg[1] == "role":
@@ -294,7 +300,7 @@ func (g *Gateway) changePassword(ctx *fasthttp.RequestCtx, now time.Time, r *req
 
 // authenticateInfo is GET /_security/_authenticate: who the request is.
 func (g *Gateway) authenticateInfo(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
-	realmType := map[string]string{realmNative: "native", realmFile: "file", realmToken: "_token", realmAnonymous: "anonymous"}[p.realm]
+	realmType := map[string]string{realmNative: "native", realmFile: "file", realmToken: "_token", realmAnonymous: "anonymous", realmAPIKey: realmAPIKey}[p.realm]
 	out := map[string]any{
 		"username": p.name, "roles": p.roles, "full_name": nil, "email": nil, "metadata": json.RawMessage(`{}`), "enabled": true,
 		"authentication_realm": map[string]string{"name": p.realm, "type": realmType},
@@ -303,6 +309,11 @@ func (g *Gateway) authenticateInfo(ctx *fasthttp.RequestCtx, now time.Time, r *r
 	}
 	if p.roles == nil {
 		out["roles"] = []string{}
+	}
+	if p.apiKeyID != "" {
+		if k, ok := g.cfg.Projection.Model().APIKey(p.apiKeyID); ok {
+			out["api_key"] = map[string]string{"id": k.ID, "name": k.Name}
+		}
 	}
 	if acc, ok := g.cfg.Projection.Model().Account(p.name); ok && !p.anonymous {
 		v := userViewOf(acc)

@@ -56,6 +56,20 @@ var BuiltinRoles = []string{
 // IsBuiltinRole reports whether name is reserved (BuiltinRoles).
 func IsBuiltinRole(name string) bool { return slices.Contains(BuiltinRoles, name) }
 
+// APIKeyRolePrefix starts the names of the roles compiled from API keys'
+// role descriptors: "_apikey/<key id>/<descriptor name>" (APIKeyRoleName).
+// A role of the role API may not take such a name (ValidateRole), nor may a
+// user hold one: the gateway grants them only to requests authenticated
+// with that key.
+const APIKeyRolePrefix = "_apikey/"
+
+// APIKeyRoleName is the name of the role compiled from descriptor of the
+// API key id.
+func APIKeyRoleName(id, descriptor string) string { return APIKeyRolePrefix + id + "/" + descriptor }
+
+// IsAPIKeyRole reports whether name is an API key's descriptor role.
+func IsAPIKeyRole(name string) bool { return strings.HasPrefix(name, APIKeyRolePrefix) }
+
 // maxRoleName is Elasticsearch's limit on a role name, in characters.
 const maxRoleName = 507
 
@@ -80,7 +94,7 @@ func ValidateRole(r Role) error {
 		add("role name is longer than %d characters", maxRoleName)
 	case strings.TrimSpace(r.Name) != r.Name:
 		add("role name has leading or trailing whitespace")
-	case IsBuiltinRole(r.Name):
+	case IsBuiltinRole(r.Name), IsAPIKeyRole(r.Name):
 		add("role [%s] is reserved and may not be used", r.Name)
 	}
 	for _, p := range r.Cluster {
@@ -112,6 +126,19 @@ func ValidateRole(r Role) error {
 	return fmt.Errorf("%w: %s", ErrInvalidRole, strings.Join(problems, "; "))
 }
 
+// ValidateAPIKeyRole is ValidateRole for a role compiled from an API key's
+// role descriptor: the name may be anything non-empty after the prefix
+// (Elasticsearch does not restrict descriptor names), the privileges are
+// checked as for any role.
+func ValidateAPIKeyRole(r Role) error {
+	name, ok := strings.CutPrefix(r.Name, APIKeyRolePrefix)
+	if !ok || name == "" || !clean(name) {
+		return fmt.Errorf("%w: api key role name %q is not %s<id>/<name>", ErrInvalidRole, clip(r.Name), APIKeyRolePrefix)
+	}
+	r.Name = "descriptor"
+	return ValidateRole(r)
+}
+
 // clip shortens s for an error message.
 func clip(s string) string {
 	if r := []rune(s); len(r) > 64 {
@@ -120,7 +147,8 @@ func clip(s string) string {
 	return s
 }
 
-// checkRoles validates rs as a whole: each role, and names unique.
+// checkRoles validates rs as a whole: each role (API key descriptor roles
+// with ValidateAPIKeyRole), and names unique.
 func checkRoles(rs []Role) error {
 	var errs []error
 	seen := make(map[string]bool, len(rs))
@@ -129,7 +157,11 @@ func checkRoles(rs []Role) error {
 			errs = append(errs, fmt.Errorf("%w %q: duplicate name", ErrInvalidRole, r.Name))
 		}
 		seen[r.Name] = true
-		if err := ValidateRole(r); err != nil {
+		validate := ValidateRole
+		if IsAPIKeyRole(r.Name) {
+			validate = ValidateAPIKeyRole
+		}
+		if err := validate(r); err != nil {
 			errs = append(errs, fmt.Errorf("role %q: %w", r.Name, err))
 		}
 	}

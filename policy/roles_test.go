@@ -22,6 +22,7 @@ func TestValidateRole(t *testing.T) {
 		{"superuser", Role{Name: "superuser", Cluster: []string{"all"}}, "role [superuser] is reserved"},
 		{"other built-in", Role{Name: "kibana_system"}, "role [kibana_system] is reserved"},
 		{"policy document", Role{Name: "implied_cluster_privileges"}, "is reserved"},
+		{"api key prefix", Role{Name: "_apikey/k1/r"}, "role [_apikey/k1/r] is reserved"},
 		{"whitespace", Role{Name: " r"}, "leading or trailing whitespace"},
 		{"control", Role{Name: "r\n"}, "control characters"},
 		{"too long", Role{Name: strings.Repeat("x", 508)}, "longer than 507"},
@@ -191,4 +192,30 @@ func FuzzValidateRole(f *testing.F) {
 			t.Fatalf("role %+v: Decide = %+v, %v; want granted", r, d, err)
 		}
 	})
+}
+
+// TestAPIKeyRoles: roles named for an API key's descriptors compile and
+// grant like any role, with the descriptor name unrestricted after the
+// prefix.
+func TestAPIKeyRoles(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, Config{}, nil)
+	name := APIKeyRoleName("k1", "my app role")
+	if !IsAPIKeyRole(name) || IsAPIKeyRole("k1/my app role") {
+		t.Fatal("IsAPIKeyRole")
+	}
+	if err := e.SetRoles(ctx, []Role{{Name: name, Cluster: []string{"monitor"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := e.Decide(ctx, management("monitor", name)); !d.Allow {
+		t.Fatalf("descriptor role does not grant: %+v", d)
+	}
+	for _, r := range []Role{
+		{Name: APIKeyRolePrefix},
+		{Name: APIKeyRoleName("k1", "r"), Cluster: []string{"bogus"}},
+	} {
+		if err := e.SetRoles(ctx, []Role{r}); !errors.Is(err, ErrInvalidRole) {
+			t.Errorf("%+v: error = %v, want ErrInvalidRole", r, err)
+		}
+	}
 }

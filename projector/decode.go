@@ -32,6 +32,8 @@ const (
 	kindTokenRevoked
 	kindRolePut
 	kindRoleDeleted
+	kindAPIKeyCreated
+	kindAPIKeyInvalidated
 )
 
 // kindOf maps an event type to its kind; unknown types (newer versions,
@@ -57,6 +59,10 @@ func kindOf(typ string) kind {
 		return kindRolePut
 	case events.TypeRoleDeleted:
 		return kindRoleDeleted
+	case events.TypeAPIKeyCreated:
+		return kindAPIKeyCreated
+	case events.TypeAPIKeyInvalidated:
+		return kindAPIKeyInvalidated
 	}
 	return kindUnknown
 }
@@ -83,6 +89,10 @@ func (k kind) typeName() string {
 		return events.TypeRolePut
 	case kindRoleDeleted:
 		return events.TypeRoleDeleted
+	case kindAPIKeyCreated:
+		return events.TypeAPIKeyCreated
+	case kindAPIKeyInvalidated:
+		return events.TypeAPIKeyInvalidated
 	}
 	return ""
 }
@@ -91,12 +101,13 @@ func (k kind) isAccount() bool    { return k >= kindAccountCreated && k <= kindA
 func (k kind) isConstraint() bool { return k == kindConstraintCreated || k == kindConstraintDeleted }
 func (k kind) isToken() bool      { return k == kindTokenIssued || k == kindTokenRevoked }
 func (k kind) isRole() bool       { return k == kindRolePut || k == kindRoleDeleted }
+func (k kind) isAPIKey() bool     { return k == kindAPIKeyCreated || k == kindAPIKeyInvalidated }
 
 // record is one event decoded once: what the folds need and what a log line
 // names. payload is one of *events.AccountCreated, *events.AccountUpdated,
 // *events.AccountDeleted, *events.ConstraintCreated,
 // *events.ConstraintDeleted, *events.RolePut, *events.RoleDeleted,
-// *tokenIssued, *tokenRevoked; nil for an unknown
+// *events.APIKeyCreated, *events.APIKeyInvalidated, *tokenIssued, *tokenRevoked; nil for an unknown
 // type.
 type record struct {
 	id      string
@@ -290,6 +301,22 @@ func decodePayload(k kind, v *fastjson.Value, in *interner) (any, error) {
 		return p, d.err
 	case kindRoleDeleted:
 		p := &events.RoleDeleted{Name: d.str(v, "name")}
+		return p, d.err
+	case kindAPIKeyCreated:
+		p := &events.APIKeyCreated{
+			ID:              d.str(v, "id"),
+			Name:            d.str(v, "name"),
+			Username:        d.str(v, "username"),
+			Realm:           d.str(v, "realm"),
+			SecretHash:      d.str(v, "secret_hash"),
+			Creation:        d.time(v, "creation"),
+			Expiration:      d.time(v, "expiration"),
+			RoleDescriptors: d.object(v, "role_descriptors"),
+			Metadata:        d.object(v, "metadata"),
+		}
+		return p, d.err
+	case kindAPIKeyInvalidated:
+		p := &events.APIKeyInvalidated{ID: d.str(v, "id"), Time: d.time(v, "time")}
 		return p, d.err
 	case kindTokenIssued:
 		p := &tokenIssued{

@@ -205,11 +205,11 @@ func TestDecodeMessageUnknownType(t *testing.T) {
 		p  fastjson.Parser
 		in interner
 	)
-	r, err := decodeMessage(&p, &in, []byte(`{"specversion":"1.0","id":"1","type":"portcullis.apikey.created.v1","data":{"anything":[1,{}]}}`))
+	r, err := decodeMessage(&p, &in, []byte(`{"specversion":"1.0","id":"1","type":"portcullis.serviceaccount.created.v1","data":{"anything":[1,{}]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.kind != kindUnknown || r.typ != "portcullis.apikey.created.v1" || r.payload != nil {
+	if r.kind != kindUnknown || r.typ != "portcullis.serviceaccount.created.v1" || r.payload != nil {
 		t.Fatalf("got %+v", r)
 	}
 }

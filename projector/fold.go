@@ -1,7 +1,10 @@
 package projector
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/portcullis/portcullis/events"
@@ -60,6 +63,32 @@ type Role struct {
 	Metadata []byte
 }
 
+// APIKey is an Elasticsearch API key (POST /_security/api_key). It is never
+// removed: an invalidated key stays, listed as invalidated, as in
+// Elasticsearch. Values are immutable once published: an invalidation makes
+// a new *APIKey.
+type APIKey struct {
+	ID, Name string
+	// Username and Realm name the owner, who created the key.
+	Username, Realm string
+	// SecretHash is "sha256$<salt>$<hex>", never the secret.
+	SecretHash string
+	Creation   time.Time
+	// Expiration is zero for a key that never expires.
+	Expiration time.Time
+	// Invalidation is the time of the invalidation, when Invalidated.
+	Invalidated  bool
+	Invalidation time.Time
+	// RoleDescriptors is the role_descriptors object as created, nil for
+	// none; Roles the same descriptors decoded, sorted by name (Role.Name is
+	// the descriptor's name). A key without descriptors has its owner's
+	// privileges.
+	RoleDescriptors []byte
+	Roles           []Role
+	// Metadata is a JSON object, nil for none.
+	Metadata []byte
+}
+
 // FoldAccount returns the account after ev, nil when there is none. cur is
 // the account before (nil: none) and is never modified. Created over an
 // existing account, updated or deleted of a missing one, or a UID or
@@ -103,6 +132,22 @@ func FoldRole(cur *Role, ev events.Event) (*Role, error) {
 		return cur, err
 	}
 	return foldRole(cur, r)
+}
+
+// FoldAPIKey returns the API key after ev. Created over an existing key,
+// invalidated while missing, or an id that does not match cur is
+// ErrInconsistent; a created key without id, owner or secret hash, or with
+// role descriptors that are not objects of cluster and indices privileges,
+// ErrMalformed. Invalidating an invalidated key returns cur unchanged.
+func FoldAPIKey(cur *APIKey, ev events.Event) (*APIKey, error) {
+	if !kindOf(ev.Type).isAPIKey() {
+		return cur, nil
+	}
+	r, err := decodeEvent(ev)
+	if err != nil {
+		return cur, err
+	}
+	return foldAPIKey(cur, r)
 }
 
 // FoldToken returns the token after ev: issued makes it, revoked removes it
@@ -237,4 +282,58 @@ func foldToken(cur *Token, r record) (*Token, error) {
 		return nil, nil
 	}
 	return cur, nil
+}
+
+func foldAPIKey(cur *APIKey, r record) (*APIKey, error) {
+	switch p := r.payload.(type) {
+	case *events.APIKeyCreated:
+		if p.ID == "" || p.Username == "" || p.SecretHash == "" {
+			return cur, fmt.Errorf("%w: api key created without id, username or secret hash", ErrMalformed)
+		}
+		if cur != nil {
+			return cur, fmt.Errorf("%w: api key %q created while it exists", ErrInconsistent, p.ID)
+		}
+		roles, err := descriptorRoles(p.RoleDescriptors)
+		if err != nil {
+			return cur, fmt.Errorf("%w: api key %q: role_descriptors: %w", ErrMalformed, p.ID, err)
+		}
+		return &APIKey{ID: p.ID, Name: p.Name, Username: p.Username, Realm: p.Realm, SecretHash: p.SecretHash,
+			Creation: p.Creation, Expiration: p.Expiration, RoleDescriptors: p.RoleDescriptors, Roles: roles,
+			Metadata: p.Metadata}, nil
+	case *events.APIKeyInvalidated:
+		if cur == nil {
+			return cur, fmt.Errorf("%w: api key %q invalidated while missing", ErrInconsistent, p.ID)
+		}
+		if p.ID != cur.ID {
+			return cur, fmt.Errorf("%w: api key %q invalidated as %q", ErrInconsistent, cur.ID, p.ID)
+		}
+		if cur.Invalidated {
+			return cur, nil
+		}
+		next := *cur
+		next.Invalidated, next.Invalidation = true, p.Time
+		return &next, nil
+	}
+	return cur, nil
+}
+
+// descriptorRoles decodes a role_descriptors object into roles sorted by
+// name. Created keys are rare: encoding/json is fast enough here.
+func descriptorRoles(raw []byte) ([]Role, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var m map[string]struct {
+		Cluster []string                 `json:"cluster"`
+		Indices []events.IndexPrivileges `json:"indices"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	roles := make([]Role, 0, len(m))
+	for name, d := range m {
+		roles = append(roles, Role{Name: name, Cluster: d.Cluster, Indices: d.Indices})
+	}
+	slices.SortFunc(roles, func(a, b Role) int { return cmp.Compare(a.Name, b.Name) })
+	return roles, nil
 }

@@ -367,6 +367,7 @@ func TestChangeString(t *testing.T) {
 		{ChangeAccount | ChangeToken, "account|token"},
 		{ChangeAccount | ChangeConstraint | ChangeToken, "account|constraint|token"},
 		{ChangeRole | ChangeConstraint, "constraint|role"},
+		{ChangeAPIKey | ChangeRole, "role|apikey"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

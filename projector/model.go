@@ -23,6 +23,7 @@ const (
 	ChangeConstraint
 	ChangeToken
 	ChangeRole
+	ChangeAPIKey
 
 	// ChangeNone is the empty set: nothing changed (a duplicate, an
 	// unknown type, an event that was skipped).
@@ -38,7 +39,7 @@ func (c Change) String() string {
 	for _, b := range [...]struct {
 		bit  Change
 		name string
-	}{{ChangeAccount, "account"}, {ChangeConstraint, "constraint"}, {ChangeToken, "token"}, {ChangeRole, "role"}} {
+	}{{ChangeAccount, "account"}, {ChangeConstraint, "constraint"}, {ChangeToken, "token"}, {ChangeRole, "role"}, {ChangeAPIKey, "apikey"}} {
 		if c&b.bit != 0 {
 			parts = append(parts, b.name)
 		}
@@ -104,6 +105,9 @@ type Model struct {
 	rmu   sync.RWMutex
 	roles map[string]*Role // guarded by rmu; written only by the writer
 
+	kmu     sync.RWMutex
+	apiKeys map[string]*APIKey // guarded by kmu; written only by the writer
+
 	smu      sync.RWMutex
 	subjects map[string]uint64 // guarded by smu
 
@@ -138,6 +142,7 @@ func NewModel() *Model {
 		seed:        maphash.MakeSeed(),
 		constraints: make(map[string]*Constraint),
 		roles:       make(map[string]*Role),
+		apiKeys:     make(map[string]*APIKey),
 		subjects:    make(map[string]uint64),
 		deadUIDs:    make(map[string]struct{}),
 	}
@@ -259,6 +264,33 @@ func (m *Model) Roles() []*Role {
 	return out
 }
 
+// APIKey returns the API key with that id, invalidated and expired ones
+// included. The *APIKey is shared and must not be modified.
+func (m *Model) APIKey(id string) (*APIKey, bool) {
+	m.kmu.RLock()
+	k := m.apiKeys[id]
+	m.kmu.RUnlock()
+	return k, k != nil
+}
+
+// APIKeys returns every API key sorted by creation, then id. The keys are
+// shared and must not be modified.
+func (m *Model) APIKeys() []*APIKey {
+	m.kmu.RLock()
+	out := make([]*APIKey, 0, len(m.apiKeys))
+	for _, k := range m.apiKeys {
+		out = append(out, k)
+	}
+	m.kmu.RUnlock()
+	slices.SortFunc(out, func(a, b *APIKey) int {
+		if c := a.Creation.Compare(b.Creation); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
 // SubjectSeq returns the stream sequence of the last event applied on a
 // STATE subject, 0 if none was. It counts every event on the subject, also
 // the ones that were skipped (unknown type, inconsistent) and the deletion
@@ -348,6 +380,8 @@ func (m *Model) apply(si int, seq uint64, subject string, r record, decErr error
 		change, err = m.applyConstraint(subject, r)
 	case si == streamState && r.kind.isRole():
 		change, err = m.applyRole(subject, r)
+	case si == streamState && r.kind.isAPIKey():
+		change, err = m.applyAPIKey(subject, r)
 	case si == streamTokens && r.kind.isToken():
 		change, err = m.applyToken(r)
 	default:
@@ -469,6 +503,28 @@ func (m *Model) applyRole(subject string, r record) (Change, error) {
 	}
 	m.rmu.Unlock()
 	return ChangeRole, nil
+}
+
+func (m *Model) applyAPIKey(subject string, r record) (Change, error) {
+	id, err := stateKey(subject, events.AggregateAPIKey)
+	if err != nil {
+		return ChangeNone, err
+	}
+	cur := m.apiKeys[id] // the writer reads without the lock
+	next, err := foldAPIKey(cur, r)
+	if err != nil {
+		return ChangeNone, err
+	}
+	if next == cur {
+		return ChangeNone, nil
+	}
+	if next.ID != id {
+		return ChangeNone, fmt.Errorf("%w: api key %q on the subject of %q", ErrInconsistent, next.ID, id)
+	}
+	m.kmu.Lock()
+	m.apiKeys[id] = next
+	m.kmu.Unlock()
+	return ChangeAPIKey, nil
 }
 
 func (m *Model) applyToken(r record) (Change, error) {

@@ -115,6 +115,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 		NodeID:          cfg.NodeID,
 		TokenTTL:        cfg.TokenTTL,
 		BasicCacheTTL:   cfg.BasicCacheTTL,
+		APIKeyClockSkew: cfg.APIKeyClockSkew,
 		UpstreamTimeout: cfg.UpstreamTimeout,
 		Projection:      a.proj,
 		Policy:          a.engine,
@@ -148,7 +149,8 @@ func newAuditor(cfg Config, js jetstream.JetStream, log *slog.Logger) (*auditor.
 	return au, nil
 }
 
-// onChange recompiles the policy when constraints or roles changed. It runs
+// onChange recompiles the policy when constraints, roles or API keys
+// changed (a key's role descriptors are roles _apikey/<id>/<name>). It runs
 // on the projector's writer before waiters are woken, so a constraint or
 // role is enforced by the time its creation is answered.
 func (a *app) onChange(ch projector.Change) {
@@ -162,8 +164,9 @@ func (a *app) onChange(ch projector.Change) {
 			a.log.Error("policy_compile_failed", "constraints", len(pcs), "error", err)
 		}
 	}
-	if ch&projector.ChangeRole != 0 {
-		prs := policyRoles(a.proj.Model().Roles())
+	if ch&(projector.ChangeRole|projector.ChangeAPIKey) != 0 {
+		model := a.proj.Model()
+		prs := append(policyRoles(model.Roles()), apiKeyRoles(model.APIKeys())...)
 		if err := a.engine.SetRoles(context.Background(), prs); err != nil {
 			a.log.Error("policy_compile_failed", "roles", len(prs), "error", err)
 		}
@@ -179,6 +182,31 @@ func policyRoles(rs []*projector.Role) []policy.Role {
 			pr.Indices[j] = policy.IndexPrivileges{Names: ip.Names, Privileges: ip.Privileges, AllowRestrictedIndices: ip.AllowRestrictedIndices}
 		}
 		out[i] = pr
+	}
+	return out
+}
+
+// apiKeyRoles converts the role descriptors of the API keys that may still
+// authenticate (not invalidated) to policy roles named
+// policy.APIKeyRoleName(id, descriptor).
+func apiKeyRoles(ks []*projector.APIKey) []policy.Role {
+	var out []policy.Role
+	for _, k := range ks {
+		if k.Invalidated {
+			continue
+		}
+		for _, pr := range policyRoles(rolePtrs(k.Roles)) {
+			pr.Name = policy.APIKeyRoleName(k.ID, pr.Name)
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+func rolePtrs(rs []projector.Role) []*projector.Role {
+	out := make([]*projector.Role, len(rs))
+	for i := range rs {
+		out[i] = &rs[i]
 	}
 	return out
 }

@@ -33,6 +33,9 @@ type Config struct {
 	BasicCacheTTL time.Duration `yaml:"basic_cache_ttl" env:"PORTCULLIS_BASIC_CACHE_TTL"`
 	// UpstreamTimeout bounds reading an Elasticsearch answer. Default 120s. Env PORTCULLIS_UPSTREAM_TIMEOUT.
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout" env:"PORTCULLIS_UPSTREAM_TIMEOUT"`
+	// APIKeyClockSkew is how long past its expiration an API key still
+	// authenticates, for clocks that drift between replicas. Default 0. Env PORTCULLIS_API_KEY_CLOCK_SKEW.
+	APIKeyClockSkew time.Duration `yaml:"api_key_clock_skew" env:"PORTCULLIS_API_KEY_CLOCK_SKEW"`
 
 	NATS   NATSConfig   `yaml:"nats"`
 	Policy PolicyConfig `yaml:"policy"`
@@ -287,6 +290,9 @@ func (c Config) validate() error {
 	}
 	if len(c.Upstream) == 0 {
 		errs = append(errs, errors.New("upstream: at least one Elasticsearch URL is required"))
+	}
+	if c.APIKeyClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
 	}
 	if c.TokenTTL < time.Second {
 		errs = append(errs, fmt.Errorf("token_ttl: %s is shorter than 1s", c.TokenTTL))

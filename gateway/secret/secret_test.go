@@ -72,3 +72,35 @@ func TestKeyed(t *testing.T) {
 		t.Fatal("user/password boundary is ambiguous")
 	}
 }
+
+func TestAPIKeyHash(t *testing.T) {
+	id, key, err := NewAPIKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id) != APIKeyIDLen || len(key) != APIKeySecretLen {
+		t.Fatalf("id %d, key %d characters", len(id), len(key))
+	}
+	h1, err := HashAPIKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := HashAPIKey(key)
+	if h1 == h2 {
+		t.Fatal("same hash twice: not salted")
+	}
+	if strings.Contains(h1, key) || !strings.HasPrefix(h1, "sha256$") {
+		t.Fatalf("hash %q", h1)
+	}
+	if !VerifyAPIKey(h1, key) || !VerifyAPIKey(h2, key) {
+		t.Fatal("the secret does not verify")
+	}
+	for _, bad := range []struct{ hash, key string }{
+		{h1, key + "x"}, {h1, ""}, {"", key}, {key, key}, {"sha256$$" + strings.Repeat("0", 64), key},
+		{strings.Replace(h1, "sha256", "md5", 1), key}, {h1[:len(h1)-1], key},
+	} {
+		if VerifyAPIKey(bad.hash, bad.key) {
+			t.Errorf("VerifyAPIKey(%q, %q) = true", bad.hash, bad.key)
+		}
+	}
+}

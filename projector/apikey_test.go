@@ -1,0 +1,119 @@
+package projector
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/events"
+	"github.com/valyala/fastjson"
+)
+
+func apiKeyCreated(tb testing.TB, id, owner string, descriptors string) events.Event {
+	p := events.APIKeyCreated{ID: id, Name: "k-" + id, Username: owner, Realm: "default_native",
+		SecretHash: "sha256$salt$00", Creation: t0, Expiration: t0.Add(time.Hour)}
+	if descriptors != "" {
+		p.RoleDescriptors = []byte(descriptors)
+	}
+	return newEvent(tb, events.TypeAPIKeyCreated, id, p)
+}
+
+func apiKeyInvalidated(tb testing.TB, id string, at time.Time) events.Event {
+	return newEvent(tb, events.TypeAPIKeyInvalidated, id, events.APIKeyInvalidated{ID: id, Time: at})
+}
+
+func apiKeySubject(id string) string { return events.StateSubject(events.AggregateAPIKey, id) }
+
+func TestFoldAPIKey(t *testing.T) {
+	desc := `{"w":{"cluster":["monitor"],"indices":[{"names":["b-*"],"privileges":["write"]}]},"r":{"indices":[{"names":["a-*"],"privileges":["read"],"allow_restricted_indices":true}]}}`
+	k1 := &APIKey{ID: "k1", Name: "k-k1", Username: "app", Realm: "default_native", SecretHash: "sha256$salt$00",
+		Creation: t0, Expiration: t0.Add(time.Hour)}
+	k1d := *k1
+	k1d.RoleDescriptors = []byte(desc)
+	k1d.Roles = []Role{
+		{Name: "r", Indices: []events.IndexPrivileges{{Names: []string{"a-*"}, Privileges: []string{"read"}, AllowRestrictedIndices: true}}},
+		{Name: "w", Cluster: []string{"monitor"}, Indices: []events.IndexPrivileges{{Names: []string{"b-*"}, Privileges: []string{"write"}}}},
+	}
+	k1inv := *k1
+	k1inv.Invalidated, k1inv.Invalidation = true, t0.Add(time.Minute)
+	tests := []struct {
+		name    string
+		cur     *APIKey
+		ev      events.Event
+		want    *APIKey
+		wantErr error
+	}{
+		{name: "created", ev: apiKeyCreated(t, "k1", "app", ""), want: k1},
+		{name: "created with descriptors", ev: apiKeyCreated(t, "k1", "app", desc), want: &k1d},
+		{name: "created twice", cur: k1, ev: apiKeyCreated(t, "k1", "app", ""), want: k1, wantErr: ErrInconsistent},
+		{name: "created without owner", ev: apiKeyCreated(t, "k1", "", ""), wantErr: ErrMalformed},
+		{name: "descriptor not an object", ev: apiKeyCreated(t, "k1", "app", `{"r":[1]}`), wantErr: ErrMalformed},
+		{name: "invalidated", cur: k1, ev: apiKeyInvalidated(t, "k1", t0.Add(time.Minute)), want: &k1inv},
+		{name: "invalidated twice keeps the first time", cur: &k1inv, ev: apiKeyInvalidated(t, "k1", t0.Add(time.Hour)), want: &k1inv},
+		{name: "invalidated while missing", ev: apiKeyInvalidated(t, "k1", t0), wantErr: ErrInconsistent},
+		{name: "invalidated as another", cur: k1, ev: apiKeyInvalidated(t, "k2", t0), want: k1, wantErr: ErrInconsistent},
+		{name: "other type skipped", cur: k1, ev: roleDeleted(t, "r"), want: k1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := FoldAPIKey(tt.cur, tt.ev)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestModelAPIKeys(t *testing.T) {
+	f := newFeed(t)
+	m := f.m
+	for _, id := range []string{"k2", "k1"} {
+		if ch, err := f.state(apiKeySubject(id), apiKeyCreated(t, id, "app", "")); err != nil || ch != ChangeAPIKey {
+			t.Fatal(ch, err)
+		}
+	}
+	if got := m.APIKeys(); len(got) != 2 || got[0].ID != "k1" || got[1].ID != "k2" {
+		t.Fatalf("keys %+v", got)
+	}
+	f.mustState(apiKeySubject("k1"), apiKeyInvalidated(t, "k1", t0))
+	if k, ok := m.APIKey("k1"); !ok || !k.Invalidated {
+		t.Fatalf("k1 %+v %v", k, ok)
+	}
+	if ch, err := f.state(apiKeySubject("k9"), apiKeyCreated(t, "k1", "app", "")); !errors.Is(err, ErrInconsistent) || ch != ChangeNone {
+		t.Fatalf("mismatched subject: %v %v", ch, err)
+	}
+	if _, ok := m.APIKey("k9"); ok {
+		t.Fatal("key on a mismatched subject stored")
+	}
+}
+
+// TestDecodeAPIKeyMatchesEncodingJSON: the fast decoder reads what
+// json.Marshal of the payloads writes.
+func TestDecodeAPIKeyMatchesEncodingJSON(t *testing.T) {
+	for _, ev := range []events.Event{
+		apiKeyCreated(t, "k1", "app", `{"r":{"cluster":["monitor"]}}`),
+		newEvent(t, events.TypeAPIKeyCreated, "k2", events.APIKeyCreated{ID: "k2", Username: "u", SecretHash: "h", Creation: t0, Metadata: []byte(`{"a":[1]}`)}),
+		apiKeyInvalidated(t, "k1", t0),
+	} {
+		raw, err := ev.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p fastjson.Parser
+		r, err := decodeMessage(&p, nil, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := reflect.New(reflect.TypeOf(r.payload).Elem()).Interface()
+		if err := ev.DecodeData(want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r.payload, want) {
+			t.Errorf("%s: fast %+v, encoding/json %+v", ev.Type, r.payload, want)
+		}
+	}
+}
