@@ -71,11 +71,7 @@ func validName(field, s string) error {
 
 func (g *Gateway) createAccount(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
 	var req accountRequest
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := g.decodeBody(ctx, &req); err != nil {
 		return err
 	}
 	if err := req.validate(true); err != nil {
@@ -120,11 +116,7 @@ func (g *Gateway) createAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 
 func (g *Gateway) updateAccount(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
 	var req accountRequest
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := g.decodeBody(ctx, &req); err != nil {
 		return err
 	}
 	if err := req.validate(false); err != nil {
@@ -133,7 +125,7 @@ func (g *Gateway) updateAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 	if req.Password == nil && req.Roles == nil {
 		return badRequest("nothing to update: give [password], [roles] or both")
 	}
-	err = g.changeAccount(ctx, now, "account", *req.Username, func(acc *projector.Account) (string, any, error) {
+	err := g.changeAccount(ctx, now, "account", *req.Username, func(acc *projector.Account) (string, any, error) {
 		upd := events.AccountUpdated{UID: acc.UID, Username: acc.Username, Roles: req.Roles}
 		if req.Password != nil {
 			hash, err := secret.HashPassword(*req.Password)
@@ -152,11 +144,7 @@ func (g *Gateway) updateAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 
 func (g *Gateway) deleteAccount(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
 	var req accountRequest
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := g.decodeBody(ctx, &req); err != nil {
 		return err
 	}
 	if req.Password != nil || req.Roles != nil {
@@ -165,7 +153,7 @@ func (g *Gateway) deleteAccount(ctx *fasthttp.RequestCtx, now time.Time, r *requ
 	if err := req.validate(false); err != nil {
 		return err
 	}
-	err = g.changeAccount(ctx, now, "account", *req.Username, func(acc *projector.Account) (string, any, error) {
+	err := g.changeAccount(ctx, now, "account", *req.Username, func(acc *projector.Account) (string, any, error) {
 		return events.TypeAccountDeleted, events.AccountDeleted{UID: acc.UID, Username: acc.Username}, nil
 	})
 	if err != nil {

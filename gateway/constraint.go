@@ -33,11 +33,7 @@ func viewOf(c projector.Constraint) constraintView {
 
 func (g *Gateway) createConstraint(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
 	var req constraintRequest
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := g.decodeBody(ctx, &req); err != nil {
 		return err
 	}
 	if req.Authenticator != nil && *req.Authenticator != "index" {

@@ -123,6 +123,16 @@ func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	return readBodyLimit(ctx, g.cfg.MaxManagementBody)
 }
 
+// decodeBody reads a management request's body and decodes it strictly
+// into v.
+func (g *Gateway) decodeBody(ctx *fasthttp.RequestCtx, v any) error {
+	body, err := g.readBody(ctx)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}
+
 // maxLoginBody bounds the unauthenticated /login body: a user name and a
 // password.
 const maxLoginBody = 16 << 10

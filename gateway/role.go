@@ -72,11 +72,7 @@ func (g *Gateway) putRole(ctx *fasthttp.RequestCtx, now time.Time, r *request, p
 		return validationError("Role [" + name + "] is reserved and may not be used.")
 	}
 	var req roleRequest
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := g.decodeBody(ctx, &req); err != nil {
 		return err
 	}
 	if !emptyList(req.Applications) {

@@ -92,11 +92,7 @@ func (g *Gateway) putUser(ctx *fasthttp.RequestCtx, now time.Time, r *request, p
 		return err
 	}
 	var req userRequest
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := g.decodeBody(ctx, &req); err != nil {
 		return err
 	}
 	if req.PasswordHash != nil {
@@ -126,6 +122,7 @@ func (g *Gateway) putUser(ctx *fasthttp.RequestCtx, now time.Time, r *request, p
 	expect := &events.Expect{LastSubjectSeq: model.SubjectSeq(subject)} // before the aggregate, as in createAccount
 	acc, exists := model.Account(name)
 	var ev events.Event
+	var err error
 	if !exists {
 		if req.Password == nil {
 			return validationError("password must be specified unless you are updating an existing user")
@@ -275,11 +272,7 @@ func (g *Gateway) changePassword(ctx *fasthttp.RequestCtx, now time.Time, r *req
 		Password     *string `json:"password"`
 		PasswordHash *string `json:"password_hash"`
 	}
-	body, err := g.readBody(ctx)
-	if err != nil {
-		return err
-	}
-	if err := decodeStrict(body, &req); err != nil {
+	if err := g.decodeBody(ctx, &req); err != nil {
 		return err
 	}
 	if req.PasswordHash != nil {
