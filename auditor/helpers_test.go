@@ -20,6 +20,7 @@ import (
 
 	"github.com/portcullis/portcullis/auditor"
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/events/eventstest"
 )
 
 // natsEnv is an embedded nats-server with the Portcullis streams.
@@ -29,20 +30,7 @@ type natsEnv struct {
 
 func startNATS(tb testing.TB) *natsEnv {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{
-		JetStream: true, StoreDir: tb.TempDir(), Port: -1, Host: "127.0.0.1", NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats-server not ready")
-	}
-	tb.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
+	srv := eventstest.StartServer(tb)
 	e := &natsEnv{srv: srv}
 	_, js := e.connect(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -57,16 +45,7 @@ func startNATS(tb testing.TB) *natsEnv {
 // closed when the test ends, or earlier by the test.
 func (e *natsEnv) connect(tb testing.TB) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
-	nc, err := nats.Connect(e.srv.ClientURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return nc, js
+	return eventstest.Connect(tb, e.srv)
 }
 
 func runID() string {

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/events/eventstest"
 )
 
 // natsEnv is a real nats-server embedded in the test process, with the two
@@ -28,20 +29,7 @@ type natsEnv struct {
 
 func startNATS(tb testing.TB) *natsEnv {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{
-		JetStream: true, StoreDir: tb.TempDir(), Port: -1, Host: "127.0.0.1", NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		tb.Fatal("nats-server not ready")
-	}
-	tb.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
+	srv := eventstest.StartServer(tb)
 	e := &natsEnv{srv: srv}
 	e.nc, e.js = e.connect(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -61,16 +49,7 @@ func startNATS(tb testing.TB) *natsEnv {
 
 func (e *natsEnv) connect(tb testing.TB) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
-	nc, err := nats.Connect(e.srv.ClientURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return nc, js
+	return eventstest.Connect(tb, e.srv)
 }
 
 // publish appends ev on subject as a command would and returns its stream

@@ -1,0 +1,49 @@
+// Package eventstest runs what the events package's users test against: a
+// real nats-server with JetStream, embedded in the test process on loopback,
+// with its store in the test's temporary directory.
+package eventstest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StartServer starts a JetStream server that stops when the test ends.
+func StartServer(tb testing.TB) *server.Server {
+	tb.Helper()
+	srv, err := server.NewServer(&server.Options{
+		JetStream: true, StoreDir: tb.TempDir(), Port: -1, Host: "127.0.0.1", NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("nats-server not ready")
+	}
+	tb.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	return srv
+}
+
+// Connect opens a connection of its own to srv (one "process"), closed when
+// the test ends or earlier by the test.
+func Connect(tb testing.TB, srv *server.Server) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nc, js
+}
