@@ -23,7 +23,9 @@ run: build
 	$(BIN) serve --listen $(LISTEN) --upstream $(ES_URL) --data-dir $(DATA_DIR)
 
 ## test: the whole suite: Rego tests, vet, Go tests (race detector on) against
-## real NATS (embedded) and a real Elasticsearch node (scripts/elasticsearch).
+## real NATS (embedded), a real Elasticsearch node (scripts/elasticsearch) and
+## a real OpenLDAP slapd (scripts/ldap-test-server, which the LDAP tests call:
+## it apt-installs Debian's slapd when missing, ~6s here).
 ## Under CI=true a node that cannot start fails the run; elsewhere its tests
 ## are skipped with a warning. The allocation tests run once more without
 ## the race detector, which changes allocation counts.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/canon"
+	"github.com/portcullis/portcullis/gateway/ldaprealm"
 	"github.com/portcullis/portcullis/gateway/secret"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/projector"
@@ -21,6 +22,7 @@ import (
 const (
 	realmNative = "default_native" // accounts, verified by password
 	realmFile   = "default_file"   // the users file
+	realmLDAP   = "ldap1"          // the LDAP directory, as Elasticsearch's docs name an ldap realm
 	realmToken  = "_token"         // login tokens
 	realmAPIKey = "_es_api_key"    // API keys, as Elasticsearch names the realm
 	// realmAnonymous is Elasticsearch's realm of the anonymous user.
@@ -115,6 +117,7 @@ const (
 	reasonUnknownToken  = "token is unknown, expired or revoked"
 	reasonMalformed     = "malformed credentials"
 	reasonUnsupported   = "unsupported authentication scheme"
+	reasonUnavailable   = "ldap server unavailable"
 )
 
 // authenticate runs the realm chain. The Authorization header wins; then
@@ -185,6 +188,15 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 				return &principal{name: user, roles: roles, realm: realmFile, authType: authTypeRealm}, nil
 			}
 			attempts = append(attempts, events.RealmAttempt{Realm: realmFile, Type: "file", Reason: reason})
+		case RealmLDAP:
+			if g.cfg.LDAPRealm == nil {
+				continue
+			}
+			roles, reason := g.checkLDAP(ctx, now, user, pass)
+			if reason == "" {
+				return &principal{name: user, roles: roles, realm: realmLDAP, authType: authTypeRealm}, nil
+			}
+			attempts = append(attempts, events.RealmAttempt{Realm: realmLDAP, Type: "ldap", Reason: reason})
 		}
 	}
 	busy := false
@@ -222,6 +234,35 @@ func (g *Gateway) checkFile(ctx context.Context, now time.Time, user, pass strin
 	}
 	g.basic.put(key, uid, version, now.Add(g.cfg.BasicCacheTTL))
 	return roles, ""
+}
+
+// checkLDAP verifies user and pass by binding to the directory, from the
+// Basic cache when this credential was verified in the realm's current
+// version (at most a minute ago, so that a change in the directory applies
+// within a minute). It returns the user's roles, or the realm's failure
+// reason. The bind is network I/O, not a hash: it does not take a slow-hash
+// slot (a slow directory must not starve the native realm); the realm
+// bounds its own concurrency and time.
+func (g *Gateway) checkLDAP(ctx context.Context, now time.Time, user, pass string) ([]string, string) {
+	lr := g.cfg.LDAPRealm
+	key := g.keyed.Sum("\x00ldap\x00"+user, pass)
+	uid, version := "ldap:"+user, lr.Version()
+	if roles, ok := lr.Roles(user); ok && g.basic.valid(key, uid, version, now) {
+		return roles, ""
+	}
+	roles, err := lr.Authenticate(ctx, user, pass)
+	switch {
+	case err == nil:
+		g.basic.put(key, uid, version, now.Add(g.cfg.BasicCacheTTL))
+		return roles, ""
+	case errors.Is(err, ldaprealm.ErrUnknownUser):
+		return nil, reasonUnknownUser
+	case errors.Is(err, ldaprealm.ErrMismatch):
+		return nil, reasonWrongPassword
+	default:
+		g.cfg.Logger.WarnContext(ctx, "ldap_realm_unavailable", "error", err)
+		return nil, reasonUnavailable
+	}
 }
 
 // verifyPassword returns the account when pass is its password, else nil
@@ -400,6 +441,11 @@ func (g *Gateway) authenticateAPIKey(ctx context.Context, now time.Time, cred st
 // when the owner no longer exists or is disabled: a key never outlives its
 // owner's right to authenticate.
 func (g *Gateway) ownerRoles(k *projector.APIKey) ([]string, bool) {
+	if k.Realm == realmLDAP {
+		// The directory is asked only with the user's password: an LDAP
+		// user's key has no owner roles to resolve, and fails closed.
+		return nil, false
+	}
 	if k.Realm == realmFile {
 		if g.cfg.FileRealm == nil {
 			return nil, false

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,10 +54,13 @@ type Config struct {
 
 	// RealmOrder is the order in which the password realms are tried for
 	// Basic credentials (Elasticsearch's realm order). Default
-	// [native, file].
+	// [native, file] (add "ldap" to use LDAPRealm).
 	RealmOrder []string
 	// FileRealm, when set, is the file realm (filerealm.Realm).
 	FileRealm FileRealm
+	// LDAPRealm, when set, is the LDAP realm (ldaprealm.Realm). Default nil:
+	// "ldap" in RealmOrder is skipped.
+	LDAPRealm LDAPRealm
 
 	// Projection is the read model (projector.Projector). Required.
 	Projection Projection
@@ -132,8 +136,8 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("gateway.api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
 	}
 	for _, r := range c.RealmOrder {
-		if r != RealmNative && r != RealmFile {
-			errs = append(errs, fmt.Errorf("authc.order: unknown realm %q (native, file)", r))
+		if r != RealmNative && r != RealmFile && r != RealmLDAP {
+			errs = append(errs, fmt.Errorf("authc.order: unknown realm %q (native, file, ldap)", r))
 		}
 	}
 	if c.Projection == nil || c.Policy == nil || c.Log == nil || c.Outcomes == nil {
@@ -146,6 +150,7 @@ func (c *Config) validate() error {
 const (
 	RealmNative = "native"
 	RealmFile   = "file"
+	RealmLDAP   = "ldap"
 )
 
 // FileRealm is a realm of users and roles kept in files.
@@ -155,6 +160,22 @@ type FileRealm interface {
 	// Authenticate checks the password (slow); it returns the roles.
 	Authenticate(user, pass string) ([]string, error)
 	// Version changes whenever the files are reloaded.
+	Version() uint64
+}
+
+// LDAPRealm is a realm of users in an LDAP directory.
+type LDAPRealm interface {
+	// Authenticate binds as user with pass (network I/O, bounded by the
+	// realm's timeout) and returns the roles mapped from the user's groups.
+	// It returns an error matching ldaprealm.ErrUnknownUser,
+	// ldaprealm.ErrMismatch or, when the directory could not answer,
+	// ldaprealm.ErrUnavailable.
+	Authenticate(ctx context.Context, user, pass string) ([]string, error)
+	// Roles returns the roles found by user's last successful Authenticate
+	// within the current Version.
+	Roles(user string) ([]string, bool)
+	// Version changes at least every minute: cached verifications of an
+	// older version are stale.
 	Version() uint64
 }
 

@@ -293,7 +293,7 @@ func (g *Gateway) changePassword(ctx *fasthttp.RequestCtx, now time.Time, r *req
 
 // authenticateInfo is GET /_security/_authenticate: who the request is.
 func (g *Gateway) authenticateInfo(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
-	realmType := map[string]string{realmNative: "native", realmFile: "file", realmToken: "_token", realmAnonymous: "anonymous", realmAPIKey: realmAPIKey}[p.realm]
+	realmType := map[string]string{realmNative: "native", realmFile: "file", realmLDAP: "ldap", realmToken: "_token", realmAnonymous: "anonymous", realmAPIKey: realmAPIKey}[p.realm]
 	out := map[string]any{
 		"username": p.name, "roles": p.roles, "full_name": nil, "email": nil, "metadata": json.RawMessage(`{}`), "enabled": true,
 		"authentication_realm": map[string]string{"name": p.realm, "type": realmType},

@@ -22,6 +22,7 @@ import (
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway"
 	"github.com/portcullis/portcullis/gateway/filerealm"
+	"github.com/portcullis/portcullis/gateway/ldaprealm"
 	"github.com/portcullis/portcullis/gateway/secret"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/projector"
@@ -102,14 +103,31 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 		}
 		fileRealm = a.fileRealm
 	}
+	var ldapRealm gateway.LDAPRealm
+	order := cfg.Authc.Order
+	if l := cfg.Authc.LDAP; l.URL != "" {
+		r, err := ldaprealm.New(ldaprealm.Config{
+			URL: l.URL, UserDNTemplates: l.UserDNTemplates,
+			GroupSearchBaseDN: l.GroupSearch.BaseDN, GroupSearchFilter: l.GroupSearch.Filter,
+			RoleMapping: l.RoleMapping, Timeout: l.Timeout,
+		})
+		if err != nil {
+			return fail(err)
+		}
+		ldapRealm = r
+		if len(order) == 0 {
+			order = []string{gateway.RealmNative, gateway.RealmFile, gateway.RealmLDAP}
+		}
+	}
 	var anon *gateway.Anonymous
 	if an := cfg.Authc.Anonymous; len(an.Roles) > 0 {
 		anon = &gateway.Anonymous{Username: an.Username, Roles: an.Roles, AuthzException: an.AuthzException}
 	}
 	a.gw, err = gateway.New(gateway.Config{
 		Anonymous:       anon,
-		RealmOrder:      cfg.Authc.Order,
+		RealmOrder:      order,
 		FileRealm:       fileRealm,
+		LDAPRealm:       ldapRealm,
 		Listen:          cfg.Listen,
 		Upstreams:       cfg.Upstream,
 		NodeID:          cfg.NodeID,
@@ -323,3 +341,5 @@ func randomString(nbytes int) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+var _ gateway.LDAPRealm = (*ldaprealm.Realm)(nil)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/portcullis/portcullis/gateway"
 )
 
 // Config is the root configuration: one YAML file (--config), then
@@ -47,9 +49,10 @@ type Config struct {
 // AuthcConfig configures authentication, named as Elasticsearch's
 // xpack.security.authc.
 type AuthcConfig struct {
-	// Order of the password realms for Basic credentials. Default [native, file]. Env PORTCULLIS_AUTHC_ORDER (comma separated).
+	// Order of the password realms for Basic credentials. Default [native, file], and ldap last when authc.ldap.url is set. Env PORTCULLIS_AUTHC_ORDER (comma separated).
 	Order     stringList      `yaml:"order" env:"PORTCULLIS_AUTHC_ORDER"`
 	File      FileRealmConfig `yaml:"file"`
+	LDAP      LDAPRealmConfig `yaml:"ldap"`
 	Anonymous AnonymousConfig `yaml:"anonymous"`
 }
 
@@ -60,6 +63,30 @@ type FileRealmConfig struct {
 	Users string `yaml:"users" env:"PORTCULLIS_AUTHC_FILE_USERS"`
 	// UsersRoles file, `role:user1,user2` a line. Default: users_roles beside Users. Env PORTCULLIS_AUTHC_FILE_USERS_ROLES.
 	UsersRoles string `yaml:"users_roles" env:"PORTCULLIS_AUTHC_FILE_USERS_ROLES"`
+}
+
+// LDAPRealmConfig is Elasticsearch's LDAP realm in its user_dn_templates
+// mode (realm ldap1): users bind with their own password; their groups,
+// searched with that connection, map to roles. A verification is cached for
+// at most a minute.
+type LDAPRealmConfig struct {
+	// URL of the directory, ldap://host:port or ldaps://host:port; empty turns the realm off. Default empty. Env PORTCULLIS_AUTHC_LDAP_URL.
+	URL string `yaml:"url" env:"PORTCULLIS_AUTHC_LDAP_URL"`
+	// UserDNTemplates: the DNs a user binds as, {0} the user name, e.g. "uid={0},ou=people,dc=example,dc=com". Required with URL. YAML only (DNs hold commas).
+	UserDNTemplates []string              `yaml:"user_dn_templates"`
+	GroupSearch     LDAPGroupSearchConfig `yaml:"group_search"`
+	// RoleMapping maps a group DN to the roles of its members. Default none. YAML only.
+	RoleMapping map[string][]string `yaml:"role_mapping"`
+	// Timeout bounds connecting and each LDAP operation. Default 5s. Env PORTCULLIS_AUTHC_LDAP_TIMEOUT.
+	Timeout time.Duration `yaml:"timeout" env:"PORTCULLIS_AUTHC_LDAP_TIMEOUT"`
+}
+
+// LDAPGroupSearchConfig finds a user's groups.
+type LDAPGroupSearchConfig struct {
+	// BaseDN searched (subtree) for the user's groups. Default empty: no groups, no roles. Env PORTCULLIS_AUTHC_LDAP_GROUP_SEARCH_BASE_DN.
+	BaseDN string `yaml:"base_dn" env:"PORTCULLIS_AUTHC_LDAP_GROUP_SEARCH_BASE_DN"`
+	// Filter of the groups, {0} the user's DN. Default "(member={0})". Env PORTCULLIS_AUTHC_LDAP_GROUP_SEARCH_FILTER.
+	Filter string `yaml:"filter" env:"PORTCULLIS_AUTHC_LDAP_GROUP_SEARCH_FILTER"`
 }
 
 // AnonymousConfig is Elasticsearch's xpack.security.authc.anonymous: with
@@ -308,6 +335,11 @@ func (c Config) validate() error {
 	}
 	if c.Audit.URL != "" && !strings.HasPrefix(c.Audit.URL, "http://") && !strings.HasPrefix(c.Audit.URL, "https://") {
 		errs = append(errs, fmt.Errorf("audit.url: %q is not an http:// or https:// URL", c.Audit.URL))
+	}
+	for _, r := range c.Authc.Order {
+		if r == gateway.RealmLDAP && c.Authc.LDAP.URL == "" {
+			errs = append(errs, errors.New("authc.ldap.url: required when authc.order names ldap"))
+		}
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))
