@@ -100,6 +100,19 @@ type authFailure struct {
 	realms     []events.RealmAttempt
 }
 
+// recordFailure records a refused authentication as Elasticsearch's audit
+// trail does: one realm_authentication_failed per realm that failed, then
+// authentication_failed listing them all.
+func (g *Gateway) recordFailure(ctx context.Context, now time.Time, r *request, f *authFailure) {
+	for _, a := range f.realms {
+		g.record(ctx, now, r, events.AuthOutcome{
+			Action: events.ActionRealmAuthFailed, Outcome: "failure", Reason: a.Reason,
+			Principal: f.principal, Realm: a.Realm, Realms: []events.RealmAttempt{a},
+		})
+	}
+	g.record(ctx, now, r, f.outcome(r))
+}
+
 func (f *authFailure) outcome(r *request) events.AuthOutcome {
 	return events.AuthOutcome{
 		Action: events.ActionAuthenticationFailed, Outcome: "failure", Reason: f.reason,

@@ -238,7 +238,7 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 
 	p, fail := g.authenticate(ctx, now, r)
 	if fail != nil {
-		g.record(ctx, now, r, fail.outcome(r))
+		g.recordFailure(ctx, now, r, fail)
 		if fail.busy {
 			writeError(ctx, errOverloaded)
 			return

@@ -221,3 +221,29 @@ func TestBodyNamedIndices(t *testing.T) {
 		t.Errorf("last forwarded %s", got.URL.Path)
 	}
 }
+
+// TestRealmFailuresRecorded: a refused Basic credential records one
+// realm_authentication_failed per realm tried, then authentication_failed
+// listing them all.
+func TestRealmFailuresRecorded(t *testing.T) {
+	up := httptest.NewServer(http.NotFoundHandler())
+	defer up.Close()
+	tg := newTestGateway(t, up.URL)
+	resp := do(t, "GET", tg.url+"/data/x", nil, "reader:wrong-password")
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	tg.out.mu.Lock()
+	defer tg.out.mu.Unlock()
+	var actions []string
+	for _, o := range tg.out.list {
+		actions = append(actions, o.Action)
+	}
+	if strings.Join(actions, ",") != "realm_authentication_failed,authentication_failed" {
+		t.Fatalf("outcomes %v", actions)
+	}
+	if r := tg.out.list[0]; r.Realm != "default_native" || r.Reason != "invalid password" || r.Principal != "reader" {
+		t.Fatalf("realm outcome %+v", r)
+	}
+}

@@ -42,7 +42,7 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 			principal: user,
 			realms:    []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}},
 		}
-		g.record(ctx, now, r, fail.outcome(r))
+		g.recordFailure(ctx, now, r, fail)
 		writeUnauthorized(ctx, fail.reason)
 		return
 	}
