@@ -306,3 +306,16 @@ test_restricted_indices_not_by_constraint if {
 		with data.portcullis.constraints as everything
 	d3.rule == "constraint:all"
 }
+
+test_create_doc_cannot_overwrite if {
+	roles := {"writer": {"cluster": [], "indices": [{"names": ["logs-*"], "privileges": ["create_doc"], "allow_restricted_indices": false}]}}
+	create := targeted("POST", "/logs-a/_doc", ["writer"], [{"action": "indices:data/write/index:op_type/create", "indices": ["logs-a"]}])
+	d1 := authz.decision with input as create with data.portcullis.constraints as object.union(constraints, {"roles": roles})
+	d1.allow == true
+	shard := targeted("POST", "/logs-a/_doc", ["writer"], [{"action": "indices:data/write/index[s]", "indices": ["logs-a"]}])
+	d2 := authz.decision with input as shard with data.portcullis.constraints as object.union(constraints, {"roles": roles})
+	d2.allow == true
+	overwrite := targeted("PUT", "/logs-a/_doc/1", ["writer"], [{"action": "indices:data/write/index:op_type/index", "indices": ["logs-a"]}])
+	d3 := authz.decision with input as overwrite with data.portcullis.constraints as object.union(constraints, {"roles": roles})
+	d3.allow == false
+}

@@ -54,30 +54,45 @@ implied_cluster_privileges := {
 }
 
 # index_privilege_actions[p] are the action patterns index privilege p
-# grants (Elasticsearch's IndexPrivilege, es-security-protocol.md §1.3).
+# grants: Elasticsearch 8.x's IndexPrivilege, as es-security-protocol.md §1.3
+# lists it (keep the two in step).
 index_privilege_actions := {
-	"all": ["indices:*"],
+	"all": ["indices:*", "internal:transport/proxy/indices:*"],
 	"read": ["indices:data/read/*", "indices:admin/resolve/index", "indices:admin/resolve/cluster"],
-	"read_cross_cluster": ["internal:transport/proxy/indices:data/read/*", "indices:admin/shards/search_shards"],
-	"write": ["indices:data/write/*", "indices:admin/mapping/auto_put"],
-	"index": ["indices:data/write/index*", "indices:data/write/update*", "indices:data/write/bulk*", "indices:admin/mapping/auto_put"],
-	"create": ["indices:data/write/index*", "indices:data/write/bulk*", "indices:admin/mapping/auto_put"],
-	"create_doc": ["indices:data/write/index", "indices:data/write/index:op_type/create", "indices:data/write/bulk*", "indices:admin/mapping/auto_put"],
+	"read_cross_cluster": [
+		"internal:transport/proxy/indices:data/read/*", "indices:admin/shards/search_shards",
+		"indices:admin/search/search_shards", "indices:admin/resolve/cluster", "indices:data/read/esql",
+		"indices:data/read/esql/compute",
+	],
+	"create": ["indices:data/write/index*", "indices:data/write/bulk*", "indices:data/write/simulate/bulk*"],
+	"create_doc": [
+		"indices:data/write/index", "indices:data/write/index\\[*", "indices:data/write/index:op_type/create",
+		"indices:data/write/bulk*", "indices:data/write/simulate/bulk*",
+	],
+	"index": ["indices:data/write/index*", "indices:data/write/bulk*", "indices:data/write/update*", "indices:data/write/simulate/bulk*"],
 	"delete": ["indices:data/write/delete*", "indices:data/write/bulk*"],
+	"write": ["indices:data/write/*", "indices:admin/mapping/auto_put"],
+	"monitor": ["indices:monitor/*"],
+	"manage": ["indices:monitor/*", "indices:admin/*", "indices:data/read/field_caps*", "indices:data/read/xpack/rollup/get/index/caps*"],
 	"create_index": ["indices:admin/create", "indices:admin/auto_create", "indices:admin/data_stream/create"],
 	"delete_index": ["indices:admin/delete", "indices:admin/data_stream/delete"],
-	"manage": ["indices:monitor/*", "indices:admin/*"],
-	"monitor": ["indices:monitor/*"],
 	"view_index_metadata": [
-		"indices:admin/aliases/get", "indices:admin/get", "indices:admin/mappings/get", "indices:admin/mappings/fields/get",
-		"indices:admin/settings/get", "indices:admin/resolve/index", "indices:admin/data_stream/get", "indices:monitor/settings/get",
-		"indices:admin/ilm/explain", "indices:admin/validate/query",
+		"indices:admin/aliases/get", "indices:admin/get", "indices:admin/mappings/fields/get*", "indices:admin/mappings/get",
+		"indices:admin/shards/search_shards", "indices:admin/search/search_shards", "indices:admin/validate/query*",
+		"indices:monitor/settings/get", "indices:admin/ilm/explain", "indices:admin/data_stream/lifecycle/get",
+		"indices:admin/data_stream/lifecycle/explain", "indices:admin/data_stream/get", "indices:admin/resolve/index",
+		"indices:admin/resolve/cluster", "indices:data/read/field_caps*", "indices:data/read/xpack/rollup/get/index/caps*",
+		"indices:monitor/transform/checkpoint*",
 	],
-	"maintenance": ["indices:admin/refresh*", "indices:admin/flush*", "indices:admin/synced_flush", "indices:admin/forcemerge*"],
-	"auto_configure": ["indices:admin/auto_create", "indices:admin/mapping/auto_put", "indices:admin/data_stream/create"],
-	"manage_follow_index": ["indices:admin/xpack/ccr/*"],
-	"manage_ilm": ["indices:admin/ilm/*"],
+	"manage_follow_index": [
+		"indices:admin/xpack/ccr/put_follow", "indices:admin/xpack/ccr/unfollow", "indices:admin/close*",
+		"indices:admin/data_stream/promote", "indices:admin/rollover",
+	],
 	"manage_leader_index": ["indices:admin/xpack/ccr/forget_follower*"],
+	"manage_ilm": ["indices:admin/ilm/*"],
+	"manage_data_stream_lifecycle": ["indices:admin/data_stream/lifecycle/*"],
+	"maintenance": ["indices:admin/refresh*", "indices:admin/flush*", "indices:admin/synced_flush", "indices:admin/forcemerge*"],
+	"auto_configure": ["indices:admin/mapping/auto_put", "indices:admin/auto_create"],
 }
 
 # cluster_privilege_actions[p] are the action patterns cluster privilege p
