@@ -149,6 +149,9 @@ func New(usersPath, rolesPath string, log *slog.Logger) (*Realm, error) {
 }
 
 func (r *Realm) load() error {
+	// The stamp is taken before the files are read: a change made while
+	// they are read shows as a new stamp and is loaded on the next check.
+	stamp := r.fileStamp()
 	users, err := os.ReadFile(r.usersPath)
 	if err != nil {
 		return fmt.Errorf("file realm: %w", err)
@@ -166,7 +169,7 @@ func (r *Realm) load() error {
 	}
 	r.cur.Store(t)
 	r.version.Add(1)
-	r.stamp = r.fileStamp()
+	r.stamp = stamp
 	return nil
 }
 
@@ -228,8 +231,9 @@ func (r *Realm) Run(ctx context.Context, interval time.Duration) error {
 		if r.fileStamp() == r.stamp {
 			continue
 		}
+		stamp := r.fileStamp()
 		if err := r.load(); err != nil {
-			r.stamp = r.fileStamp() // don't retry the same broken content
+			r.stamp = stamp // don't retry the same broken content
 			r.log.ErrorContext(ctx, "file_realm_reload_failed", "error", err)
 			continue
 		}

@@ -75,16 +75,24 @@ func TestRealmAuthenticateAndReload(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	os.WriteFile(users, []byte("alice:"+hash(t, "pw-two")+"\ncarol:"+hash(t, "pw-c")+"\n"), 0o600)
+	// The watcher may see the file half written (os.WriteFile truncates
+	// first); wait until the final content is in force.
 	deadline := time.Now().Add(5 * time.Second)
-	for r.Version() == v && time.Now().Before(deadline) {
+	for {
+		_, errA := r.Authenticate("alice", "pw-two")
+		_, errC := r.Authenticate("carol", "pw-c")
+		if errA == nil && errC == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after reload: alice %v, carol %v", errA, errC)
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := r.Authenticate("alice", "pw-two"); err != nil {
-		t.Fatalf("after reload: %v", err)
+	if r.Version() == v {
+		t.Fatal("version unchanged by a reload")
 	}
-	if _, err := r.Authenticate("carol", "pw-c"); err != nil {
-		t.Fatalf("new user after reload: %v", err)
-	}
+	time.Sleep(50 * time.Millisecond) // let the watcher settle on the final stamp
 	// A broken file keeps the previous table.
 	v = r.Version()
 	os.WriteFile(users, []byte("garbage\n"), 0o600)
