@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/secret"
 	"github.com/portcullis/portcullis/policy"
@@ -197,5 +195,3 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
-
-var _ = fasthttp.MethodGet

@@ -280,6 +280,16 @@ func writeOK(ctx *fasthttp.RequestCtx, v any) error {
 	return nil
 }
 
+// writeFound answers the entities a get API found by name, or 404 {} when
+// it found none, as Elasticsearch's user and role APIs do.
+func writeFound[V any](ctx *fasthttp.RequestCtx, out map[string]V) error {
+	if len(out) == 0 {
+		writeJSON(ctx, fasthttp.StatusNotFound, []byte(`{}`))
+		return nil
+	}
+	return writeOK(ctx, out)
+}
+
 // appendAndWait appends ev and waits until this replica's projection has
 // applied it (read-your-writes): when the answer leaves, the change is
 // visible here, and on every other replica as soon as it has caught up.

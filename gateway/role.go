@@ -191,11 +191,7 @@ func (g *Gateway) getRoles(ctx *fasthttp.RequestCtx, now time.Time, r *request, 
 			out[n] = roleViewOf(role)
 		}
 	}
-	if len(out) == 0 {
-		writeJSON(ctx, fasthttp.StatusNotFound, []byte(`{}`))
-		return nil
-	}
-	return writeOK(ctx, out)
+	return writeFound(ctx, out)
 }
 
 // deleteRole is DELETE /_security/role/<name>: {"found": true}, or 404

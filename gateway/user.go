@@ -212,11 +212,7 @@ func (g *Gateway) getUsers(ctx *fasthttp.RequestCtx, now time.Time, r *request, 
 			out[n] = userViewOf(a)
 		}
 	}
-	if len(out) == 0 {
-		writeJSON(ctx, fasthttp.StatusNotFound, []byte(`{}`))
-		return nil
-	}
-	return writeOK(ctx, out)
+	return writeFound(ctx, out)
 }
 
 func (g *Gateway) deleteUser(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, name string) error {

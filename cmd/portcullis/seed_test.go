@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -330,8 +329,6 @@ func TestTokenTTL(t *testing.T) {
 	time.Sleep(1200 * time.Millisecond)
 	mustStatus(t, call(t, "GET", n.url+"/x?token="+tok, ""), 401, "expired token")
 }
-
-var _ = http.StatusOK
 
 // TestBootstrapRandomPassword: without PORTCULLIS_BOOTSTRAP_PASSWORD the
 // first start prints a random password for elastic, once; it works, and a
