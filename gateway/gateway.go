@@ -279,6 +279,13 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP,
 			Action: res.Action, Targets: policyTargets(res)},
 	}
+	if narrowCandidate(res) {
+		if !g.narrowRead(ctx, now, r, p, res, in) {
+			return
+		}
+	} else if !g.restrictWildcards(ctx, now, r, p, res, in) {
+		return
+	}
 	check := func(d policy.Decision, user policy.User) bool {
 		if res.Deny != "" && d.Rule != "superuser" {
 			// The classifier cannot see what this API reads (SQL text …).
@@ -311,9 +318,34 @@ func policyTargets(res classify.Result) []policy.Target {
 	}
 	out := make([]policy.Target, len(ts))
 	for i, t := range ts {
-		out[i] = policy.Target{Action: t.Action, Indices: t.Indices}
+		out[i] = policy.Target{Action: t.Action, Indices: withoutExclusions(t.Indices)}
 	}
 	return out
+}
+
+// withoutExclusions drops the exclusions ("-name" after a wildcard) of an
+// index list: they only remove indices, and need no grant.
+func withoutExclusions(list []string) []string {
+	if !slices.ContainsFunc(list, func(s string) bool { return strings.HasPrefix(s, "-") }) {
+		return list
+	}
+	out := make([]string, 0, len(list))
+	for _, e := range classify.ParseList(list) {
+		if !e.Exclusion {
+			out = append(out, e.Raw)
+		}
+	}
+	return out
+}
+
+// narrowCandidate reports whether res is a read of one index expression of
+// the path, which Elasticsearch narrows when it has wildcards.
+func narrowCandidate(res classify.Result) bool {
+	if res.Cluster || res.Deny != "" || len(res.Targets) != 1 || len(res.ContextIDs) > 0 {
+		return false
+	}
+	t := res.Targets[0]
+	return !t.FromBody && t.Kind == classify.KindIndex && narrowable(t.Action)
 }
 
 // authorize decides in and, when denied, answers 403. Every decision is

@@ -205,6 +205,15 @@ func (r reply) json(t *testing.T) map[string]any {
 	return m
 }
 
+func (r reply) jsonArray(t *testing.T) []any {
+	t.Helper()
+	var a []any
+	if err := json.Unmarshal(r.Body, &a); err != nil {
+		t.Fatalf("answer is not a JSON array (%v): %s", err, r.Body)
+	}
+	return a
+}
+
 // call sends a request the way curl does: a -d body goes with
 // Content-Type application/x-www-form-urlencoded, whatever it holds.
 func call(t *testing.T, method, url, body string, hdr ...string) reply {
