@@ -153,6 +153,15 @@ type APIKeyCreated struct {
 	Expiration      time.Time       `json:"expiration,omitzero"`
 	RoleDescriptors json.RawMessage `json:"role_descriptors,omitempty"`
 	Metadata        json.RawMessage `json:"metadata,omitempty"`
+	// LimitedBy is the point-in-time snapshot of the owner's roles at
+	// creation, as role descriptors by role name (Elasticsearch's
+	// limited_by): the key's privileges never exceed them, whatever the
+	// owner's roles become. LimitedByBuiltin names the built-in roles
+	// (superuser …) among them, which are immutable and kept by name. Both
+	// absent: a key created before snapshots, limited by its owner's
+	// current roles.
+	LimitedBy        json.RawMessage `json:"limited_by,omitempty"`
+	LimitedByBuiltin []string        `json:"limited_by_builtin,omitempty"`
 }
 
 // APIKeyInvalidated is the payload of portcullis.apikey.invalidated.v1.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -124,6 +125,9 @@ func (g *Gateway) createAPIKey(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 		return badRequest("creating derived api keys requires an explicit role descriptor that is empty (has no privileges)")
 	}
 	ev.Username, ev.Realm = owner, realm
+	if ev.LimitedBy, ev.LimitedByBuiltin, err = g.limitedBy(p); err != nil {
+		return err
+	}
 
 	id, key, err := secret.NewAPIKey()
 	if err != nil {
@@ -147,6 +151,61 @@ func (g *Gateway) createAPIKey(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 		ans.Expiration = ev.Expiration.UnixMilli()
 	}
 	return writeOK(ctx, ans)
+}
+
+// limitedBy is the point-in-time snapshot of p's roles that limits a key p
+// creates, as Elasticsearch takes it: the role descriptors of p's roles by
+// name (a role p holds that does not exist grants nothing and is left out)
+// and the built-in ones by name. A key creating a key passes on its own
+// snapshot (the derived key has no privileges of its own anyway).
+func (g *Gateway) limitedBy(p *principal) (json.RawMessage, []string, error) {
+	model := g.cfg.Projection.Model()
+	if p.apiKeyID != "" {
+		k, ok := model.APIKey(p.apiKeyID)
+		if !ok {
+			return nil, nil, errors.New("the api key that authenticated the request is gone")
+		}
+		if k.Snapshot {
+			b, err := snapshotJSON(k.LimitedBy)
+			return b, slices.Clone(k.LimitedByBuiltin), err
+		}
+	}
+	var roles []projector.Role
+	builtin := []string{}
+	for _, name := range userRoles(p.roles) {
+		if policy.IsBuiltinRole(name) {
+			if !slices.Contains(builtin, name) {
+				builtin = append(builtin, name)
+			}
+			continue
+		}
+		if r, ok := model.Role(name); ok {
+			roles = append(roles, *r)
+		}
+	}
+	b, err := snapshotJSON(roles)
+	return b, builtin, err
+}
+
+// snapshotJSON encodes roles as a role descriptors object ("{}" for none:
+// present, so that an owner without roles gives a key without privileges).
+func snapshotJSON(roles []projector.Role) (json.RawMessage, error) {
+	m := make(map[string]descriptor, len(roles))
+	for _, r := range roles {
+		m[r.Name] = descriptor{Cluster: nonNil(r.Cluster), Indices: nonNilIndices(r.Indices)}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("api key: encode the owner's roles: %w", err)
+	}
+	return b, nil
+}
+
+func nonNilIndices(ip []events.IndexPrivileges) []events.IndexPrivileges {
+	if ip == nil {
+		return []events.IndexPrivileges{}
+	}
+	return ip
 }
 
 // owner is who owns the keys p creates, and the realm that vouches for

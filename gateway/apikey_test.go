@@ -116,8 +116,9 @@ func basic(user, pass string) string {
 }
 
 // TestAPIKeys: create, use, list and invalidate API keys; a key's
-// privileges are its descriptors intersected with its owner's current
-// roles; each failure is Elasticsearch's 401.
+// privileges are its descriptors intersected with the snapshot of its
+// owner's roles taken at creation (Elasticsearch's limited_by); each
+// failure is Elasticsearch's 401.
 func TestAPIKeys(t *testing.T) {
 	rc := &recorder{}
 	up := httptest.NewServer(http.HandlerFunc(rc.handler))
@@ -175,11 +176,26 @@ func TestAPIKeys(t *testing.T) {
 	narrowKey := "ApiKey " + narrow["encoded"].(string)
 	mustStatus(200, "GET", "/app-data-1/_search", narrowKey, "")
 	mustStatus(403, "GET", "/app-data-2/_search", narrowKey, "")
-	// A key without descriptors has its owner's current privileges.
+	// A key without descriptors has its owner's privileges as they were
+	// when it was created.
 	plain := mustStatus(200, "PUT", "/_security/api_key", app, `{"name":"plain"}`)
 	plainKey := "ApiKey " + plain["encoded"].(string)
 	mustStatus(200, "GET", "/app-data-2/_search", plainKey, "")
 	mustStatus(403, "PUT", "/app-data-2/_doc/1", plainKey, `{}`)
+	// The snapshot: the owner's role grows, the keys do not.
+	mustStatus(200, "PUT", "/_security/role/app_role", admin,
+		`{"cluster":["manage_own_api_key"],"indices":[{"names":["app-data-*","more-*"],"privileges":["read","write"]}]}`)
+	mustStatus(200, "PUT", "/app-data-2/_doc/1", app, `{}`)
+	mustStatus(403, "PUT", "/app-data-2/_doc/1", plainKey, `{}`)
+	mustStatus(403, "GET", "/more-1/_search", plainKey, "")
+	mustStatus(200, "GET", "/app-data-2/_search", plainKey, "")
+	// A key created now is limited by the new definition.
+	later := mustStatus(200, "POST", "/_security/api_key", app, `{"name":"later"}`)
+	mustStatus(200, "GET", "/more-1/_search", "ApiKey "+later["encoded"].(string), "")
+	// The role shrinks: the old keys keep what their snapshot holds.
+	mustStatus(200, "PUT", "/_security/role/app_role", admin, `{"cluster":["manage_own_api_key"]}`)
+	mustStatus(200, "GET", "/app-data-2/_search", plainKey, "")
+	mustStatus(403, "GET", "/app-data-2/_search", app, "")
 
 	// Failures: Elasticsearch's 401 with additional_unsuccessful_credentials.
 	fail := func(auth, why string) {
@@ -200,7 +216,7 @@ func TestAPIKeys(t *testing.T) {
 	// Listing: manage_own_api_key sees its own keys only when it asks for them.
 	mustStatus(403, "GET", "/_security/api_key?id="+id, app, "")
 	own := mustStatus(200, "GET", "/_security/api_key?owner=true", app, "")
-	if n := len(own["api_keys"].([]any)); n != 3 {
+	if n := len(own["api_keys"].([]any)); n != 4 {
 		t.Fatalf("owner=true: %d keys", n)
 	}
 	got := mustStatus(200, "GET", "/_security/api_key?id="+id, admin, "")["api_keys"].([]any)
@@ -220,10 +236,10 @@ func TestAPIKeys(t *testing.T) {
 	// Expiry, with the clock.
 	short := mustStatus(200, "POST", "/_security/api_key", app, `{"name":"short","expiration":"1s"}`)
 	shortKey := "ApiKey " + short["encoded"].(string)
-	mustStatus(200, "GET", "/app-data-1/_search", shortKey, "")
+	mustStatus(200, "GET", "/_security/_authenticate", shortKey, "")
 	clock.Add(int64(1500 * time.Millisecond))
 	fail(shortKey, "api key is expired")
-	if n := len(mustStatus(200, "GET", "/_security/api_key?owner=true&active_only=true", app, "")["api_keys"].([]any)); n != 3 {
+	if n := len(mustStatus(200, "GET", "/_security/api_key?owner=true&active_only=true", app, "")["api_keys"].([]any)); n != 4 {
 		t.Fatalf("active_only: %d keys", n)
 	}
 
@@ -239,9 +255,11 @@ func TestAPIKeys(t *testing.T) {
 	if ids := again["previously_invalidated_api_keys"].([]any); len(ids) != 1 || len(again["invalidated_api_keys"].([]any)) != 0 {
 		t.Fatalf("invalidate again %v", again)
 	}
-	// The owner loses its role: its keys lose it too.
+	// The owner loses its role: its keys keep their snapshot, as in
+	// Elasticsearch.
 	mustStatus(200, "PUT", "/_security/user/app", admin, `{"roles":[]}`)
-	mustStatus(403, "GET", "/app-data-1/_search", narrowKey, "")
+	mustStatus(200, "GET", "/app-data-1/_search", narrowKey, "")
+	mustStatus(403, "GET", "/app-data-2/_search", narrowKey, "")
 	// The owner is disabled: its keys stop authenticating.
 	mustStatus(200, "PUT", "/_security/user/app/_disable", admin, "")
 	mustStatus(401, "GET", "/app-data-1/_search", plainKey, "")

@@ -53,12 +53,20 @@ type principal struct {
 	// the policy roles of its role descriptors (none: the owner's alone).
 	apiKeyID string
 	keyRoles []string
+	// limitedRoles, when not nil, are the policy roles of the snapshot of
+	// the key owner's roles taken at the key's creation (built-in ones by
+	// name, the others as APIKeyLimitedRoleName): they stand for the
+	// owner's roles in every decision.
+	limitedRoles []string
 }
 
 // policyUser is p for the policy. API key descriptor roles are granted only
 // through keyRoles (authorize): one held as a user role, by a file realm
 // user or an account created before the name was reserved, is dropped.
 func (p *principal) policyUser() policy.User {
+	if p.limitedRoles != nil {
+		return policy.User{Name: p.name, Roles: p.limitedRoles, Realm: p.realm, AuthType: p.authType}
+	}
 	return policy.User{Name: p.name, Roles: userRoles(p.roles), Realm: p.realm, AuthType: p.authType}
 }
 
@@ -441,6 +449,17 @@ func (g *Gateway) authenticateAPIKey(ctx context.Context, now time.Time, cred st
 		return fail(k.Username, "owner ["+k.Username+"] of api key ["+id+"] is deleted or disabled")
 	}
 	p := &principal{name: k.Username, roles: roles, realm: realmAPIKey, authType: authTypeAPIKey, apiKeyID: id}
+	if k.Snapshot {
+		// Elasticsearch's limited_by: the owner's roles as they were when
+		// the key was created, not as they are now.
+		p.roles = slices.Clone(k.LimitedByBuiltin)
+		p.limitedRoles = make([]string, 0, len(k.LimitedByBuiltin)+len(k.LimitedBy))
+		p.limitedRoles = append(p.limitedRoles, k.LimitedByBuiltin...)
+		for _, r := range k.LimitedBy {
+			p.roles = append(p.roles, r.Name)
+			p.limitedRoles = append(p.limitedRoles, policy.APIKeyLimitedRoleName(id, r.Name))
+		}
+	}
 	if len(k.Roles) > 0 {
 		p.keyRoles = make([]string, len(k.Roles))
 		for i, r := range k.Roles {
@@ -454,6 +473,11 @@ func (g *Gateway) authenticateAPIKey(ctx context.Context, now time.Time, cred st
 // when the owner no longer exists or is disabled: a key never outlives its
 // owner's right to authenticate.
 func (g *Gateway) ownerRoles(k *projector.APIKey) ([]string, bool) {
+	if k.Realm == realmLDAP && k.Snapshot {
+		// The directory cannot be asked without the user's password; the
+		// snapshot taken when the user created the key limits it.
+		return nil, true
+	}
 	if k.Realm == realmLDAP {
 		// The directory is asked only with the user's password: an LDAP
 		// user's key has no owner roles to resolve, and fails closed.

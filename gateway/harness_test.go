@@ -68,28 +68,7 @@ func (m *memState) Append(ctx context.Context, subject string, ev events.Event, 
 
 // testPolicyRoles is what cmd/portcullis compiles: the roles, and the role
 // descriptors of the API keys not invalidated.
-func testPolicyRoles(m *projector.Model) []policy.Role {
-	conv := func(name string, r *projector.Role) policy.Role {
-		pr := policy.Role{Name: name, Cluster: r.Cluster}
-		for _, ip := range r.Indices {
-			pr.Indices = append(pr.Indices, policy.IndexPrivileges{Names: ip.Names, Privileges: ip.Privileges, AllowRestrictedIndices: ip.AllowRestrictedIndices})
-		}
-		return pr
-	}
-	var out []policy.Role
-	for _, r := range m.Roles() {
-		out = append(out, conv(r.Name, r))
-	}
-	for _, k := range m.APIKeys() {
-		if k.Invalidated {
-			continue
-		}
-		for i := range k.Roles {
-			out = append(out, conv(policy.APIKeyRoleName(k.ID, k.Roles[i].Name), &k.Roles[i]))
-		}
-	}
-	return out
-}
+func testPolicyRoles(m *projector.Model) []policy.Role { return PolicyRoles(m) }
 
 // outcomes records what the gateway emitted.
 type outcomes struct {

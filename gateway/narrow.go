@@ -451,9 +451,13 @@ func (g *Gateway) candidatePatterns(p *principal) []string {
 		}
 	}
 	model := g.cfg.Projection.Model()
-	if p.apiKeyID != "" && p.keyRoles != nil {
+	if p.apiKeyID != "" && (p.keyRoles != nil || p.limitedRoles != nil) {
 		if k, ok := model.APIKey(p.apiKeyID); ok {
-			for _, role := range k.Roles {
+			roles := k.Roles
+			if p.keyRoles == nil {
+				roles = k.LimitedBy
+			}
+			for _, role := range roles {
 				addEntries(role.Indices)
 			}
 		}

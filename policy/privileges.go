@@ -67,6 +67,14 @@ const APIKeyRolePrefix = "_apikey/"
 // API key id.
 func APIKeyRoleName(id, descriptor string) string { return APIKeyRolePrefix + id + "/" + descriptor }
 
+// APIKeyLimitedRoleName is the policy role compiled from role name of the
+// snapshot of an API key's owner's roles taken when key id was created
+// ("_apikey/<id>~limited_by/<role>": '~' is never in a key id, so it does
+// not collide with a descriptor role of the key).
+func APIKeyLimitedRoleName(id, role string) string {
+	return APIKeyRolePrefix + id + "~limited_by/" + role
+}
+
 // IsAPIKeyRole reports whether name is an API key's descriptor role.
 func IsAPIKeyRole(name string) bool { return strings.HasPrefix(name, APIKeyRolePrefix) }
 

@@ -35,6 +35,17 @@ func TestFoldAPIKey(t *testing.T) {
 		{Name: "r", Indices: []events.IndexPrivileges{{Names: []string{"a-*"}, Privileges: []string{"read"}, AllowRestrictedIndices: true}}},
 		{Name: "w", Cluster: []string{"monitor"}, Indices: []events.IndexPrivileges{{Names: []string{"b-*"}, Privileges: []string{"write"}}}},
 	}
+	k1s := *k1
+	k1s.Snapshot = true
+	k1s.LimitedBy = []Role{{Name: "owner_role", Cluster: []string{"manage_own_api_key"}, Indices: []events.IndexPrivileges{{Names: []string{"a-*"}, Privileges: []string{"read"}}}}}
+	k1s.LimitedByBuiltin = []string{"superuser"}
+	withSnapshot := func(limited string, builtin []string) events.Event {
+		p := events.APIKeyCreated{ID: "k1", Name: "k-k1", Username: "app", Realm: "default_native",
+			SecretHash: "sha256$salt$00", Creation: t0, Expiration: t0.Add(time.Hour), LimitedBy: []byte(limited), LimitedByBuiltin: builtin}
+		return newEvent(t, events.TypeAPIKeyCreated, "k1", p)
+	}
+	k1empty := *k1
+	k1empty.Snapshot, k1empty.LimitedBy = true, []Role{}
 	k1inv := *k1
 	k1inv.Invalidated, k1inv.Invalidation = true, t0.Add(time.Minute)
 	tests := []struct {
@@ -46,6 +57,9 @@ func TestFoldAPIKey(t *testing.T) {
 	}{
 		{name: "created", ev: apiKeyCreated(t, "k1", "app", ""), want: k1},
 		{name: "created with descriptors", ev: apiKeyCreated(t, "k1", "app", desc), want: &k1d},
+		{name: "created with the owner's snapshot", ev: withSnapshot(`{"owner_role":{"cluster":["manage_own_api_key"],"indices":[{"names":["a-*"],"privileges":["read"]}]}}`, []string{"superuser"}), want: &k1s},
+		{name: "created by an owner without roles", ev: withSnapshot(`{}`, []string{}), want: &k1empty},
+		{name: "snapshot not an object", ev: withSnapshot(`{"r":[1]}`, nil), wantErr: ErrMalformed},
 		{name: "created twice", cur: k1, ev: apiKeyCreated(t, "k1", "app", ""), want: k1, wantErr: ErrInconsistent},
 		{name: "created without owner", ev: apiKeyCreated(t, "k1", "", ""), wantErr: ErrMalformed},
 		{name: "descriptor not an object", ev: apiKeyCreated(t, "k1", "app", `{"r":[1]}`), wantErr: ErrMalformed},

@@ -311,8 +311,10 @@ func decodePayload(k kind, v *fastjson.Value, in *interner) (any, error) {
 			SecretHash:      d.str(v, "secret_hash"),
 			Creation:        d.time(v, "creation"),
 			Expiration:      d.time(v, "expiration"),
-			RoleDescriptors: d.object(v, "role_descriptors"),
-			Metadata:        d.object(v, "metadata"),
+			RoleDescriptors:  d.object(v, "role_descriptors"),
+			Metadata:         d.object(v, "metadata"),
+			LimitedBy:        d.object(v, "limited_by"),
+			LimitedByBuiltin: d.strs(v, "limited_by_builtin"),
 		}
 		return p, d.err
 	case kindAPIKeyInvalidated:

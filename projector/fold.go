@@ -87,6 +87,14 @@ type APIKey struct {
 	Roles           []Role
 	// Metadata is a JSON object, nil for none.
 	Metadata []byte
+	// Snapshot: the key carries the point-in-time snapshot of its owner's
+	// roles taken at creation (LimitedBy, decoded like Roles, and the
+	// built-in role names LimitedByBuiltin), which limits its privileges.
+	// False for a key created before snapshots: its owner's current roles
+	// limit it.
+	Snapshot         bool
+	LimitedBy        []Role
+	LimitedByBuiltin []string
 }
 
 // FoldAccount returns the account after ev, nil when there is none. cur is
@@ -297,9 +305,14 @@ func foldAPIKey(cur *APIKey, r record) (*APIKey, error) {
 		if err != nil {
 			return cur, fmt.Errorf("%w: api key %q: role_descriptors: %w", ErrMalformed, p.ID, err)
 		}
+		limited, err := descriptorRoles(p.LimitedBy)
+		if err != nil {
+			return cur, fmt.Errorf("%w: api key %q: limited_by: %w", ErrMalformed, p.ID, err)
+		}
 		return &APIKey{ID: p.ID, Name: p.Name, Username: p.Username, Realm: p.Realm, SecretHash: p.SecretHash,
 			Creation: p.Creation, Expiration: p.Expiration, RoleDescriptors: p.RoleDescriptors, Roles: roles,
-			Metadata: p.Metadata}, nil
+			Metadata: p.Metadata, Snapshot: p.LimitedBy != nil || p.LimitedByBuiltin != nil,
+			LimitedBy: limited, LimitedByBuiltin: p.LimitedByBuiltin}, nil
 	case *events.APIKeyInvalidated:
 		if cur == nil {
 			return cur, fmt.Errorf("%w: api key %q invalidated while missing", ErrInconsistent, p.ID)

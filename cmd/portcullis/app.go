@@ -184,49 +184,11 @@ func (a *app) onChange(ch projector.Change) {
 	}
 	if ch&(projector.ChangeRole|projector.ChangeAPIKey) != 0 {
 		model := a.proj.Model()
-		prs := append(policyRoles(model.Roles()), apiKeyRoles(model.APIKeys())...)
+		prs := gateway.PolicyRoles(model)
 		if err := a.engine.SetRoles(context.Background(), prs); err != nil {
 			a.log.Error("policy_compile_failed", "roles", len(prs), "error", err)
 		}
 	}
-}
-
-// policyRoles converts the projection's roles to the policy's.
-func policyRoles(rs []*projector.Role) []policy.Role {
-	out := make([]policy.Role, len(rs))
-	for i, r := range rs {
-		pr := policy.Role{Name: r.Name, Cluster: r.Cluster, Indices: make([]policy.IndexPrivileges, len(r.Indices))}
-		for j, ip := range r.Indices {
-			pr.Indices[j] = policy.IndexPrivileges{Names: ip.Names, Privileges: ip.Privileges, AllowRestrictedIndices: ip.AllowRestrictedIndices}
-		}
-		out[i] = pr
-	}
-	return out
-}
-
-// apiKeyRoles converts the role descriptors of the API keys that may still
-// authenticate (not invalidated) to policy roles named
-// policy.APIKeyRoleName(id, descriptor).
-func apiKeyRoles(ks []*projector.APIKey) []policy.Role {
-	var out []policy.Role
-	for _, k := range ks {
-		if k.Invalidated {
-			continue
-		}
-		for _, pr := range policyRoles(rolePtrs(k.Roles)) {
-			pr.Name = policy.APIKeyRoleName(k.ID, pr.Name)
-			out = append(out, pr)
-		}
-	}
-	return out
-}
-
-func rolePtrs(rs []projector.Role) []*projector.Role {
-	out := make([]*projector.Role, len(rs))
-	for i := range rs {
-		out[i] = &rs[i]
-	}
-	return out
 }
 
 // Addr binds the gateway's listener and returns its address.
