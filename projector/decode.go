@@ -304,13 +304,13 @@ func decodePayload(k kind, v *fastjson.Value, in *interner) (any, error) {
 		return p, d.err
 	case kindAPIKeyCreated:
 		p := &events.APIKeyCreated{
-			ID:              d.str(v, "id"),
-			Name:            d.str(v, "name"),
-			Username:        d.str(v, "username"),
-			Realm:           d.str(v, "realm"),
-			SecretHash:      d.str(v, "secret_hash"),
-			Creation:        d.time(v, "creation"),
-			Expiration:      d.time(v, "expiration"),
+			ID:               d.str(v, "id"),
+			Name:             d.str(v, "name"),
+			Username:         d.str(v, "username"),
+			Realm:            d.str(v, "realm"),
+			SecretHash:       d.str(v, "secret_hash"),
+			Creation:         d.time(v, "creation"),
+			Expiration:       d.time(v, "expiration"),
 			RoleDescriptors:  d.object(v, "role_descriptors"),
 			Metadata:         d.object(v, "metadata"),
 			LimitedBy:        d.object(v, "limited_by"),
