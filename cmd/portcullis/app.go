@@ -108,6 +108,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	if l := cfg.Authc.LDAP; l.URL != "" {
 		r, err := ldaprealm.New(ldaprealm.Config{
 			URL: l.URL, UserDNTemplates: l.UserDNTemplates,
+			UserSearchBaseDN: l.UserSearch.BaseDN, UserSearchFilter: l.UserSearch.Filter, UserSearchScope: l.UserSearch.Scope,
+			BindDN: l.BindDN, BindPassword: l.BindPassword,
+			CertificateAuthorities: l.SSL.CertificateAuthorities, VerificationMode: l.SSL.VerificationMode,
 			GroupSearchBaseDN: l.GroupSearch.BaseDN, GroupSearchFilter: l.GroupSearch.Filter,
 			RoleMapping: l.RoleMapping, Timeout: l.Timeout,
 		})

@@ -65,20 +65,46 @@ type FileRealmConfig struct {
 	UsersRoles string `yaml:"users_roles" env:"PORTCULLIS_AUTHC_FILE_USERS_ROLES"`
 }
 
-// LDAPRealmConfig is Elasticsearch's LDAP realm in its user_dn_templates
-// mode (realm ldap1): users bind with their own password; their groups,
-// searched with that connection, map to roles. A verification is cached for
-// at most a minute.
+// LDAPRealmConfig is Elasticsearch's LDAP realm (realm ldap1), in its
+// user_dn_templates mode (users bind as a DN built from their name) or its
+// user search mode (the realm finds the user's entry, then binds as it);
+// the user's groups map to roles. A verification is cached for at most a
+// minute.
 type LDAPRealmConfig struct {
 	// URL of the directory, ldap://host:port or ldaps://host:port; empty turns the realm off. Default empty. Env PORTCULLIS_AUTHC_LDAP_URL.
 	URL string `yaml:"url" env:"PORTCULLIS_AUTHC_LDAP_URL"`
-	// UserDNTemplates: the DNs a user binds as, {0} the user name, e.g. "uid={0},ou=people,dc=example,dc=com". Required with URL. YAML only (DNs hold commas).
-	UserDNTemplates []string              `yaml:"user_dn_templates"`
-	GroupSearch     LDAPGroupSearchConfig `yaml:"group_search"`
+	// UserDNTemplates: the DNs a user binds as, {0} the user name, e.g. "uid={0},ou=people,dc=example,dc=com". This or user_search.base_dn is required with URL. YAML only (DNs hold commas).
+	UserDNTemplates []string             `yaml:"user_dn_templates"`
+	UserSearch      LDAPUserSearchConfig `yaml:"user_search"`
+	// BindDN the realm binds as to search users and groups in user search mode. Default empty: anonymous. Env PORTCULLIS_AUTHC_LDAP_BIND_DN.
+	BindDN string `yaml:"bind_dn" env:"PORTCULLIS_AUTHC_LDAP_BIND_DN"`
+	// BindPassword of BindDN; a secret, never logged (prefer the environment). Default empty. Env PORTCULLIS_AUTHC_LDAP_BIND_PASSWORD.
+	BindPassword string                `yaml:"bind_password" env:"PORTCULLIS_AUTHC_LDAP_BIND_PASSWORD"`
+	SSL          LDAPSSLConfig         `yaml:"ssl"`
+	GroupSearch  LDAPGroupSearchConfig `yaml:"group_search"`
 	// RoleMapping maps a group DN to the roles of its members. Default none. YAML only.
 	RoleMapping map[string][]string `yaml:"role_mapping"`
 	// Timeout bounds connecting and each LDAP operation. Default 5s. Env PORTCULLIS_AUTHC_LDAP_TIMEOUT.
 	Timeout time.Duration `yaml:"timeout" env:"PORTCULLIS_AUTHC_LDAP_TIMEOUT"`
+}
+
+// LDAPUserSearchConfig is the user search mode: the realm, bound as
+// bind_dn, finds the user's entry under BaseDN.
+type LDAPUserSearchConfig struct {
+	// BaseDN searched for the user's entry; set, it turns user search mode on. Default empty. Env PORTCULLIS_AUTHC_LDAP_USER_SEARCH_BASE_DN.
+	BaseDN string `yaml:"base_dn" env:"PORTCULLIS_AUTHC_LDAP_USER_SEARCH_BASE_DN"`
+	// Filter of the user's entry, {0} the user name. Default "(uid={0})". Env PORTCULLIS_AUTHC_LDAP_USER_SEARCH_FILTER.
+	Filter string `yaml:"filter" env:"PORTCULLIS_AUTHC_LDAP_USER_SEARCH_FILTER"`
+	// Scope of the search: sub_tree, one_level or base. Default sub_tree. Env PORTCULLIS_AUTHC_LDAP_USER_SEARCH_SCOPE.
+	Scope string `yaml:"scope" env:"PORTCULLIS_AUTHC_LDAP_USER_SEARCH_SCOPE"`
+}
+
+// LDAPSSLConfig verifies an ldaps:// directory's certificate.
+type LDAPSSLConfig struct {
+	// CertificateAuthorities: PEM files of the CAs the directory's certificate must chain to. Default: the system's. YAML only.
+	CertificateAuthorities []string `yaml:"certificate_authorities"`
+	// VerificationMode: full (chain and host name), certificate (chain only) or none. Default full. Env PORTCULLIS_AUTHC_LDAP_SSL_VERIFICATION_MODE.
+	VerificationMode string `yaml:"verification_mode" env:"PORTCULLIS_AUTHC_LDAP_SSL_VERIFICATION_MODE"`
 }
 
 // LDAPGroupSearchConfig finds a user's groups.

@@ -132,6 +132,28 @@ func TestLoadConfigLDAP(t *testing.T) {
 		strings.Join(cfg.Authc.Order, ",") != "native,ldap" {
 		t.Fatalf("ldap config: %+v order %v", l, cfg.Authc.Order)
 	}
+
+	// User search mode, TLS, and the bind password from the environment.
+	yml = `authc:
+  ldap:
+    url: ldaps://dir:636
+    user_search: {base_dn: "dc=example,dc=com", filter: "(cn={0})", scope: one_level}
+    bind_dn: "cn=svc,dc=example,dc=com"
+    ssl: {certificate_authorities: [/etc/ca.pem], verification_mode: certificate}
+`
+	if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = loadConfig([]string{"--config", file}, envOf(map[string]string{"PORTCULLIS_AUTHC_LDAP_BIND_PASSWORD": "from-env"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = cfg.Authc.LDAP
+	if l.UserSearch.BaseDN != "dc=example,dc=com" || l.UserSearch.Filter != "(cn={0})" || l.UserSearch.Scope != "one_level" ||
+		l.BindDN != "cn=svc,dc=example,dc=com" || l.BindPassword != "from-env" ||
+		strings.Join(l.SSL.CertificateAuthorities, ",") != "/etc/ca.pem" || l.SSL.VerificationMode != "certificate" {
+		t.Fatalf("ldap user search config: %+v", l)
+	}
 	_, err = loadConfig(nil, envOf(map[string]string{"PORTCULLIS_AUTHC_ORDER": "native,ldap"}))
 	if err == nil || !strings.Contains(err.Error(), "authc.ldap.url") {
 		t.Fatalf("ldap in order without url: %v", err)

@@ -76,3 +76,37 @@ func TestLDAPRealm(t *testing.T) {
 		}
 	}
 }
+
+// TestLDAPUserSearchTLS: the LDAP realm in user search mode over ldaps://
+// with the directory's certificate verified against the configured CA; an
+// LDAP user's API key works, limited by the roles the user had when
+// creating it.
+func TestLDAPUserSearchTLS(t *testing.T) {
+	srv := ldaptest.StartTLS(t)
+	up := newUpstream(t)
+	n := startNode(t, up, func(c *Config) {
+		c.Authc.LDAP = LDAPRealmConfig{
+			URL:          srv.LDAPSURL,
+			UserSearch:   LDAPUserSearchConfig{BaseDN: ldaptest.BaseDN},
+			BindDN:       ldaptest.AdminDN,
+			BindPassword: ldaptest.AdminPassword,
+			SSL:          LDAPSSLConfig{CertificateAuthorities: []string{srv.CAFile}},
+			GroupSearch:  LDAPGroupSearchConfig{BaseDN: ldaptest.GroupBaseDN},
+			RoleMapping:  map[string][]string{ldaptest.OpsGroup: {"ldap_logs"}},
+			Timeout:      2 * time.Second,
+		}
+	})
+	su := basic(elasticAuth)
+	mustStatus(t, call(t, "PUT", n.url+"/_security/role/ldap_logs", `{"cluster":["manage_own_api_key"],"indices":[{"names":["logs-*"],"privileges":["read"]}]}`, su...), 200, "role")
+	alice := basic("alice:" + ldaptest.AlicePassword)
+	mustStatus(t, call(t, "GET", n.url+"/logs-1/_search", "", alice...), 200, "ldap user found by search, over ldaps")
+	mustStatus(t, call(t, "GET", n.url+"/other/_search", "", alice...), 403, "outside the role")
+	mustStatus(t, call(t, "GET", n.url+"/logs-1/_search", "", basic("bob:"+ldaptest.BobPassword)...), 403, "bob: no mapped role")
+	mustStatus(t, call(t, "GET", n.url+"/logs-1/_search", "", basic("alice:wrong")...), 401, "wrong password")
+
+	r := call(t, "POST", n.url+"/_security/api_key", `{"name":"alice-key"}`, append(alice, "Content-Type", "application/json")...)
+	mustStatus(t, r, 200, "ldap user creates a key")
+	key := []string{"Authorization", "ApiKey " + r.json(t)["encoded"].(string)}
+	mustStatus(t, call(t, "GET", n.url+"/logs-1/_search", "", key...), 200, "ldap user's key")
+	mustStatus(t, call(t, "GET", n.url+"/other/_search", "", key...), 403, "ldap user's key outside the snapshot")
+}

@@ -115,3 +115,84 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatalf("minimal config: %v", err)
 	}
 }
+
+// TestUserSearch: Elasticsearch's user search mode against a real slapd,
+// over ldaps:// with the server's certificate verified.
+func TestUserSearch(t *testing.T) {
+	srv := ldaptest.StartTLS(t)
+	mapping := map[string][]string{ldaptest.OpsGroup: {"ops_admin"}, ldaptest.DevsGroup: {"logs_reader"}}
+	ctx := context.Background()
+	search := func(url string, mod func(*ldaprealm.Config)) *ldaprealm.Realm {
+		t.Helper()
+		c := ldaprealm.Config{
+			URL: url, UserSearchBaseDN: ldaptest.BaseDN, BindDN: ldaptest.AdminDN, BindPassword: ldaptest.AdminPassword,
+			GroupSearchBaseDN: ldaptest.GroupBaseDN, RoleMapping: mapping, Timeout: 2 * time.Second,
+			CertificateAuthorities: []string{srv.CAFile},
+		}
+		if mod != nil {
+			mod(&c)
+		}
+		r, err := ldaprealm.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name, url  string
+		mod        func(*ldaprealm.Config)
+		user, pass string
+		roles      []string
+		err        error
+	}{
+		{"alice found by uid", srv.URL, nil, "alice", ldaptest.AlicePassword, []string{"logs_reader", "ops_admin"}, nil},
+		{"bob over ldaps", srv.LDAPSURL, nil, "bob", ldaptest.BobPassword, []string{"logs_reader"}, nil},
+		{"wrong password", srv.LDAPSURL, nil, "alice", "nope", nil, ldaprealm.ErrMismatch},
+		{"unknown user", srv.URL, nil, "mallory", "x", nil, ldaprealm.ErrUnknownUser},
+		{"filter injection is escaped", srv.URL, nil, "*", ldaptest.AlicePassword, nil, ldaprealm.ErrUnknownUser},
+		{"ambiguous filter finds two: refused", srv.URL, func(c *ldaprealm.Config) { c.UserSearchFilter = "(|(uid={0})(objectClass=inetOrgPerson))" },
+			"alice", ldaptest.AlicePassword, nil, ldaprealm.ErrUnknownUser},
+		{"found by cn", srv.URL, func(c *ldaprealm.Config) { c.UserSearchFilter = "(cn={0})" }, "Alice", ldaptest.AlicePassword, []string{"logs_reader", "ops_admin"}, nil},
+		{"one_level under the base finds nobody", srv.URL, func(c *ldaprealm.Config) { c.UserSearchScope = "one_level" }, "alice", ldaptest.AlicePassword, nil, ldaprealm.ErrUnknownUser},
+		{"anonymous search (the fixture allows it)", srv.URL, func(c *ldaprealm.Config) { c.BindDN, c.BindPassword = "", "" }, "alice", ldaptest.AlicePassword, []string{"logs_reader", "ops_admin"}, nil},
+		{"wrong bind password: unavailable, not a verdict", srv.URL, func(c *ldaprealm.Config) { c.BindPassword = "wrong" }, "alice", ldaptest.AlicePassword, nil, ldaprealm.ErrUnavailable},
+		{"certificate not trusted", srv.LDAPSURL, func(c *ldaprealm.Config) { c.CertificateAuthorities = nil }, "alice", ldaptest.AlicePassword, nil, ldaprealm.ErrUnavailable},
+		{"host name checked in full mode", strings.Replace(srv.LDAPSURL, "127.0.0.1", "localhost", 1), nil, "alice", ldaptest.AlicePassword, nil, ldaprealm.ErrUnavailable},
+		{"certificate mode checks the chain only", strings.Replace(srv.LDAPSURL, "127.0.0.1", "localhost", 1), func(c *ldaprealm.Config) { c.VerificationMode = "certificate" },
+			"alice", ldaptest.AlicePassword, []string{"logs_reader", "ops_admin"}, nil},
+		{"certificate mode still needs a trusted chain", srv.LDAPSURL, func(c *ldaprealm.Config) { c.VerificationMode, c.CertificateAuthorities = "certificate", nil },
+			"alice", ldaptest.AlicePassword, nil, ldaprealm.ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			roles, err := search(tc.url, tc.mod).Authenticate(ctx, tc.user, tc.pass)
+			if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if !slices.Equal(roles, tc.roles) {
+				t.Fatalf("roles = %v, want %v", roles, tc.roles)
+			}
+		})
+	}
+}
+
+func TestUserSearchConfigValidation(t *testing.T) {
+	_, err := ldaprealm.New(ldaprealm.Config{
+		URL: "ldap://127.0.0.1:1", UserDNTemplates: []string{ldaptest.UserDNTemplate}, UserSearchBaseDN: "not a dn",
+		UserSearchFilter: "(uid=x)", UserSearchScope: "deep", BindPassword: "secret-value", VerificationMode: "maybe",
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, key := range []string{"authc.ldap.user_search.base_dn: cannot be set together", "authc.ldap.user_search.base_dn: ", "authc.ldap.user_search.filter",
+		"authc.ldap.user_search.scope", "authc.ldap.bind_password", "authc.ldap.ssl.verification_mode"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error lacks %s: %v", key, err)
+		}
+	}
+	if strings.Contains(err.Error(), "secret-value") {
+		t.Fatal("the bind password is in the error")
+	}
+	if _, err := ldaprealm.New(ldaprealm.Config{URL: "ldaps://127.0.0.1:1", UserSearchBaseDN: ldaptest.BaseDN, CertificateAuthorities: []string{"/nonexistent.pem"}}); err == nil {
+		t.Fatal("missing CA file accepted")
+	}
+}

@@ -7,6 +7,13 @@ package ldaptest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"fmt"
 	"net"
 	"os"
@@ -25,12 +32,21 @@ const (
 	DevsGroup      = "cn=devs,ou=groups,dc=example,dc=com"
 	AlicePassword  = "alice-pw-1"
 	BobPassword    = "bob-pw-1"
+	// AdminDN and AdminPassword are the directory's root DN, which may
+	// search everything (a realm's bind_dn in user search mode).
+	AdminDN       = "cn=admin,dc=example,dc=com"
+	AdminPassword = "admin-pw"
+	BaseDN        = "dc=example,dc=com"
 )
 
 // Server is a running slapd.
 type Server struct {
 	// URL is ldap://127.0.0.1:<port>.
-	URL  string
+	URL string
+	// LDAPSURL is ldaps://127.0.0.1:<port> (StartTLS servers only), and
+	// CAFile the PEM file of the self-signed certificate it presents, for
+	// 127.0.0.1 only.
+	LDAPSURL, CAFile string
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -44,7 +60,13 @@ func script() string {
 // Start installs slapd if needed and starts it on a free port; t's cleanup
 // stops it. When slapd cannot be installed the test fails under CI=true and
 // is skipped, loudly, elsewhere.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return start(t, false) }
+
+// StartTLS is Start with ldaps:// too (Server.LDAPSURL), presenting a
+// self-signed certificate made for the test (Server.CAFile).
+func StartTLS(t testing.TB) *Server { return start(t, true) }
+
+func start(t testing.TB, withTLS bool) *Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -61,7 +83,15 @@ func Start(t testing.TB) *Server {
 
 	port := freePort(t)
 	s := &Server{URL: fmt.Sprintf("ldap://127.0.0.1:%d", port), done: make(chan struct{})}
-	s.cmd = exec.Command(script(), "run", t.TempDir(), fmt.Sprint(port))
+	dir := t.TempDir()
+	args := []string{"run", dir, fmt.Sprint(port)}
+	if withTLS {
+		tlsPort := freePort(t)
+		cert, key := selfSigned(t, dir)
+		s.LDAPSURL, s.CAFile = fmt.Sprintf("ldaps://127.0.0.1:%d", tlsPort), cert
+		args = append(args, fmt.Sprint(tlsPort), cert, key)
+	}
+	s.cmd = exec.Command(script(), args...)
 	s.cmd.Stdout, s.cmd.Stderr = testWriter{t}, testWriter{t}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start slapd: %v", err)
@@ -115,4 +145,41 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("slapd: %s", p)
 	return len(p), nil
+}
+
+// selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and its
+// key into dir, as PEM files.
+func selfSigned(t testing.TB, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "portcullis ldap test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
