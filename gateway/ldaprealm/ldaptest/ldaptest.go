@@ -13,8 +13,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -47,8 +47,8 @@ type Server struct {
 	// CAFile the PEM file of the self-signed certificate it presents, for
 	// 127.0.0.1 only.
 	LDAPSURL, CAFile string
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd              *exec.Cmd
+	done             chan struct{}
 }
 
 // script is scripts/ldap-test-server of this repository.
