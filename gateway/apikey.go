@@ -421,6 +421,9 @@ type apiKeyView struct {
 	Realm           string              `json:"realm"`
 	Metadata        json.RawMessage     `json:"metadata"`
 	RoleDescriptors map[string]roleView `json:"role_descriptors"`
+	// LimitedBy is shown with ?with_limited_by=true: the snapshot of the
+	// owner's roles, one object of descriptors in an array, as there.
+	LimitedBy []map[string]roleView `json:"limited_by,omitempty"`
 }
 
 func apiKeyViewOf(k *projector.APIKey) apiKeyView {
@@ -443,6 +446,24 @@ func apiKeyViewOf(k *projector.APIKey) apiKeyView {
 	return v
 }
 
+// limitedByView is the snapshot of k's owner's roles as with_limited_by
+// shows it; nil for a key created before snapshots.
+func limitedByView(k *projector.APIKey) []map[string]roleView {
+	if !k.Snapshot {
+		return nil
+	}
+	m := make(map[string]roleView, len(k.LimitedBy)+len(k.LimitedByBuiltin))
+	for i := range k.LimitedBy {
+		m[k.LimitedBy[i].Name] = roleViewOf(&k.LimitedBy[i])
+	}
+	for _, name := range k.LimitedByBuiltin {
+		if name == "superuser" {
+			m[name] = superuserView
+		}
+	}
+	return []map[string]roleView{m}
+}
+
 // getAPIKeys is GET /_security/api_key?id=&name=&username=&realm_name=&owner=&active_only=.
 func (g *Gateway) getAPIKeys(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, _ string) error {
 	q, err := url.ParseQuery(string(r.query))
@@ -458,6 +479,10 @@ func (g *Gateway) getAPIKeys(ctx *fasthttp.RequestCtx, now time.Time, r *request
 		return err
 	}
 	if f.activeOnly, err = queryBool(q, "active_only"); err != nil {
+		return err
+	}
+	withLimitedBy, err := queryBool(q, "with_limited_by")
+	if err != nil {
 		return err
 	}
 	var problems []string
@@ -479,7 +504,11 @@ func (g *Gateway) getAPIKeys(ctx *fasthttp.RequestCtx, now time.Time, r *request
 	out := []apiKeyView{}
 	for _, k := range g.cfg.Projection.Model().APIKeys() {
 		if f.match(k) {
-			out = append(out, apiKeyViewOf(k))
+			v := apiKeyViewOf(k)
+			if withLimitedBy {
+				v.LimitedBy = limitedByView(k)
+			}
+			out = append(out, v)
 		}
 	}
 	return writeOK(ctx, map[string]any{"api_keys": out})

@@ -228,6 +228,14 @@ func TestAPIKeys(t *testing.T) {
 		k["role_descriptors"].(map[string]any)["my-app-role"] == nil || k["metadata"].(map[string]any)["team"] != "a" {
 		t.Fatalf("key %v", k)
 	}
+	if _, ok := k["limited_by"]; ok {
+		t.Fatalf("limited_by without with_limited_by: %v", k)
+	}
+	lb := mustStatus(200, "GET", "/_security/api_key?with_limited_by=true&id="+id, admin, "")["api_keys"].([]any)[0].(map[string]any)["limited_by"].([]any)
+	if role, ok := lb[0].(map[string]any)["app_role"].(map[string]any); !ok || role["cluster"].([]any)[0] != "manage_own_api_key" {
+		t.Fatalf("limited_by %v", lb)
+	}
+	mustStatus(400, "GET", "/_security/api_key?with_limited_by=maybe", admin, "")
 	if n := len(mustStatus(200, "GET", "/_security/api_key?name=my-*", admin, "")["api_keys"].([]any)); n != 1 {
 		t.Fatalf("name=my-*: %d", n)
 	}
