@@ -51,14 +51,14 @@ func TestBulkRefusalItem(t *testing.T) {
 
 func TestAppendJSONString(t *testing.T) {
 	for in, want := range map[string]string{
-		"":            `""`,
-		"plain":       `"plain"`,
-		"q\"b\\s/":    `"q\"b\\s/"`,
-		"\b\t\n\f\r":  `"\b\t\n\f\r"`,
+		"":             `""`,
+		"plain":        `"plain"`,
+		"q\"b\\s/":     `"q\"b\\s/"`,
+		"\b\t\n\f\r":   `"\b\t\n\f\r"`,
 		"\x00\x1f\x7f": `"\u0000\u001f` + "\x7f" + `"`,
-		"héllo\u2028": "\"héllo\u2028\"",
-		"bad\xffutf8": "\"bad\uFFFDutf8\"",
-		"<&>":         `"<&>"`,
+		"héllo\u2028":  "\"héllo\u2028\"",
+		"bad\xffutf8":  "\"bad\uFFFDutf8\"",
+		"<&>":          `"<&>"`,
 	} {
 		got := string(appendJSONString(nil, in))
 		if got != want {
@@ -75,7 +75,9 @@ func TestMergeBulkResponse(t *testing.T) {
 	ri := func(pos int, op string) renderedItem {
 		return renderedItem{pos: pos, json: []byte(`{"` + op + `":{"_index":"s","_id":null,"status":403}}`)}
 	}
-	ok := func(op string, n int) string { return fmt.Sprintf(`{"%s":{"_index":"l","_id":"%d","status":201}}`, op, n) }
+	ok := func(op string, n int) string {
+		return fmt.Sprintf(`{"%s":{"_index":"l","_id":"%d","status":201}}`, op, n)
+	}
 	tests := []struct {
 		name     string
 		upstream string
