@@ -130,3 +130,117 @@ func FuzzBulkItems(f *testing.F) {
 		}
 	})
 }
+
+func TestMsearchItems(t *testing.T) {
+	type item struct {
+		text   string
+		header string
+		blank  bool
+	}
+	tests := []struct {
+		name string
+		body string
+		want []item
+		err  error
+	}{
+		{"empty", "", nil, nil},
+		{"two searches", "{\"index\":\"a\"}\n{\"query\":{}}\n{}\n{}\n",
+			[]item{{"{\"index\":\"a\"}\n{\"query\":{}}\n", "{\"index\":\"a\"}\n", false}, {"{}\n{}\n", "{}\n", false}}, nil},
+		{"leading empty line skipped", "\n{\"index\":\"a\"}\n{}\n", []item{{"{\"index\":\"a\"}\n{}\n", "{\"index\":\"a\"}\n", false}}, nil},
+		{"blank header in the middle", "{}\n{}\n\n{}\n", []item{{"{}\n{}\n", "{}\n", false}, {"\n{}\n", "\n", true}}, nil},
+		{"empty body line", "{}\n\n", []item{{"{}\n\n", "{}\n", false}}, nil},
+		{"last body line unterminated", "{}\n{\"size\":0}", nil, ErrMsearchNewline},
+		{"trailing blank unterminated", "{}\n{}\n ", nil, ErrMsearchNewline},
+		{"header without body", "{}\n{}\n{\"index\":\"b\"}\n", nil, ErrMsearchNoBody},
+		{"crlf", "{}\r\n{}\r\n", []item{{"{}\r\n{}\r\n", "{}\r\n", false}}, nil},
+		{"bad header", "{\"nope\":1}\n{}\n", nil, ErrMsearchHeader},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := MsearchItems([]byte(tt.body))
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("err = %v, want %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d items, want %d: %+v", len(got), len(tt.want), got)
+			}
+			for i, w := range tt.want {
+				g := got[i]
+				if tt.body[g.Start:g.End] != w.text || tt.body[g.Start:g.HeaderEnd] != w.header || g.BlankHeader != w.blank {
+					t.Errorf("item %d = %q (header %q) %+v, want %+v", i, tt.body[g.Start:g.End], tt.body[g.Start:g.HeaderEnd], g, w)
+				}
+			}
+		})
+	}
+}
+
+// FuzzMsearchItems: MsearchItems accepts what Classify accepts, with one
+// item per search; the items joined again, blank headers given "{}", are
+// the same searches.
+func FuzzMsearchItems(f *testing.F) {
+	f.Add("{\"index\":\"a\"}\n{\"query\":{\"terms\":{\"f\":{\"index\":\"l\",\"id\":\"1\",\"path\":\"p\"}}}}\n{}\n{}\n")
+	f.Add("\n\n{}\n \n{\"index\":[\"x\",\"y\"]}\n{}\n")
+	f.Add("{}\r\n{}\r\n{\"index\":\"b\"}\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		res, cerr := Classify(Request{Method: "POST", Path: "/def/_msearch", Body: []byte(body), ContentType: "application/x-ndjson"})
+		items, err := MsearchItems([]byte(body))
+		if cerr != nil {
+			return
+		}
+		if errors.Is(err, ErrMsearchNewline) || errors.Is(err, ErrMsearchNoBody) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Classify accepted what MsearchItems refused: %v", err)
+		}
+		searches := 0
+		for _, tg := range res.Targets {
+			if tg.Kind != KindItem || tg.Item >= len(items) || tg.Item < searches-1 {
+				t.Fatalf("target %+v with %d items", tg, len(items))
+			}
+			if tg.Action == actionSearch && tg.Item == searches {
+				searches++
+			}
+		}
+		if blank([]byte(body)) {
+			return
+		}
+		if searches != len(items) {
+			t.Fatalf("%d items, %d searches", len(items), searches)
+		}
+		var joined strings.Builder
+		for i, it := range items {
+			if it.Start > it.HeaderEnd || it.HeaderEnd > it.End || it.End > len(body) || i > 0 && it.Start < items[i-1].End {
+				t.Fatalf("item %d spans %+v in %d bytes", i, it, len(body))
+			}
+			if it.BlankHeader {
+				joined.WriteString("{}\n")
+				joined.WriteString(body[it.HeaderEnd:it.End])
+			} else {
+				joined.WriteString(body[it.Start:it.End])
+			}
+			if body[it.End-1] != '\n' || body[it.HeaderEnd-1] != '\n' {
+				t.Fatalf("unterminated item %d", i)
+			}
+		}
+		again, err := Classify(Request{Method: "POST", Path: "/def/_msearch", Body: []byte(joined.String()), ContentType: "application/x-ndjson"})
+		if err != nil {
+			t.Fatalf("rejoined body refused: %v", err)
+		}
+		if len(again.Targets) != len(res.Targets) {
+			t.Fatalf("rejoined: %d targets, was %d", len(again.Targets), len(res.Targets))
+		}
+		for i := range again.Targets {
+			a, b := again.Targets[i], res.Targets[i]
+			if a.Action != b.Action || a.Item != b.Item || strings.Join(a.Indices, ",") != strings.Join(b.Indices, ",") {
+				t.Fatalf("rejoined target %d = %+v, was %+v", i, a, b)
+			}
+		}
+	})
+}
