@@ -36,10 +36,11 @@ func TestBulkRefusalItem(t *testing.T) {
 		{classify.BulkItem{Op: "update", ID: "a\"b\\c\n\x01é", HasID: true}, "s", 403, "r",
 			`{"update":{"_index":"s","_id":"a\"b\\c\n\u0001é","status":403,"error":{"type":"security_exception","reason":"r"}}}`},
 		{classify.BulkItem{Op: "delete", ID: "", HasID: true}, "idx", 401, "action [indices:data/write/delete] requires authentication",
-			`{"delete":{"_index":"idx","_id":"","status":401,"error":{"type":"security_exception","reason":"action [indices:data/write/delete] requires authentication"}}}`},
+			`{"delete":{"_index":"idx","_id":"","status":401,"error":{"type":"security_exception","reason":"action [indices:data/write/delete] requires authentication",` +
+				`"header":{"WWW-Authenticate":["Basic realm=\"security\", charset=\"UTF-8\"","Bearer realm=\"security\"","ApiKey"]}}}}`},
 	}
 	for _, tt := range tests {
-		got := string(bulkRefusalItem(tt.item, tt.index, tt.status, tt.reason))
+		got := string(bulkRefusalItem(tt.item, tt.index, &itemRefusal{status: tt.status, reason: tt.reason}))
 		if got != tt.want {
 			t.Errorf("bulkRefusalItem(%+v)\n got %s\nwant %s", tt.item, got, tt.want)
 		}
@@ -71,7 +72,7 @@ func TestAppendJSONString(t *testing.T) {
 	}
 }
 
-func TestMergeBulkResponse(t *testing.T) {
+func TestMergeResponse(t *testing.T) {
 	ri := func(pos int, op string) renderedItem {
 		return renderedItem{pos: pos, json: []byte(`{"` + op + `":{"_index":"s","_id":null,"status":403}}`)}
 	}
@@ -81,6 +82,7 @@ func TestMergeBulkResponse(t *testing.T) {
 	tests := []struct {
 		name     string
 		upstream string
+		shape    *responseShape
 		nilUp    bool
 		total    int
 		refused  []renderedItem
@@ -106,15 +108,26 @@ func TestMergeBulkResponse(t *testing.T) {
 		{name: "fewer items than forwarded", total: 3, refused: []renderedItem{ri(1, "index")},
 			upstream: `{"errors":false,"took":1,"items":[` + ok("index", 0) + `]}`, err: "forwarded"},
 		{name: "more items than forwarded", total: 2, refused: []renderedItem{ri(1, "index")},
-			upstream: `{"errors":false,"took":1,"items":[` + ok("index", 0) + `,` + ok("index", 2) + `]}`, err: "more items"},
-		{name: "no items", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"errors":false,"took":1}`, err: "no errors or items"},
-		{name: "no errors", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"took":1,"items":[{}]}`, err: "no errors or items"},
+			upstream: `{"errors":false,"took":1,"items":[` + ok("index", 0) + `,` + ok("index", 2) + `]}`, err: "more entries"},
+		{name: "no items", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"errors":false,"took":1}`, err: "no items"},
+		{name: "no errors", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"took":1,"items":[{}]}`, err: "no items"},
 		{name: "duplicate items", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"errors":false,"items":[{}],"items":[{}]}`, err: "duplicate items"},
 		{name: "items not an array", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"errors":false,"items":{}}`, err: "not an array"},
-		{name: "an error document", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"error":{"type":"x"},"status":400}`, err: "no errors or items"},
+		{name: "msearch", shape: &msearchShape, total: 3, refused: []renderedItem{{pos: 0, json: []byte(`{"error":{},"status":403}`)}},
+			upstream: `{"took":5,"responses":[{"hits":{},"status":200},{"error":{"type":"x"},"status":404}]}`,
+			want:     `{"took":5,"responses":[{"error":{},"status":403},{"hits":{},"status":200},{"error":{"type":"x"},"status":404}]}`},
+		{name: "msearch has no errors member to set", shape: &msearchShape, total: 2, refused: []renderedItem{{pos: 1, json: []byte(`{}`)}},
+			upstream: `{"took":5,"errors":false,"responses":[{}]}`, want: `{"took":5,"errors":false,"responses":[{},{}]}`},
+		{name: "msearch all refused", shape: &msearchShape, nilUp: true, total: 1, refused: []renderedItem{{pos: 0, json: []byte(`{"status":403}`)}},
+			want: `{"took":0,"responses":[{"status":403}]}`},
+		{name: "mget", shape: &mgetShape, total: 2, refused: []renderedItem{{pos: 1, json: []byte(`{"_index":"s","_id":"2","error":{}}`)}},
+			upstream: `{"docs":[{"_index":"l","_id":"1","found":true}]}`, want: `{"docs":[{"_index":"l","_id":"1","found":true},{"_index":"s","_id":"2","error":{}}]}`},
+		{name: "mget all refused", shape: &mgetShape, nilUp: true, total: 1, refused: []renderedItem{{pos: 0, json: []byte(`{}`)}}, want: `{"docs":[{}]}`},
+		{name: "mget without docs", shape: &mgetShape, total: 2, refused: []renderedItem{{pos: 1, json: []byte(`{}`)}}, upstream: `{"items":[{}]}`, err: "no docs"},
+		{name: "an error document", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"error":{"type":"x"},"status":400}`, err: "no items"},
 		{name: "not an object", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `[]`, err: "not a JSON object"},
 		{name: "trailing data", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"errors":false,"items":[{}]} {}`, err: "after the object"},
-		{name: "truncated", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"errors":false,"items":[{}`, err: "merge bulk response"},
+		{name: "truncated", total: 2, refused: []renderedItem{ri(1, "index")}, upstream: `{"errors":false,"items":[{}`, err: "merge response"},
 		{name: "refused out of order", total: 3, refused: []renderedItem{ri(2, "index"), ri(1, "index")}, upstream: `{"errors":false,"items":[{}]}`, err: "out of order"},
 		{name: "refused beyond total", total: 1, refused: []renderedItem{ri(1, "index")}, upstream: `{"errors":false,"items":[{}]}`, err: "out of order"},
 	}
@@ -124,7 +137,11 @@ func TestMergeBulkResponse(t *testing.T) {
 			if !tt.nilUp {
 				up = []byte(tt.upstream)
 			}
-			got, err := mergeBulkResponse(up, tt.total, tt.refused)
+			shape := bulkShape
+			if tt.shape != nil {
+				shape = *tt.shape
+			}
+			got, err := mergeResponse(up, shape, tt.total, tt.refused)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q (out %s)", err, tt.err, got)
@@ -144,7 +161,7 @@ func TestMergeBulkResponse(t *testing.T) {
 // FuzzMergeBulkResponse: whatever Elasticsearch answers, the merge never
 // panics, and what it returns is a bulk response with every item at its
 // place: the refused ones as rendered, errors true.
-func FuzzMergeBulkResponse(f *testing.F) {
+func FuzzMergeResponse(f *testing.F) {
 	f.Add(`{"errors":false,"took":4,"items":[{"index":{"status":201}},{"create":{"status":201}}]}`, uint8(3), uint64(2))
 	f.Add(`{"took":1,"errors":true,"ingest_took":0,"items":[]}`, uint8(2), uint64(3))
 	f.Add(`{"errors":false,"items":[{"a":[1,2,{"b":null}]}]}`, uint8(2), uint64(1))
@@ -157,7 +174,7 @@ func FuzzMergeBulkResponse(f *testing.F) {
 				refused = append(refused, renderedItem{pos: i, json: []byte(fmt.Sprintf(`{"index":{"_index":"s","_id":"%d","status":403}}`, i))})
 			}
 		}
-		out, err := mergeBulkResponse([]byte(upstream), n, refused)
+		out, err := mergeResponse([]byte(upstream), bulkShape, n, refused)
 		if err != nil {
 			return
 		}

@@ -285,9 +285,9 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP,
 			Action: res.Action, Targets: policyTargets(res)},
 	}
-	if res.API == "bulk" && res.Deny == "" && len(res.Targets) > 0 {
-		// Items the user may not write fail alone.
-		g.bulk(ctx, now, r, p, res, in, body, plain)
+	if m := itemized(res, plain); m != nil {
+		// Items (bulk, msearch, mget) the user may not act on fail alone.
+		g.items(ctx, now, r, p, res, m, in, body, plain)
 		return
 	}
 	check := func(d policy.Decision, user policy.User) bool {
