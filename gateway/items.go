@@ -172,8 +172,10 @@ func (g *Gateway) items(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *
 	o := p.outcome(r)
 	o.ESAction, o.PolicyRevision, o.Rule, o.Reason = res.Action, last.Revision, last.Rule, last.Reason
 	o.Action, o.Outcome = events.ActionAccessGranted, "success"
-	mb, err := m.cut(plain, res)
+	var mb multiBody
 	if len(refused) > 0 {
+		var err error
+		mb, err = m.cut(plain, res)
 		switch {
 		case err != nil:
 			// What Elasticsearch would refuse whole.
