@@ -206,7 +206,7 @@ type bulkFixture struct {
 	pattern               string
 }
 
-func newBulkFixture(t *testing.T) *bulkFixture {
+func newBulkFixture(t *testing.T, mutate ...func(*Config)) *bulkFixture {
 	t.Helper()
 	fx := &bulkFixture{es: auditortest.ESURL(t)}
 	target, err := url.Parse(fx.es)
@@ -219,7 +219,7 @@ func newBulkFixture(t *testing.T) *bulkFixture {
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(up.Close)
-	fx.tg = newTestGateway(t, up.URL)
+	fx.tg = newTestGateway(t, up.URL, mutate...)
 	run := rand.Uint32()
 	fx.pattern = fmt.Sprintf("logs-pcb-%d-*", run)
 	fx.logsA, fx.logsC = fmt.Sprintf("logs-pcb-%d-a", run), fmt.Sprintf("logs-pcb-%d-c", run)
@@ -519,6 +519,35 @@ func TestBulkItemsFailAlone(t *testing.T) {
 			t.Errorf("api key bulk: %d %s\nwant item 0 %s", status, b, want)
 		}
 	})
+}
+
+// TestBulkItemsAnonymous: the anonymous user's refused items are 401 items
+// when authz_exception is false, as Elasticsearch's authenticationRequired
+// renders them, and anonymous_access_denied outcomes.
+func TestBulkItemsAnonymous(t *testing.T) {
+	fx := newBulkFixture(t, func(c *Config) { c.Anonymous = &Anonymous{Roles: []string{"logs_writer"}} })
+	fx.must(t, 200, "PUT", "/_security/role/logs_writer", basic("admin", "admin-pw"), `{"indices":[{"names":["`+fx.pattern+`"],"privileges":["write"]}]}`)
+	resp := do(t, "POST", fx.tg.url+"/_bulk", strings.NewReader(`{"delete":{"_index":"`+fx.secretB+`","_id":"1"}}`+"\n"+`{"index":{"_index":"`+fx.logsA+`","_id":"1"}}`+"\n{}\n"),
+		"", "Content-Type", "application/x-ndjson", "X-Opaque-Id", "anon-bulk")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r := parseBulk(t, b)
+	want := `{"delete":{"_index":"` + fx.secretB + `","_id":"1","status":401,"error":{"type":"security_exception","reason":"action [indices:data/write/bulk[s]] requires authentication",` +
+		`"header":{"WWW-Authenticate":["Basic realm=\"security\", charset=\"UTF-8\"","Bearer realm=\"security\"","ApiKey"]}}}}`
+	if resp.StatusCode != 200 || len(r.Items) != 2 || string(r.Items[0]) != want || itemStatus(t, r.Items[1], "index") != 201 {
+		t.Fatalf("anonymous bulk: %d %s\nwant item 0 %s", resp.StatusCode, b, want)
+	}
+	fx.tg.out.mu.Lock()
+	defer fx.tg.out.mu.Unlock()
+	var denied int
+	for _, o := range fx.tg.out.list {
+		if o.RequestID == "anon-bulk" && o.Action == events.ActionAnonymousAccessDenied && o.Status == 401 && o.User == "_anonymous" {
+			denied++
+		}
+	}
+	if denied != 1 {
+		t.Errorf("%d anonymous_access_denied outcomes, want 1", denied)
+	}
 }
 
 // TestForbiddenGrantedBy: a 403 ends with the privileges that grant the
