@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/gateway/classify"
 )
 
 // detailedError is Elasticsearch's rendering of a failed search or get:
@@ -111,6 +113,56 @@ func TestMsearchAndMgetItemsFailAlone(t *testing.T) {
 		reason := "action [indices:data/read/msearch] is unauthorized for user [wendy] with effective roles [logs_writer], this action is granted by the index privileges [read,all]"
 		if status != 403 || !strings.Contains(string(b), `"reason":"`+reason+`"`) {
 			t.Errorf("msearch without read: %d %s", status, b)
+		}
+	})
+}
+
+// FuzzCutMget: every _mget body Classify accepts is cut into as many docs
+// as it counts, and the body forwarded with some docs refused classifies
+// as the other docs, in order, on the same indices.
+func FuzzCutMget(f *testing.F) {
+	f.Add(`{"docs":[{"_index":"a","_id":"1"},{"_id":2,"routing":"r"}]}`, uint64(1))
+	f.Add(`{"ids":["1","2","3"],"docs":[{"_index":"b","_id":"x"}]}`, uint64(5))
+	f.Add(`{"docs":[],"ids":[]}`, uint64(0))
+	f.Add(` { "docs" : [ { "_index" : "\u0061" , "_id" : "1" , "_source" : false } ] } `, uint64(1))
+	f.Fuzz(func(t *testing.T, body string, mask uint64) {
+		res, err := classify.Classify(classify.Request{Method: "POST", Path: "/def/_mget", Body: []byte(body), ContentType: "application/json"})
+		if err != nil || itemized(res, []byte(body)) == nil {
+			return
+		}
+		mb, err := cutMget([]byte(body), res)
+		if err != nil {
+			t.Fatalf("cutMget refused what Classify accepted: %v", err)
+		}
+		if mb.count() != itemCount(res) {
+			t.Fatalf("%d docs, %d items", mb.count(), itemCount(res))
+		}
+		refused := map[int]*itemRefusal{}
+		var kept []classify.Target
+		for _, tg := range res.Targets {
+			if mask&(1<<(tg.Item%64)) != 0 {
+				refused[tg.Item] = &itemRefusal{item: tg.Item, reason: "r", status: 403}
+			} else {
+				kept = append(kept, tg)
+			}
+		}
+		fwd := mb.forward(refused)
+		again, err := classify.Classify(classify.Request{Method: "POST", Path: "/def/_mget", Body: fwd, ContentType: "application/json"})
+		if err != nil {
+			t.Fatalf("forwarded body %s refused: %v", fwd, err)
+		}
+		if len(again.Targets) != len(kept) {
+			t.Fatalf("forwarded %s: %d targets, want %d", fwd, len(again.Targets), len(kept))
+		}
+		for i, tg := range again.Targets {
+			if tg.Action != kept[i].Action || strings.Join(tg.Indices, ",") != strings.Join(kept[i].Indices, ",") {
+				t.Fatalf("forwarded target %d = %+v, want %+v", i, tg, kept[i])
+			}
+		}
+		for i := range refused {
+			if !json.Valid(mb.render(i, refused[i])) {
+				t.Fatalf("invalid rendering of doc %d", i)
+			}
 		}
 	})
 }
