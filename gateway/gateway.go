@@ -39,6 +39,12 @@ type Authorizer interface {
 	Generated() string
 	Revision() string
 	Reload(ctx context.Context) error
+	// PrivilegesGranting names the privileges that grant action, for the
+	// hint ending a 403 reason (policy.Engine.PrivilegesGranting).
+	PrivilegesGranting(action string) (kind string, names []string)
+	// GrantsOnSomeIndex reports whether roles grant index action on at
+	// least one index (policy.Engine.GrantsOnSomeIndex).
+	GrantsOnSomeIndex(roles []string, action string) bool
 }
 
 // Appender appends an event to a stream, optionally under an optimistic
@@ -286,6 +292,11 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	} else if !g.restrictWildcards(ctx, now, r, p, res, in) {
 		return
 	}
+	if m := itemized(res, plain); m != nil {
+		// Items (bulk, msearch, mget) the user may not act on fail alone.
+		g.items(ctx, now, r, p, res, m, in, body, plain)
+		return
+	}
 	check := func(d policy.Decision, user policy.User) bool {
 		if res.Deny != "" && d.Rule != "superuser" {
 			// The classifier cannot see what this API reads (SQL text …).
@@ -391,6 +402,20 @@ func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request,
 	if action == "" {
 		action = r.method + " " + r.path
 	}
+	g.refuse(ctx, now, r, p, o, in, d, action, targetIndices(in.Request.Targets))
+	return false
+}
+
+// refuse answers and records the refusal of the whole request: action on
+// indices ("" when the action was authorized by its name alone) was denied
+// by d. o is the outcome, filled but for its action and status.
+//
+// The reason is Elasticsearch's (AuthorizationDenialMessages.actionDenied),
+// ending with the privileges that grant the action; a refusal by a deny
+// rule of the policy, which Elasticsearch has no counterpart of, ends with
+// the rule's reason instead, and so does one whose action no privilege
+// grants.
+func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, o events.AuthOutcome, in *policy.Input, d policy.Decision, action, indices string) {
 	if p.anonymous {
 		o.Action, o.Outcome, o.Status = events.ActionAnonymousAccessDenied, "failure", fasthttp.StatusForbidden
 		if !g.cfg.Anonymous.AuthzException {
@@ -399,27 +424,49 @@ func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request,
 			o.Status = fasthttp.StatusUnauthorized
 			g.record(ctx, now, r, o)
 			writeUnauthorized(ctx, "action ["+action+"] requires authentication")
-			return false
+			return
 		}
 	} else {
 		o.Action, o.Outcome, o.Status = events.ActionAccessDenied, "failure", fasthttp.StatusForbidden
 	}
 	g.record(ctx, now, r, o)
+	reason := unauthorized(p, action, indices)
+	switch {
+	case in.Request.Kind == policy.KindManagement && in.Request.Privilege != "":
+		reason += ", this action is granted by the cluster privileges [" + in.Request.Privilege + ",all]"
+	case d.Rule != "deny" && g.grantedBy(action) != "":
+		reason += g.grantedBy(action)
+	case d.Reason != "":
+		reason += ": " + d.Reason
+	}
+	writeForbidden(ctx, reason)
+}
+
+// unauthorized is the start of Elasticsearch's reason for refusing action
+// on indices to p: "action [a] is unauthorized for user [u] with effective
+// roles [r] on indices [i]".
+func unauthorized(p *principal, action, indices string) string {
 	reason := "action [" + action + "] is unauthorized for user [" + p.name + "] with effective roles [" + joinRoles(p.roles) + "]"
 	if p.apiKeyID != "" {
 		// Elasticsearch names the key and no roles for an API key.
 		reason = "action [" + action + "] is unauthorized for API key id [" + p.apiKeyID + "] of user [" + p.name + "]"
 	}
-	if idx := targetIndices(in.Request.Targets); idx != "" {
-		reason += " on indices [" + idx + "]"
+	if indices != "" {
+		reason += " on indices [" + indices + "]"
 	}
-	if in.Request.Kind == policy.KindManagement && in.Request.Privilege != "" {
-		reason += ", this action is granted by the cluster privileges [" + in.Request.Privilege + ",all]"
-	} else if d.Reason != "" {
-		reason += ": " + d.Reason
+	return reason
+}
+
+// grantedBy is the end of Elasticsearch's refusal reason: ", this action is
+// granted by the index privileges [create_doc,create,…,all]" (or cluster
+// privileges), "" when the policy's tables name no privilege granting
+// action.
+func (g *Gateway) grantedBy(action string) string {
+	kind, names := g.cfg.Policy.PrivilegesGranting(action)
+	if kind == "" || len(names) == 0 {
+		return ""
 	}
-	writeForbidden(ctx, reason)
-	return false
+	return ", this action is granted by the " + kind + " privileges [" + strings.Join(names, ",") + "]"
 }
 
 // decide evaluates in; a policy that cannot be evaluated denies.

@@ -21,33 +21,7 @@ var hopHeaders = []string{
 func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	ctx.Request.Header.CopyTo(&req.Header)
-	// Headers the client named in Connection are hop-by-hop too.
-	for _, name := range bytes.Split(ctx.Request.Header.Peek("Connection"), []byte(",")) {
-		if name = bytes.TrimSpace(name); len(name) > 0 {
-			req.Header.DelBytes(name)
-		}
-	}
-	for _, h := range hopHeaders {
-		req.Header.Del(h)
-	}
-	req.Header.DelCookie("eaid")
-	if len(req.Header.Peek("Cookie")) == 0 {
-		req.Header.Del("Cookie")
-	}
-	uri := make([]byte, 0, len(r.path)+1+len(r.query))
-	uri = append(uri, r.path...)
-	if len(r.query) > 0 {
-		uri = append(uri, '?')
-		uri = append(uri, r.query...)
-	}
-	req.Header.SetRequestURIBytes(uri)
-	if xff := ctx.Request.Header.Peek("X-Forwarded-For"); len(xff) > 0 {
-		req.Header.Set("X-Forwarded-For", string(xff)+", "+r.sourceIP)
-	} else {
-		req.Header.Set("X-Forwarded-For", r.sourceIP)
-	}
-	req.Header.Set("X-Opaque-Id", r.requestID)
+	g.upstreamRequest(ctx, r, req)
 
 	hasBody := ctx.Request.Header.ContentLength() != 0
 	if r.body != nil {
@@ -85,6 +59,40 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 	}
 	ctx.Response.SetBody(resp.Body())
 	fasthttp.ReleaseResponse(resp)
+}
+
+// upstreamRequest fills req with the headers and URI of the request to
+// forward: the client's headers but the hop-by-hop ones and the
+// credentials the gateway consumed, the canonical path the policy checked,
+// X-Forwarded-For and X-Opaque-Id. The body is the caller's.
+func (g *Gateway) upstreamRequest(ctx *fasthttp.RequestCtx, r *request, req *fasthttp.Request) {
+	ctx.Request.Header.CopyTo(&req.Header)
+	// Headers the client named in Connection are hop-by-hop too.
+	for _, name := range bytes.Split(ctx.Request.Header.Peek("Connection"), []byte(",")) {
+		if name = bytes.TrimSpace(name); len(name) > 0 {
+			req.Header.DelBytes(name)
+		}
+	}
+	for _, h := range hopHeaders {
+		req.Header.Del(h)
+	}
+	req.Header.DelCookie("eaid")
+	if len(req.Header.Peek("Cookie")) == 0 {
+		req.Header.Del("Cookie")
+	}
+	uri := make([]byte, 0, len(r.path)+1+len(r.query))
+	uri = append(uri, r.path...)
+	if len(r.query) > 0 {
+		uri = append(uri, '?')
+		uri = append(uri, r.query...)
+	}
+	req.Header.SetRequestURIBytes(uri)
+	if xff := ctx.Request.Header.Peek("X-Forwarded-For"); len(xff) > 0 {
+		req.Header.Set("X-Forwarded-For", string(xff)+", "+r.sourceIP)
+	} else {
+		req.Header.Set("X-Forwarded-For", r.sourceIP)
+	}
+	req.Header.Set("X-Opaque-Id", r.requestID)
 }
 
 // roundTrip sends req to the next upstream in turn. A request without a

@@ -70,6 +70,9 @@ type Engine struct {
 	generated   generated    // guarded by mu
 
 	cur atomic.Pointer[prepared]
+
+	// granting serves PrivilegesGranting (privileges_granting.go).
+	granting atomic.Pointer[grantingSnapshot]
 }
 
 // prepared is one compiled policy, immutable once published.

@@ -126,7 +126,7 @@ func TestUserSearch(t *testing.T) {
 		t.Helper()
 		c := ldaprealm.Config{
 			URL: url, UserSearchBaseDN: ldaptest.BaseDN, BindDN: ldaptest.AdminDN, BindPassword: ldaptest.AdminPassword,
-			GroupSearchBaseDN: ldaptest.GroupBaseDN, RoleMapping: mapping, Timeout: 2 * time.Second,
+			GroupSearchBaseDN: ldaptest.GroupBaseDN, RoleMapping: mapping, Timeout: 10 * time.Second,
 			CertificateAuthorities: []string{srv.CAFile},
 		}
 		if mod != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -22,6 +23,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 // The fixture of scripts/ldap-test-server.
@@ -100,9 +103,7 @@ func start(t testing.TB, withTLS bool) *Server {
 	t.Cleanup(s.Stop)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			c.Close()
+		if s.answers() {
 			break
 		}
 		select {
@@ -182,4 +183,28 @@ func selfSigned(t testing.TB, dir string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// answers reports whether slapd answers an LDAP request (an anonymous read
+// of the root DSE) on each of its URLs: a listening socket is not enough,
+// slapd may still be opening its database.
+func (s *Server) answers() bool {
+	for _, u := range []string{s.URL, s.LDAPSURL} {
+		if u == "" {
+			continue
+		}
+		c, err := ldap.DialURL(u, ldap.DialWithDialer(&net.Dialer{Timeout: time.Second}),
+			ldap.DialWithTLSConfig(&tls.Config{InsecureSkipVerify: true})) // readiness probe only
+		if err != nil {
+			return false
+		}
+		c.SetTimeout(time.Second)
+		_, err = c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 1, false,
+			"(objectClass=*)", []string{"1.1"}, nil))
+		c.Close()
+		if err != nil {
+			return false
+		}
+	}
+	return true
 }
