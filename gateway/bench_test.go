@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net"
 	"testing"
 
@@ -38,6 +39,12 @@ func BenchmarkHandleAllow(b *testing.B) {
 			b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 		if s := ctx.Response.BodyStream(); s != nil {
+			// Read to the end, as the server does when it writes the
+			// answer: a stream closed unread closes the upstream
+			// connection, and every request would dial a new one.
+			if _, err := io.Copy(io.Discard, s); err != nil {
+				b.Fatal(err)
+			}
 			ctx.Response.CloseBodyStream()
 		}
 	}
