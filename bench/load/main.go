@@ -333,6 +333,25 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	all := []*server{up}
+	for _, t := range targets {
+		for _, p := range t.procs {
+			if !slices.Contains(all, p) {
+				all = append(all, p)
+			}
+		}
+	}
+	cpus := cpuSets{server: cpuList(o.serverCPUs), client: cpuList(o.clientCPUs)}
+	every := make([]int, onlineCPUs())
+	for i := range every {
+		every[i] = i
+	}
+	if len(cpus.server) == 0 {
+		cpus.server = every
+	}
+	if len(cpus.client) == 0 {
+		cpus.client = every
+	}
 	res := &results{machine: m, opts: o, workload: wl, byTarget: map[string]*targetResult{}}
 	for _, t := range targets {
 		res.order = append(res.order, t.name)
@@ -344,7 +363,7 @@ func run(ctx context.Context, o options) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			m, err := measure(ctx, t, func() *sample { return closedLoop(ctx, t.wl, o.conns, ph) })
+			m, err := measure(ctx, t, all, cpus, func() *sample { return closedLoop(ctx, t.wl, o.conns, ph) })
 			if err != nil {
 				return err
 			}
@@ -364,7 +383,7 @@ func run(ctx context.Context, o options) error {
 				// It cannot sustain Portcullis's half load (nginx): its own.
 				rate = o.openFraction * maxRate
 			}
-			m, err := measure(ctx, t, func() *sample { return openLoop(ctx, t.wl, max(o.conns, 64), rate, ph) })
+			m, err := measure(ctx, t, all, cpus, func() *sample { return openLoop(ctx, t.wl, max(o.conns, 64), rate, ph) })
 			if err != nil {
 				return err
 			}
@@ -416,9 +435,18 @@ func rotate(ts []*target, r int) []*target {
 // the requests answered so far is in the AUTH stream: the time that takes
 // (the emitter's backlog) counts against its throughput, and the next
 // measurement starts with no backlog.
-func measure(ctx context.Context, t *target, f func() *sample) (run1, error) {
+func measure(ctx context.Context, t *target, all []*server, cpus cpuSets, f func() *sample) (run1, error) {
 	cpu0, err := procsCPU(t.procs)
 	if err != nil {
+		return run1{}, err
+	}
+	ours0, err := procsCPU(all)
+	if err != nil {
+		return run1{}, err
+	}
+	sb0, err1 := cpuBusy(cpus.server)
+	cb0, err2 := cpuBusy(cpus.client)
+	if err := errors.Join(err1, err2); err != nil {
 		return run1{}, err
 	}
 	var ru0 syscall.Rusage
@@ -428,7 +456,22 @@ func measure(ctx context.Context, t *target, f func() *sample) (run1, error) {
 	wall := time.Since(start)
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	ours1, err := procsCPU(all)
+	if err != nil {
+		return run1{}, err
+	}
+	sb1, err1 := cpuBusy(cpus.server)
+	cb1, err2 := cpuBusy(cpus.client)
+	if err := errors.Join(err1, err2); err != nil {
+		return run1{}, err
+	}
+	genCPU := time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()) + time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano())
 	m := run1{s: s, lat: summarize(s.latencies)}
+	share := func(busy, ours time.Duration, n int) float64 {
+		return max(0, (busy-ours).Seconds()/wall.Seconds()/float64(n))
+	}
+	m.foreignServer = share(sb1-sb0, ours1-ours0, len(cpus.server))
+	m.foreignClient = share(cb1-cb0, genCPU, len(cpus.client))
 	t.answered += s.total
 	if t.pc != nil {
 		drainStart := time.Now()
@@ -450,10 +493,13 @@ func measure(ctx context.Context, t *target, f func() *sample) (run1, error) {
 	if s.total > 0 {
 		m.cpu = (cpu1 - cpu0) / time.Duration(s.total)
 	}
-	genCPU := time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()) + time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano())
 	m.gen = genCPU.Seconds() / wall.Seconds() / float64(runtime.GOMAXPROCS(0))
 	return m, ctx.Err()
 }
+
+// cpuSets are the CPUs of the servers and of the load generator (each all
+// CPUs when not pinned).
+type cpuSets struct{ server, client []int }
 
 func procsCPU(ps []*server) (time.Duration, error) {
 	var sum time.Duration

@@ -33,7 +33,7 @@ type portcullisTarget struct {
 	srv      *server
 	addr     string
 	natsAddr string
-	nc       *nats.Conn        // the harness's own connection, opened by outcomes
+	nc       *nats.Conn       // the harness's own connection, opened by outcomes
 	auth     jetstream.Stream // the AUTH stream
 }
 

@@ -75,9 +75,10 @@ func orAll(s string) string {
 	return s
 }
 
-// cpuListLen counts the CPUs of a taskset list such as "0", "0,2", "0-3".
-func cpuListLen(list string) int {
-	n := 0
+// cpuList lists the CPUs of a taskset list such as "0", "0,2", "0-3";
+// malformed parts are left out.
+func cpuList(list string) []int {
+	var out []int
 	for _, part := range strings.Split(list, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -94,9 +95,42 @@ func cpuListLen(list string) int {
 				continue
 			}
 		}
-		n += b - a + 1
+		for c := a; c <= b; c++ {
+			out = append(out, c)
+		}
 	}
-	return n
+	return out
+}
+
+func cpuListLen(list string) int { return len(cpuList(list)) }
+
+// cpuBusy returns the busy time (all but idle and iowait) of cpus so far,
+// from /proc/stat.
+func cpuBusy(cpus []int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	want := map[string]bool{}
+	for _, c := range cpus {
+		want[fmt.Sprintf("cpu%d", c)] = true
+	}
+	var ticks int64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || !want[f[0]] {
+			continue
+		}
+		for i, v := range f[1:] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			var n int64
+			fmt.Sscan(v, &n)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
 func nginxVersion(bin string) string {
@@ -117,6 +151,10 @@ type run1 struct {
 	// drain is how long Portcullis took after the window to have every
 	// outcome in the AUTH stream.
 	drain time.Duration
+	// foreignServer and foreignClient are the shares of the server CPUs and
+	// of the load generator's CPUs that processes other than the harness's
+	// kept busy during the run: other work on a shared machine.
+	foreignServer, foreignClient float64
 }
 
 // rate is the requests answered in the window per second, the drain time
@@ -177,6 +215,16 @@ func medianF(rs []run1, f func(run1) float64) float64 {
 	return median(xs)
 }
 
+// foreign is the median other load of rs, on the server and on the
+// generator CPUs.
+func foreign(rs []run1) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f%% / %.0f%%", 100*medianF(rs, func(x run1) float64 { return x.foreignServer }),
+		100*medianF(rs, func(x run1) float64 { return x.foreignClient }))
+}
+
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
 
 // ratio is a comparison the issue sets a target for.
@@ -233,8 +281,8 @@ func (r *results) markdown() string {
 	if r.answered > 0 {
 		fmt.Fprintf(&b, "- Portcullis published %d outcomes to the AUTH stream for %d requests answered 200 during the run\n", r.published, r.answered)
 	}
-	b.WriteString("\n| target | max req/s | p50 | p99 | server CPU / req | generator CPU | open-loop rate | p50 | p99 | max |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("\n| target | max req/s | p50 | p99 | server CPU / req | generator CPU | other load on server / generator CPUs | open-loop rate | p50 | p99 | max | other load |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, name := range r.order {
 		t := r.byTarget[name]
 		gen := medianF(t.closed, func(x run1) float64 { return x.gen })
@@ -242,14 +290,15 @@ func (r *results) markdown() string {
 		if gen > 0.9 {
 			genS += " (client-bound)"
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %.0f | %s | %s | %s |\n", t.label, t.maxRate(),
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s |\n", t.label, t.maxRate(),
 			us(medianOf(t.closed, func(x run1) time.Duration { return x.lat.p50 })),
 			us(medianOf(t.closed, func(x run1) time.Duration { return x.lat.p99 })),
 			us(medianOf(t.closed, func(x run1) time.Duration { return x.cpu })),
-			genS, t.openRate,
+			genS, foreign(t.closed), t.openRate,
 			us(medianOf(t.open, func(x run1) time.Duration { return x.lat.p50 })),
 			us(medianOf(t.open, func(x run1) time.Duration { return x.lat.p99 })),
-			us(medianOf(t.open, func(x run1) time.Duration { return x.lat.max })))
+			us(medianOf(t.open, func(x run1) time.Duration { return x.lat.max })),
+			foreign(t.open))
 	}
 	if rs := r.ratios(); len(rs) > 0 {
 		b.WriteString("\n| comparison | median | per round | target | met |\n| --- | ---: | --- | --- | --- |\n")
@@ -266,6 +315,9 @@ func (r *results) markdown() string {
 			fmt.Fprintf(&b, "| %s | %.2f%s | %s | %s | %s |\n", x.name, med, x.unit, strings.Join(rounds, ", "), x.target, met)
 		}
 	}
+	b.WriteString("\nOther load: the share of the server CPUs and of the generator's CPUs that other processes of the machine used during the measurement " +
+		"(/proc/stat less the harness's own processes); anything but a few percent means the numbers were measured under contention, " +
+		"which hits fixed-rate (open-loop) latencies hardest.\n")
 	b.WriteString("\nServer CPU / req: CPU time of the target's processes and of the upstream, per answered request (from /proc, 10 ms ticks). " +
 		"Generator CPU: the load generator's share of its CPUs; near 100% the generator, not the target, bounds the throughput.\n")
 	return b.String()
