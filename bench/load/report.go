@@ -256,6 +256,24 @@ func (r *results) ratios() []ratio {
 		out = append(out, ratio{name: "Portcullis / nginx auth_basic throughput", perRound: perRound(pc, ng), unit: "×", target: "≥ 3",
 			met: func(x float64) bool { return x >= 3 }})
 	}
+	// The same ratios from the CPU each target and its upstream spend per
+	// request: what the throughputs would compare as on an otherwise idle
+	// server CPU, and much less disturbed by other load than the rates.
+	perRoundCPU := func(a, b *targetResult) []float64 {
+		xs := make([]float64, len(a.closed))
+		for i := range a.closed {
+			xs[i] = float64(b.closed[i].cpu) / float64(a.closed[i].cpu)
+		}
+		return xs
+	}
+	if okP && okB {
+		out = append(out, ratio{name: "the same, from server CPU per request (bare proxy's / Portcullis's)", perRound: perRoundCPU(pc, bp), unit: "×", target: "≥ 0.80",
+			met: func(x float64) bool { return x >= 0.80 }})
+	}
+	if okP && okN {
+		out = append(out, ratio{name: "the same, from server CPU per request (nginx's / Portcullis's)", perRound: perRoundCPU(pc, ng), unit: "×", target: "≥ 3",
+			met: func(x float64) bool { return x >= 3 }})
+	}
 	if okP && okB {
 		xs := make([]float64, len(pc.open))
 		for i := range pc.open {
