@@ -53,6 +53,7 @@ type options struct {
 	clientCPUs       string
 	out              string
 	targets          []string
+	nice             int
 	keep             bool
 	quick            bool
 }
@@ -68,7 +69,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(2)
 	}
-	if err := pinSelf(o.clientCPUs); err != nil {
+	if err := pinSelf(o.clientCPUs, o.nice); err != nil {
 		fmt.Fprintln(os.Stderr, "load: pin the load generator:", err)
 		os.Exit(1)
 	}
@@ -97,6 +98,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.clientCPUs, "client-cpus", defClient, "CPUs of the load generator (taskset -c list); empty: not pinned")
 	fs.StringVar(&o.out, "out", "bench/results/load.md", "file the report is written to (empty: none)")
 	targets := fs.String("targets", strings.Join(allTargets, ","), "targets to measure, of "+strings.Join(allTargets, ","))
+	fs.IntVar(&o.nice, "nice", 0, "nice value of the harness and its servers (negative, as root: less disturbed by the machine's other load, at its expense)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, JetStream store)")
 	fs.BoolVar(&o.quick, "quick", false, "a short run: 1s per target after 300ms of warm-up, one round")
 	if err := fs.Parse(args); err != nil {
@@ -156,21 +158,36 @@ func onlineCPUs() int {
 
 // pinSelf re-executes the harness under taskset -c cpus, once, so that
 // every thread of the load generator runs there.
-func pinSelf(cpus string) error {
+//
+// With nice ≠ 0 it first sets this thread's nice value, which the
+// re-executed process, every thread it makes and every server it starts
+// inherit.
+func pinSelf(cpus string, nice int) error {
 	const marker = "PORTCULLIS_BENCH_PINNED"
-	if cpus == "" || os.Getenv(marker) == cpus {
+	done := fmt.Sprintf("%s/%d", cpus, nice)
+	if (cpus == "" && nice == 0) || os.Getenv(marker) == done {
 		return nil
-	}
-	taskset, err := lookTaskset()
-	if err != nil {
-		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
+	if nice != 0 {
+		runtime.LockOSThread() // setpriority is per thread on Linux
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, nice); err != nil {
+			return fmt.Errorf("-nice %d: %w", nice, err)
+		}
+	}
+	env := append(os.Environ(), marker+"="+done)
+	if cpus == "" {
+		return syscall.Exec(self, append([]string{self}, os.Args[1:]...), env)
+	}
+	taskset, err := lookTaskset()
+	if err != nil {
+		return err
+	}
 	argv := append([]string{"taskset", "-c", cpus, self}, os.Args[1:]...)
-	return syscall.Exec(taskset, argv, append(os.Environ(), marker+"="+cpus))
+	return syscall.Exec(taskset, argv, env)
 }
 
 func lookTaskset() (string, error) {

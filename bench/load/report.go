@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,12 +23,13 @@ type machine struct {
 	clientCPUs     string
 	serverCPUCount int
 	goVersion      string
+	nice           int
 	when           time.Time
 }
 
 func describeMachine(o options) machine {
 	m := machine{cpus: onlineCPUs(), serverCPUs: o.serverCPUs, clientCPUs: o.clientCPUs,
-		goVersion: runtime.Version(), when: time.Now().UTC(), model: "unknown", memory: "unknown"}
+		goVersion: runtime.Version(), nice: o.nice, when: time.Now().UTC(), model: "unknown", memory: "unknown"}
 	m.serverCPUCount = cpuListLen(o.serverCPUs)
 	if m.serverCPUCount == 0 {
 		m.serverCPUCount = m.cpus
@@ -64,6 +66,9 @@ func (m machine) summary() string {
 	pin := "not pinned"
 	if m.serverCPUs != "" || m.clientCPUs != "" {
 		pin = fmt.Sprintf("servers on CPU %s, load generator on CPU %s", orAll(m.serverCPUs), orAll(m.clientCPUs))
+	}
+	if m.nice != 0 {
+		pin += fmt.Sprintf(", nice %d", m.nice)
 	}
 	return fmt.Sprintf("%d CPUs (%s), %s memory, load average %s at start, %s, %s", m.cpus, m.model, m.memory, m.loadavg, pin, m.goVersion)
 }
@@ -296,6 +301,15 @@ func (r *results) markdown() string {
 		o.conns, o.duration, o.warmup, o.rounds)
 	fmt.Fprintf(&b, "- open loop: requests due at a fixed rate (%.0f%% of Portcullis's maximum), latency counted from when each was due; at most %d in flight\n",
 		o.openFraction*100, max(o.conns, 64))
+	var fs, fc []float64
+	for _, name := range r.order {
+		for _, x := range append(slices.Clone(r.byTarget[name].closed), r.byTarget[name].open...) {
+			fs, fc = append(fs, x.foreignServer), append(fc, x.foreignClient)
+		}
+	}
+	if ms, mc := median(fs), median(fc); ms > 0.1 || mc > 0.1 {
+		fmt.Fprintf(&b, "- **measured under contention**: other processes used a median %.0f%% of the server CPUs and %.0f%% of the generator's during the measurements\n", 100*ms, 100*mc)
+	}
 	if r.answered > 0 {
 		fmt.Fprintf(&b, "- Portcullis published %d outcomes to the AUTH stream for %d requests answered 200 during the run\n", r.published, r.answered)
 	}
