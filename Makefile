@@ -9,7 +9,7 @@ ES_PORT   ?= 9201
 ES_URL    ?= http://127.0.0.1:$(ES_PORT)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build run test opa-test lint fuzz bench clean es-up es-down
+.PHONY: all build run test opa-test lint fuzz bench bench-load clean es-up es-down
 
 all: build
 
@@ -59,9 +59,28 @@ fuzz:
 	  done; \
 	done
 
-## bench: the benchmarks (see BENCHMARKS.md for method)
+## bench: the Go benchmarks of BENCHMARKS.md, exactly these (BENCH), each
+## for BENCHTIME, with -benchmem; the output is also written to BENCH_OUT.
+## Profile one with e.g. go test -run '^$$' -bench BenchmarkDecision -cpuprofile cpu.out ./policy/
+BENCH_OUT ?= bench/results/bench.txt
+BENCHTIME ?= 1s
+BENCH := ^(BenchmarkDecision|BenchmarkClassifySearch|BenchmarkClassifyBulk1MB|BenchmarkBasicCacheHit|BenchmarkFold|BenchmarkTokenLookup1M)$$
+BENCH_PKGS := ./policy/ ./gateway/classify/ ./gateway/ ./projector/
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	@mkdir -p $(dir $(BENCH_OUT))
+	@( $(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -benchtime=$(BENCHTIME) -count=1 -p=1 -timeout 30m $(BENCH_PKGS); \
+	  echo $$? >$(BENCH_OUT).rc ) 2>&1 | tee $(BENCH_OUT); \
+	rc=$$(cat $(BENCH_OUT).rc); rm -f $(BENCH_OUT).rc; \
+	echo "make bench: results in $(BENCH_OUT)"; exit $$rc
+
+## bench-load: the load harness (bench/load): upstream alone, bare fasthttp
+## proxy, nginx auth_basic (apt-installed when missing) and Portcullis, side
+## by side on loopback; the report goes to bench/results/load.md.
+## BENCH_LOAD_FLAGS passes flags, e.g. -quick, -duration 10s, -conns 64.
+BENCH_LOAD_FLAGS ?=
+bench-load: build
+	$(GO) build -o bin/bench-load ./bench/load
+	bin/bench-load -portcullis $(BIN) $(BENCH_LOAD_FLAGS)
 
 ## es-up / es-down: the local Elasticsearch node (scripts/elasticsearch)
 es-up:

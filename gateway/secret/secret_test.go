@@ -1,6 +1,8 @@
 package secret
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -70,6 +72,26 @@ func TestKeyed(t *testing.T) {
 	// The separator keeps ("ab","c") and ("a","bc") apart.
 	if k1.Sum("ab", "c") == k1.Sum("a", "bc") {
 		t.Fatal("user/password boundary is ambiguous")
+	}
+}
+
+// TestKeyedIsHMAC: Sum is HMAC-SHA256(key, user || 0 || password), whatever
+// the lengths and the order of calls (the pooled buffer is reused, grown,
+// and dropped when too large).
+func TestKeyedIsHMAC(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	k := newKeyed(key)
+	long := strings.Repeat("p", 5000)
+	for _, c := range []struct{ user, password string }{
+		{"", ""}, {"alice", "secret"}, {"alice", long}, {"bob", "x"}, {long, long}, {"élodie", "mot de passe"}, {"a", ""},
+	} {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(c.user + "\x00" + c.password))
+		var want [32]byte
+		copy(want[:], mac.Sum(nil))
+		if got := k.Sum(c.user, c.password); got != want {
+			t.Errorf("Sum(%.10q, %.10q) = %x, want %x", c.user, c.password, got, want)
+		}
 	}
 }
 

@@ -50,8 +50,19 @@ func ParseHexDigest(s string) ([32]byte, error) {
 // random key: the cache key of a verified Basic credential. The key never
 // leaves the process, so a cache entry reveals nothing about the password.
 type Keyed struct {
-	pool sync.Pool
+	pool sync.Pool // of *keyedState
 }
+
+// keyedState is an HMAC with a buffer for its message, so that a Sum does
+// not allocate (it runs on every Basic request).
+type keyedState struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// maxPooledKeyedBuf bounds the buffer kept in the pool: a huge credential
+// is hashed, but its buffer is not kept.
+const maxPooledKeyedBuf = 1 << 10
 
 // NewKeyed returns a Keyed with a fresh random key.
 func NewKeyed() (*Keyed, error) {
@@ -59,20 +70,26 @@ func NewKeyed() (*Keyed, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("keyed digest: %w", err)
 	}
+	return newKeyed(key), nil
+}
+
+func newKeyed(key []byte) *Keyed {
 	k := &Keyed{}
-	k.pool.New = func() any { return hmac.New(sha256.New, key) }
-	return k, nil
+	k.pool.New = func() any { return &keyedState{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)} }
+	return k
 }
 
 // Sum returns HMAC(key, user || 0 || password).
 func (k *Keyed) Sum(user, password string) [32]byte {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(user))
-	h.Write([]byte{0})
-	h.Write([]byte(password))
+	s := k.pool.Get().(*keyedState)
+	s.h.Reset()
+	s.buf = append(append(append(s.buf[:0], user...), 0), password...)
+	s.h.Write(s.buf)
+	clear(s.buf) // the password does not stay in the pool
 	var out [32]byte
-	h.Sum(out[:0])
-	k.pool.Put(h)
+	copy(out[:], s.h.Sum(s.buf[:0]))
+	if cap(s.buf) <= maxPooledKeyedBuf {
+		k.pool.Put(s)
+	}
 	return out
 }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/events"
+)
+
+// The Portcullis target's accounts: the bootstrap superuser provisions a
+// role granting read on bench-* and a native user holding it, whose Basic
+// credentials the load uses.
+const (
+	superPassword = "bench-superuser-password"
+	benchUser     = "bench"
+	benchPassword = "bench-password-1"
+	benchRole     = "bench_reader"
+	natsUser      = "portcullis"
+	natsPassword  = "bench-nats-password"
+)
+
+// portcullisTarget is `portcullis serve` in front of the upstream, with its
+// embedded NATS JetStream (client port open on loopback so that the harness
+// can count the published outcomes).
+type portcullisTarget struct {
+	srv      *server
+	addr     string
+	natsAddr string
+	nc       *nats.Conn       // the harness's own connection, opened by outcomes
+	auth     jetstream.Stream // the AUTH stream
+}
+
+// startPortcullis runs bin serve. The in-process auditor is off: its
+// consumer only takes the audited actions (failures, denials, config
+// changes), none of which this load produces, and the audit throughput has
+// its own benchmark (auditor/bench_test.go).
+func startPortcullis(ctx context.Context, bin, dir, cpus, upstreamAddr string) (*portcullisTarget, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	natsAddr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	env := []string{
+		"PORTCULLIS_BOOTSTRAP_PASSWORD=" + superPassword,
+		"PORTCULLIS_AUDIT_DISABLED=true",
+		"PORTCULLIS_NATS_LISTEN=" + natsAddr,
+		"PORTCULLIS_NATS_PASSWORD=" + natsPassword,
+		"PORTCULLIS_NODE_ID=bench",
+	}
+	srv, err := start("portcullis", dir, cpus, env, bin, "serve",
+		"--listen", addr, "--upstream", "http://"+upstreamAddr, "--data-dir", filepath.Join(dir, "portcullis-data"))
+	if err != nil {
+		return nil, err
+	}
+	p := &portcullisTarget{srv: srv, addr: addr, natsAddr: natsAddr}
+	if err := p.provision(ctx); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// provision waits for the superuser, then creates the role and the user.
+func (p *portcullisTarget) provision(ctx context.Context) error {
+	if err := waitListening(ctx, p.srv, p.addr); err != nil {
+		return err
+	}
+	hc := &fasthttp.HostClient{Addr: p.addr}
+	super := basicAuth("elastic", superPassword)
+	call := func(method, path, body string) (int, []byte, error) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.Header.SetMethod(method)
+		req.SetRequestURI("http://" + p.addr + path)
+		req.Header.Set("Authorization", super)
+		if body != "" {
+			req.Header.SetContentType("application/json")
+			req.SetBodyString(body)
+		}
+		err := hc.DoTimeout(req, resp, 30*time.Second)
+		return resp.StatusCode(), append([]byte(nil), resp.Body()...), err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, body, err := call("GET", "/_security/_authenticate", "")
+		if err == nil && status == fasthttp.StatusOK {
+			break
+		}
+		if err := p.srv.exited(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("portcullis: the bootstrap superuser does not authenticate: %d %s %v (log %s)", status, body, err, p.srv.log)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"PUT", "/_security/role/" + benchRole, `{"indices":[{"names":["bench-*"],"privileges":["read"]}]}`},
+		{"PUT", "/_security/user/" + benchUser, `{"password":"` + benchPassword + `","roles":["` + benchRole + `"]}`},
+	} {
+		status, body, err := call(c.method, c.path, c.body)
+		if err != nil || status != fasthttp.StatusOK {
+			return fmt.Errorf("portcullis: %s %s: %d %s %v", c.method, c.path, status, body, err)
+		}
+	}
+	return nil
+}
+
+// outcomes returns the last sequence of the AUTH stream: the number of
+// outcomes published since the start (the stream only grows during a run).
+func (p *portcullisTarget) outcomes(ctx context.Context) (uint64, error) {
+	if p.auth == nil {
+		nc, err := nats.Connect("nats://"+p.natsAddr, nats.UserInfo(natsUser, natsPassword), nats.Timeout(5*time.Second))
+		if err != nil {
+			return 0, fmt.Errorf("nats connect: %w", err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			nc.Close()
+			return 0, fmt.Errorf("jetstream: %w", err)
+		}
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := js.Stream(sctx, events.StreamAuth)
+		if err != nil {
+			nc.Close()
+			return 0, fmt.Errorf("stream %s: %w", events.StreamAuth, err)
+		}
+		p.nc, p.auth = nc, s
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := p.auth.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s info: %w", events.StreamAuth, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// waitOutcomes waits (up to a minute) until at least want outcomes are in
+// the AUTH stream, and returns how many are.
+func (p *portcullisTarget) waitOutcomes(ctx context.Context, want uint64) (uint64, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n, err := p.outcomes(ctx)
+		if err != nil || n >= want {
+			return n, err
+		}
+		if time.Now().After(deadline) {
+			return n, fmt.Errorf("portcullis: %d outcomes in the AUTH stream after a minute, want %d", n, want)
+		}
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func (p *portcullisTarget) stop() {
+	if p.nc != nil {
+		p.nc.Close()
+	}
+	p.srv.stop()
+}
+
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
