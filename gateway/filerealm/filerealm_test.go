@@ -95,7 +95,9 @@ func TestRealmAuthenticateAndReload(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let the watcher settle on the final stamp
 	// A broken file keeps the previous table.
 	v = r.Version()
-	os.WriteFile(users, []byte("garbage\n"), 0o600)
+	// Written whole (a rename), so that the watcher never sees it
+	// truncated: an empty users file is a valid one, with no users.
+	writeAtomic(t, users, "garbage\n")
 	time.Sleep(100 * time.Millisecond)
 	if r.Version() != v {
 		t.Fatal("a broken file replaced the table")
@@ -122,4 +124,16 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// writeAtomic replaces path with content through a rename.
+func writeAtomic(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
