@@ -610,13 +610,18 @@ func (c *classifier) scroll() error {
 // privilege, since it frees every user's scrolls.
 const actionClearAllScrolls = "cluster:admin/indices/scroll/clear_all"
 
-// clearScroll: ids from the path (comma list) or the body (string or
-// array). One of them "_all" makes the request clear every scroll: it is
+// clearScroll: ids from the path or ?scroll_id= (comma lists) or the body
+// (string or array). One of them "_all" makes the request clear every scroll: it is
 // then the cluster action clear_all, with no ids.
 func (c *classifier) clearScroll() error {
 	c.res.Context = ContextScroll
 	if id, ok := c.param("scroll_id"); ok {
 		c.res.ContextIDs = append(c.res.ContextIDs, SplitList(id)...)
+	}
+	if c.q.scrollID != "" {
+		// RestClearScrollAction reads request.param("scroll_id"): the
+		// query string's too.
+		c.res.ContextIDs = append(c.res.ContextIDs, SplitList(c.q.scrollID)...)
 	}
 	if err := c.idsFromBody("scroll_id", true); err != nil {
 		return err
