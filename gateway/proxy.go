@@ -19,8 +19,75 @@ var hopHeaders = []string{
 // proxy forwards the request to an Elasticsearch node with the canonical
 // path the policy checked, and streams the answer back.
 func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
+	g.forward(ctx, r, nil)
+}
+
+// answerHook sees an upstream answer before the client does (the search
+// context binding, contexts.go).
+type answerHook interface {
+	// prepare adjusts the upstream request.
+	prepare(req *fasthttp.Request)
+	// answered runs once Elasticsearch answered: it may read the start of
+	// the body (returned as prefix, still to be sent) and returns false
+	// when it answered the client itself.
+	answered(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) (prefix []byte, ok bool)
+}
+
+// forward sends r upstream and streams the answer back; hook, when given,
+// sees the answer first.
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, r *request, hook answerHook) {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
+	hasBody := g.upstreamRequest(ctx, r, req)
+	if hook != nil {
+		hook.prepare(req)
+	}
+
+	resp := fasthttp.AcquireResponse()
+	err := g.roundTrip(req, resp, !hasBody)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		g.cfg.Logger.WarnContext(ctx, "upstream_failed", "request_id", r.requestID, "error", err)
+		writeError(ctx, errBadGateway)
+		return
+	}
+	var prefix []byte
+	if hook != nil {
+		var ok bool
+		if prefix, ok = hook.answered(ctx, resp); !ok {
+			_ = resp.CloseBodyStream()
+			fasthttp.ReleaseResponse(resp)
+			return
+		}
+	}
+	resp.Header.CopyTo(&ctx.Response.Header)
+	for _, h := range hopHeaders[:len(hopHeaders)-1] {
+		ctx.Response.Header.Del(h)
+	}
+	if r.method == fasthttp.MethodHead {
+		ctx.Response.SkipBody = true
+		ctx.Response.Header.SetContentLength(resp.Header.ContentLength())
+		_ = resp.CloseBodyStream()
+		fasthttp.ReleaseResponse(resp)
+		return
+	}
+	if s := resp.BodyStream(); s != nil {
+		var body io.Reader = s
+		if len(prefix) > 0 {
+			body = io.MultiReader(bytes.NewReader(prefix), s)
+		}
+		ctx.Response.SetBodyStream(&upstreamBody{resp: resp, r: body}, resp.Header.ContentLength())
+		return
+	}
+	ctx.Response.SetBody(resp.Body())
+	fasthttp.ReleaseResponse(resp)
+}
+
+// upstreamRequest fills req with what goes to Elasticsearch for r: the
+// client's headers less the hop-by-hop ones and the credentials the
+// gateway consumed, the canonical path and query, the body. It reports
+// whether the request has a body.
+func (g *Gateway) upstreamRequest(ctx *fasthttp.RequestCtx, r *request, req *fasthttp.Request) bool {
 	ctx.Request.Header.CopyTo(&req.Header)
 	// Headers the client named in Connection are hop-by-hop too.
 	for _, name := range bytes.Split(ctx.Request.Header.Peek("Connection"), []byte(",")) {
@@ -34,6 +101,12 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 	req.Header.DelCookie("eaid")
 	if len(req.Header.Peek("Cookie")) == 0 {
 		req.Header.Del("Cookie")
+	}
+	if r.rewritten {
+		// The gateway wrote the body: plain JSON, whatever the client sent.
+		req.Header.SetMethod(r.method)
+		req.Header.Del("Content-Encoding")
+		req.Header.SetContentType("application/json")
 	}
 	uri := make([]byte, 0, len(r.path)+1+len(r.query))
 	uri = append(uri, r.path...)
@@ -53,6 +126,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 	if r.body != nil {
 		req.SetBodyRaw(r.body)
 		req.Header.SetContentLength(len(r.body))
+		hasBody = len(r.body) > 0
 	} else if hasBody {
 		if s := ctx.RequestBodyStream(); s != nil {
 			req.SetBodyStream(s, ctx.Request.Header.ContentLength())
@@ -60,31 +134,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 			req.SetBodyRaw(ctx.Request.Body())
 		}
 	}
-
-	resp := fasthttp.AcquireResponse()
-	err := g.roundTrip(req, resp, !hasBody)
-	if err != nil {
-		fasthttp.ReleaseResponse(resp)
-		g.cfg.Logger.WarnContext(ctx, "upstream_failed", "request_id", r.requestID, "error", err)
-		writeError(ctx, errBadGateway)
-		return
-	}
-	resp.Header.CopyTo(&ctx.Response.Header)
-	for _, h := range hopHeaders[:len(hopHeaders)-1] {
-		ctx.Response.Header.Del(h)
-	}
-	if r.method == fasthttp.MethodHead {
-		ctx.Response.SkipBody = true
-		ctx.Response.Header.SetContentLength(resp.Header.ContentLength())
-		fasthttp.ReleaseResponse(resp)
-		return
-	}
-	if s := resp.BodyStream(); s != nil {
-		ctx.Response.SetBodyStream(&upstreamBody{resp: resp, r: s}, resp.Header.ContentLength())
-		return
-	}
-	ctx.Response.SetBody(resp.Body())
-	fasthttp.ReleaseResponse(resp)
+	return hasBody
 }
 
 // roundTrip sends req to the next upstream in turn. A request without a

@@ -578,7 +578,7 @@ func (c *classifier) scroll() error {
 	if c.q.scrollID != "" {
 		c.res.ContextIDs = append(c.res.ContextIDs, c.q.scrollID)
 	}
-	c.add(Target{Action: c.r.action})
+	c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
 	if c.body == nil {
 		return nil
 	}
@@ -630,13 +630,13 @@ func (c *classifier) clearScroll() error {
 		c.res.Action, c.res.Cluster, c.res.ContextIDs = actionClearAllScrolls, true, nil
 		return nil
 	}
-	c.add(Target{Action: c.r.action})
+	c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
 	return nil
 }
 
 func (c *classifier) closePIT() error {
 	c.res.Context = ContextPIT
-	c.add(Target{Action: c.r.action})
+	c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
 	return c.idsFromBody("id", false)
 }
 
@@ -646,7 +646,7 @@ func (c *classifier) closePIT() error {
 func (c *classifier) sqlCursor() error {
 	c.res.Context = ContextSQLCursor
 	c.res.Deny = "SQL cursors come from SQL queries, which only the superuser may run"
-	c.add(Target{Action: c.r.action})
+	c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
 	return c.idsFromBody("cursor", false)
 }
 

@@ -40,6 +40,14 @@ const (
 	// rollover new index, downsample target, create_from dest); subject to
 	// the subset rule (its permissions must not exceed the source's).
 	KindNewIndex
+	// KindAnyIndex: an action on a search context (scroll, clear scroll,
+	// close point in time, async result get and delete), which names no
+	// index: Elasticsearch authorizes it by its name alone, the indices
+	// having been authorized when the context was opened, and checks that
+	// the context is the caller's. Indices is empty; a role granting the
+	// action on some index grants it, and the gateway binds the context to
+	// its creator.
+	KindAnyIndex
 )
 
 // Target is one (action, names) pair to authorize.
@@ -315,7 +323,9 @@ func (c *classifier) run() error {
 		if id, ok := c.param("id"); ok {
 			c.res.ContextIDs = []string{id}
 		}
-		c.pathTargets(c.r.action)
+		if !c.res.Cluster {
+			c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
+		}
 		return c.validate()
 	case bodySQLCursor:
 		return c.sqlCursor()

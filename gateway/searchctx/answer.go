@@ -66,7 +66,7 @@ func MissingPIT(shards []PITShard) []byte {
 		b = append(b, `{"shard":`...)
 		b = strconv.AppendInt(b, int64(s.Shard), 10)
 		b = append(b, `,"index":`...)
-		b = appendString(b, indexName(s))
+		b = appendString(b, s.Name())
 		b = append(b, `,"node":`...)
 		b = appendString(b, s.Node)
 		b = append(b, `,"reason":`...)
@@ -122,7 +122,9 @@ func appendMissing(b []byte, id int64) []byte {
 	return append(b, `]"}`...)
 }
 
-func indexName(s PITShard) string {
+// Name is the shard's index as an index expression: "alias:index" for a
+// remote cluster's.
+func (s PITShard) Name() string {
 	if s.ClusterAlias != "" {
 		return s.ClusterAlias + ":" + s.Index
 	}
