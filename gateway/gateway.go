@@ -170,11 +170,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 // request is what the handler learned of a request, copied out of the
 // RequestCtx so that it may outlive it (the outcome event).
 type request struct {
-	method    string
-	path      string // canonical
-	query     []byte // raw query without the consumed token parameter
-	token     string // from the token parameter; never logged
-	body      []byte // the body, when it had to be read to authorize it
+	method string
+	path   string // canonical
+	query  []byte // raw query without the consumed token parameter
+	token  string // from the token parameter; never logged
+	body   []byte // the body, when it had to be read to authorize it
 	// rewritten: the gateway replaced the body (a clear scroll limited to
 	// the caller's ids); it is plain JSON.
 	rewritten bool
