@@ -205,7 +205,10 @@ func (g *Gateway) contextRequest(ctx *fasthttp.RequestCtx, now time.Time, r *req
 		// sees every async result, as in Elasticsearch.)
 		caughtUp := false
 		var owned []string
-		for _, id := range res.ContextIDs {
+		for i, id := range res.ContextIDs {
+			if slices.Contains(res.ContextIDs[:i], id) {
+				continue // the same id in the path and the body
+			}
 			b, _, ok := g.contextBinding(ctx, now, id, &caughtUp)
 			if ok && b.Owner == owner && b.Kind == kind {
 				owned = append(owned, id)
@@ -222,7 +225,7 @@ func (g *Gateway) contextRequest(ctx *fasthttp.RequestCtx, now time.Time, r *req
 		case res.API == "clear_scroll" && len(owned) == 0:
 			g.refuseContext(ctx, now, r, p, res, res.ContextIDs[0], false)
 			return
-		case res.API == "clear_scroll" && len(owned) < len(res.ContextIDs):
+		case res.API == "clear_scroll" && len(owned) < distinct(res.ContextIDs):
 			if err := limitClearScroll(r, owned); err != nil {
 				writeError(ctx, err)
 				return
@@ -255,6 +258,17 @@ func (g *Gateway) contextRequest(ctx *fasthttp.RequestCtx, now time.Time, r *req
 		return
 	}
 	g.forward(ctx, r, hook)
+}
+
+// distinct counts the different strings of ids.
+func distinct(ids []string) int {
+	n := 0
+	for i, id := range ids {
+		if !slices.Contains(ids[:i], id) {
+			n++
+		}
+	}
+	return n
 }
 
 // refuseContext answers a request presenting an id that is not the
@@ -446,6 +460,13 @@ func (h *contextHook) answered(ctx *fasthttp.RequestCtx, resp *fasthttp.Response
 		// No id (a search that completed, an answer not in JSON): nothing
 		// to bind, and an id the gateway did not see is nobody's.
 		return prefix, true
+	}
+	sum := sha256.Sum256([]byte(id))
+	for _, b := range h.used {
+		if b.Hash == sum {
+			// The id the request presented, renewed already if need be.
+			return prefix, true
+		}
 	}
 	if err := g.bind(ctx, h.now, id, h.kind, h.owner, h.keepAlive); err != nil {
 		g.cfg.Logger.ErrorContext(ctx, "context_not_bound", "request_id", h.r.requestID, "kind", h.kind, "error", err)

@@ -386,3 +386,42 @@ func TestContextOwner(t *testing.T) {
 		t.Errorf("%d distinct owners, want %d", len(seen), len(tests)-1)
 	}
 }
+
+// TestScrollBindingRenewed: a continuation asking for a keep-alive the
+// binding would not outlive renews it, once; one within it publishes
+// nothing.
+func TestScrollBindingRenewed(t *testing.T) {
+	es := newFakeAsyncES(t)
+	tg := newTestGateway(t, es.srv.URL)
+	contextUsers(t, tg)
+	r := gwCall(t, "POST", tg.url+"/logs-a/_search?scroll=1m", "alice:alice-pw", `{}`)
+	mustReply(t, r, 200, "open")
+	var a struct {
+		ScrollID string `json:"_scroll_id"`
+	}
+	json.Unmarshal([]byte(r.body), &a)
+	h := sha256.Sum256([]byte(a.ScrollID))
+	tokenEvents := func() uint64 {
+		tg.state.mu.Lock()
+		defer tg.state.mu.Unlock()
+		return tg.state.seq[events.StreamTokens]
+	}
+	b, _ := tg.state.model.Context(h, time.Now())
+	first, events0 := b.ExpiresAt, tokenEvents()
+	if d := time.Until(first); d > 7*time.Minute+time.Second || d < 6*time.Minute {
+		t.Fatalf("scroll=1m bound for %s, want 7m", d)
+	}
+
+	mustReply(t, gwCall(t, "POST", tg.url+"/_search/scroll", "alice:alice-pw", `{"scroll":"1m","scroll_id":"`+a.ScrollID+`"}`), 200, "continue 1m")
+	if n := tokenEvents(); n != events0 {
+		t.Fatalf("%d events published for a continuation within the binding", n-events0)
+	}
+	mustReply(t, gwCall(t, "GET", tg.url+"/_search/scroll/"+url.PathEscape(a.ScrollID)+"?scroll=10m", "alice:alice-pw", ""), 200, "continue 10m")
+	b, _ = tg.state.model.Context(h, time.Now())
+	if n := tokenEvents(); n != events0+1 {
+		t.Fatalf("%d events published for a renewal, want 1", n-events0)
+	}
+	if d := time.Until(b.ExpiresAt); d < 24*time.Minute || d > 25*time.Minute+time.Second {
+		t.Fatalf("renewed binding expires in %s, want 25m", d)
+	}
+}
