@@ -67,6 +67,10 @@ func ParseStateSubject(subject string) (aggregate, id string, ok bool) {
 // hex SHA-256 of the token.
 func TokenSubject(tokenHash string) string { return "portcullis.token." + tokenHash }
 
+// ContextSubject is the subject of a search context binding's events, on
+// the TOKENS stream; idHash is the hex SHA-256 of the context id.
+func ContextSubject(idHash string) string { return "portcullis.token.context." + idHash }
+
 // AuthSubject is the subject of an auth outcome, portcullis.auth.<action>.
 func AuthSubject(action string) string { return "portcullis.auth." + action }
 

@@ -20,6 +20,8 @@ const (
 	TypeTokenRevoked      = "portcullis.token.revoked.v1"
 	TypeAPIKeyCreated     = "portcullis.apikey.created.v1"
 	TypeAPIKeyInvalidated = "portcullis.apikey.invalidated.v1"
+	TypeContextOpened     = "portcullis.context.opened.v1"
+	TypeContextClosed     = "portcullis.context.closed.v1"
 	// TypeAuthPrefix + <action> + ".v1" is the type of an auth outcome, e.g.
 	// portcullis.auth.authentication_failed.v1.
 	TypeAuthPrefix = "portcullis.auth."
@@ -33,7 +35,7 @@ var (
 	StateTypes = []string{TypeAccountCreated, TypeAccountUpdated, TypeAccountDeleted,
 		TypeConstraintCreated, TypeConstraintDeleted, TypeRolePut, TypeRoleDeleted,
 		TypeAPIKeyCreated, TypeAPIKeyInvalidated}
-	TokenTypes = []string{TypeTokenIssued, TypeTokenRevoked}
+	TokenTypes = []string{TypeTokenIssued, TypeTokenRevoked, TypeContextOpened, TypeContextClosed}
 )
 
 // AccountCreated is the payload of portcullis.account.created.v1. UID is the
@@ -168,6 +170,48 @@ type APIKeyCreated struct {
 type APIKeyInvalidated struct {
 	ID   string    `json:"id"`
 	Time time.Time `json:"time"`
+}
+
+// Search context kinds, the kind of a ContextOpened.
+const (
+	ContextScroll = "scroll" // a scroll (search with ?scroll)
+	ContextPIT    = "pit"    // a point in time
+	ContextAsync  = "async"  // an async search, EQL, SQL or ES|QL result
+)
+
+// ContextOwner is who created a search context, compared field by field as
+// Elasticsearch's Authentication.canAccessResourcesOf compares the creator
+// with the user presenting the id: a context made through an API key
+// belongs to that key alone (APIKeyID), one made by a user to the same
+// username in the same realm, where a realm is its type for the native and
+// file realms and its type and name for the others. A login token counts
+// as its native user, as an Elasticsearch token counts as its user.
+type ContextOwner struct {
+	Username  string `json:"username"`
+	RealmType string `json:"realm_type"`
+	RealmName string `json:"realm_name,omitempty"`
+	APIKeyID  string `json:"api_key_id,omitempty"`
+}
+
+// ContextOpened is the payload of portcullis.context.opened.v1, on subject
+// ContextSubject(IDHash): the gateway bound a scroll, point-in-time or
+// async id that Elasticsearch returned to the user who asked for it.
+// IDHash is the hex SHA-256 of the id; the id itself is never stored. An
+// event for a binding that exists, with the same owner and kind, renews
+// it (the later ExpiresAt wins). Time is when the gateway saw the id.
+type ContextOpened struct {
+	IDHash    string       `json:"id_hash"`
+	Kind      string       `json:"kind"`
+	Owner     ContextOwner `json:"owner"`
+	Time      time.Time    `json:"time"`
+	ExpiresAt time.Time    `json:"expires_at"`
+}
+
+// ContextClosed is the payload of portcullis.context.closed.v1: the owner
+// cleared the scroll, closed the point in time or deleted the async result.
+type ContextClosed struct {
+	IDHash string       `json:"id_hash"`
+	Owner  ContextOwner `json:"owner"`
 }
 
 // Auth outcome actions, named as Elasticsearch's audit trail names them

@@ -14,5 +14,15 @@
 //     handler returns: what outlives it is copied.
 //
 // The gateway holds no state of its own: it reads the projection, and every
-// change it makes is an event appended to JetStream.
+// change it makes is an event appended to JetStream. That includes who
+// created each scroll, point-in-time and async search id (contexts.go):
+// Elasticsearch behind the gateway sees one identity and would honour any
+// id from anyone, so the gateway binds every id an answer carries to the
+// user who asked, by a portcullis.context.opened.v1 event with the id's
+// SHA-256, before the answer leaves; a request presenting an id that is
+// not the caller's gets Elasticsearch's answer for a context that does not
+// exist. Events rather than ids signed by the gateway, because the log is
+// already how replicas agree (read-your-writes on the binding replica, a
+// bounded catch-up on the others), ids reach clients unchanged, and no key
+// has to be shared between replicas.
 package gateway

@@ -176,11 +176,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 // request is what the handler learned of a request, copied out of the
 // RequestCtx so that it may outlive it (the outcome event).
 type request struct {
-	method    string
-	path      string // canonical
-	query     []byte // raw query without the consumed token parameter
-	token     string // from the token parameter; never logged
-	body      []byte // the body, when it had to be read to authorize it
+	method string
+	path   string // canonical
+	query  []byte // raw query without the consumed token parameter
+	token  string // from the token parameter; never logged
+	body   []byte // the body, when it had to be read to authorize it
+	// rewritten: the gateway replaced the body (a clear scroll limited to
+	// the caller's ids); it is plain JSON.
+	rewritten bool
 	requestID string
 	sourceIP  string
 }
@@ -280,6 +283,9 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, badRequest(err.Error()))
 		return
 	}
+	if !g.pitTargets(ctx, now, r, p, &res) {
+		return
+	}
 	in := &policy.Input{
 		User: p.policyUser(),
 		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP,
@@ -310,10 +316,18 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 		}
 		return true
 	}
+	if g.ownerStatus(ctx, now, r, p, &res) {
+		return
+	}
 	if !g.authorize(ctx, now, r, p, in, check) {
 		return
 	}
 	r.body = body
+	if res.Context != classify.ContextNone || res.Creates != classify.ContextNone {
+		// Scroll, point-in-time and async ids are their creator's.
+		g.contextRequest(ctx, now, r, p, &res)
+		return
+	}
 	g.proxy(ctx, r)
 }
 
@@ -329,7 +343,7 @@ func policyTargets(res classify.Result) []policy.Target {
 	}
 	out := make([]policy.Target, len(ts))
 	for i, t := range ts {
-		out[i] = policy.Target{Action: t.Action, Indices: withoutExclusions(t.Indices)}
+		out[i] = policy.Target{Action: t.Action, Indices: withoutExclusions(t.Indices), AnyIndex: t.Kind == classify.KindAnyIndex}
 	}
 	return out
 }

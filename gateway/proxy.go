@@ -19,20 +19,29 @@ var hopHeaders = []string{
 // proxy forwards the request to an Elasticsearch node with the canonical
 // path the policy checked, and streams the answer back.
 func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
+	g.forward(ctx, r, nil)
+}
+
+// answerHook sees an upstream answer before the client does (the search
+// context binding, contexts.go).
+type answerHook interface {
+	// prepare adjusts the upstream request.
+	prepare(req *fasthttp.Request)
+	// answered runs once Elasticsearch answered: it may read the start of
+	// the body (returned as prefix, still to be sent) and returns false
+	// when it answered the client itself.
+	answered(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) (prefix []byte, ok bool)
+}
+
+// forward sends r upstream and streams the answer back; hook, when given,
+// sees the answer first.
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, r *request, hook answerHook) {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	g.upstreamRequest(ctx, r, req)
-
-	hasBody := ctx.Request.Header.ContentLength() != 0
-	if r.body != nil {
-		req.SetBodyRaw(r.body)
-		req.Header.SetContentLength(len(r.body))
-	} else if hasBody {
-		if s := ctx.RequestBodyStream(); s != nil {
-			req.SetBodyStream(s, ctx.Request.Header.ContentLength())
-		} else {
-			req.SetBodyRaw(ctx.Request.Body())
-		}
+	hasBody := g.upstreamBody(ctx, r, req)
+	if hook != nil {
+		hook.prepare(req)
 	}
 
 	resp := fasthttp.AcquireResponse()
@@ -43,6 +52,15 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 		writeError(ctx, errBadGateway)
 		return
 	}
+	var prefix []byte
+	if hook != nil {
+		var ok bool
+		if prefix, ok = hook.answered(ctx, resp); !ok {
+			_ = resp.CloseBodyStream()
+			fasthttp.ReleaseResponse(resp)
+			return
+		}
+	}
 	resp.Header.CopyTo(&ctx.Response.Header)
 	for _, h := range hopHeaders[:len(hopHeaders)-1] {
 		ctx.Response.Header.Del(h)
@@ -50,21 +68,27 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, r *request) {
 	if r.method == fasthttp.MethodHead {
 		ctx.Response.SkipBody = true
 		ctx.Response.Header.SetContentLength(resp.Header.ContentLength())
+		_ = resp.CloseBodyStream()
 		fasthttp.ReleaseResponse(resp)
 		return
 	}
 	if s := resp.BodyStream(); s != nil {
-		ctx.Response.SetBodyStream(&upstreamBody{resp: resp, r: s}, resp.Header.ContentLength())
+		var body io.Reader = s
+		if len(prefix) > 0 {
+			body = io.MultiReader(bytes.NewReader(prefix), s)
+		}
+		ctx.Response.SetBodyStream(&upstreamBody{resp: resp, r: body}, resp.Header.ContentLength())
 		return
 	}
 	ctx.Response.SetBody(resp.Body())
 	fasthttp.ReleaseResponse(resp)
 }
 
-// upstreamRequest fills req with the headers and URI of the request to
-// forward: the client's headers but the hop-by-hop ones and the
-// credentials the gateway consumed, the canonical path the policy checked,
-// X-Forwarded-For and X-Opaque-Id. The body is the caller's.
+// upstreamRequest fills req with the headers and URI of what goes to
+// Elasticsearch for r: the client's headers less the hop-by-hop ones and
+// the credentials the gateway consumed, the canonical path and query,
+// X-Forwarded-For and X-Opaque-Id. The body is upstreamBody's, or the
+// caller's.
 func (g *Gateway) upstreamRequest(ctx *fasthttp.RequestCtx, r *request, req *fasthttp.Request) {
 	ctx.Request.Header.CopyTo(&req.Header)
 	// Headers the client named in Connection are hop-by-hop too.
@@ -80,6 +104,12 @@ func (g *Gateway) upstreamRequest(ctx *fasthttp.RequestCtx, r *request, req *fas
 	if len(req.Header.Peek("Cookie")) == 0 {
 		req.Header.Del("Cookie")
 	}
+	if r.rewritten {
+		// The gateway wrote the body: plain JSON, whatever the client sent.
+		req.Header.SetMethod(r.method)
+		req.Header.Del("Content-Encoding")
+		req.Header.SetContentType("application/json")
+	}
 	uri := make([]byte, 0, len(r.path)+1+len(r.query))
 	uri = append(uri, r.path...)
 	if len(r.query) > 0 {
@@ -93,6 +123,24 @@ func (g *Gateway) upstreamRequest(ctx *fasthttp.RequestCtx, r *request, req *fas
 		req.Header.Set("X-Forwarded-For", r.sourceIP)
 	}
 	req.Header.Set("X-Opaque-Id", r.requestID)
+}
+
+// upstreamBody sets req's body: the one the gateway read or wrote for r,
+// else the client's, streamed. It reports whether there is one.
+func (g *Gateway) upstreamBody(ctx *fasthttp.RequestCtx, r *request, req *fasthttp.Request) bool {
+	hasBody := ctx.Request.Header.ContentLength() != 0
+	if r.body != nil {
+		req.SetBodyRaw(r.body)
+		req.Header.SetContentLength(len(r.body))
+		hasBody = len(r.body) > 0
+	} else if hasBody {
+		if s := ctx.RequestBodyStream(); s != nil {
+			req.SetBodyStream(s, ctx.Request.Header.ContentLength())
+		} else {
+			req.SetBodyRaw(ctx.Request.Body())
+		}
+	}
+	return hasBody
 }
 
 // roundTrip sends req to the next upstream in turn. A request without a

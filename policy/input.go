@@ -26,6 +26,7 @@ var (
 	keySourceIP     = ast.StringTerm("source_ip")
 	keyTargets      = ast.StringTerm("targets")
 	keyIndices      = ast.StringTerm("indices")
+	keyAnyIndex     = ast.StringTerm("any_index")
 )
 
 // interned holds terms for the values most requests share.
@@ -121,7 +122,8 @@ func appendPathPrefixes(dst []*ast.Term, path string, str func(string) *ast.Term
 // emptyArray is the targets of a request without any.
 var emptyArray = ast.ArrayTerm()
 
-// targetsTerm is request.targets: [{"action", "indices"}].
+// targetsTerm is request.targets: [{"action", "indices"}], with
+// "any_index": true on a target that has it.
 func targetsTerm(ts []Target) *ast.Term {
 	if len(ts) == 0 {
 		return emptyArray
@@ -132,10 +134,14 @@ func targetsTerm(ts []Target) *ast.Term {
 		for j, s := range t.Indices {
 			idx[j] = ast.StringTerm(s)
 		}
-		out[i] = ast.ObjectTerm(
+		items := [][2]*ast.Term{
 			ast.Item(keyAction, ast.StringTerm(t.Action)),
 			ast.Item(keyIndices, ast.ArrayTerm(idx...)),
-		)
+		}
+		if t.AnyIndex {
+			items = append(items, ast.Item(keyAnyIndex, ast.BooleanTerm(true)))
+		}
+		out[i] = ast.ObjectTerm(items...)
 	}
 	return ast.ArrayTerm(out...)
 }
@@ -147,6 +153,9 @@ func targetsKey(ts []Target) string {
 	}
 	var b strings.Builder
 	for _, t := range ts {
+		if t.AnyIndex {
+			b.WriteByte(2)
+		}
 		b.WriteString(t.Action)
 		for _, s := range t.Indices {
 			b.WriteByte(0)

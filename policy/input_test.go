@@ -49,3 +49,22 @@ func TestPathPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestInputTargets pins request.targets, any_index included, and keeps the
+// decision cache from confusing a target with any_index and one without.
+func TestInputTargets(t *testing.T) {
+	in := &Input{Request: Request{Method: "POST", Path: "/_search/scroll", Kind: KindContent, Targets: []Target{
+		{Action: "indices:data/read/scroll", AnyIndex: true}, {Action: "indices:data/read/search", Indices: []string{"a", "b"}}}}}
+	v, err := ast.JSON(inputValue(in, "POST"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(v.(map[string]any)["request"].(map[string]any)["targets"])
+	const want = `[{"action":"indices:data/read/scroll","any_index":true,"indices":[]},{"action":"indices:data/read/search","indices":["a","b"]}]`
+	if string(got) != want {
+		t.Errorf("targets\n got %s\nwant %s", got, want)
+	}
+	if targetsKey([]Target{{Action: "x", AnyIndex: true}}) == targetsKey([]Target{{Action: "x"}}) {
+		t.Error("any_index is not part of the cache key")
+	}
+}

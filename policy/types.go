@@ -86,6 +86,12 @@ type Request struct {
 type Target struct {
 	Action  string
 	Indices []string
+	// AnyIndex: the action names no index and Elasticsearch authorizes it
+	// by its name alone (scroll, clear scroll, close point in time, async
+	// result get and delete: the context was authorized when opened, and
+	// the gateway checks it is the caller's). A role granting the action on
+	// some index grants it. Indices is empty.
+	AnyIndex bool
 }
 
 // Input is the input document of a decision. Its Rego form is stable and
@@ -95,7 +101,7 @@ type Target struct {
 //	  "user": {"name", "roles", "realm", "authentication_type"},
 //	  "request": {"method", "path", "path_prefixes", "kind", "privilege",
 //	              "action", "request_id", "source_ip",
-//	              "targets": [{"action", "indices": [...]}]}
+//	              "targets": [{"action", "indices": [...], "any_index"}]}
 //	}
 //
 // Decide upper-cases request.method and derives request.path_prefixes from

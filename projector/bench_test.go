@@ -271,3 +271,56 @@ func BenchmarkDecodeMessage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyContextOpened is the fold of a context binding at the
+// limit of a full table (the purge, the heap, the per-owner count): what a
+// replica spends per scroll, PIT or async search opened anywhere. Each
+// event expires the oldest binding, so the table stays full.
+func BenchmarkApplyContextOpened(b *testing.B) {
+	f := newFeed(b)
+	const held = 100_000
+	f.m.SetContextLimits(held+1, held+1)
+	owner := events.ContextOwner{Username: "bench", RealmType: "native"}
+	evs := make([]events.Event, held+b.N)
+	for i := range evs {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		evs[i] = ctxOpened(b, fmt.Sprint("ctx-", i), events.ContextScroll, owner, at.Add(contextPurgeGrace+time.Duration(held)*time.Millisecond), at.Add(time.Duration(held)*time.Millisecond))
+	}
+	for _, ev := range evs[:held] {
+		f.mustToken(ev)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, ev := range evs[held:] {
+		f.mustToken(ev)
+	}
+	b.StopTimer()
+	if n := f.m.Contexts(); n > held+1 {
+		b.Fatalf("%d bindings held", n)
+	}
+}
+
+// BenchmarkContextLookup is what a request presenting a context id costs
+// the model, from many goroutines at once.
+func BenchmarkContextLookup(b *testing.B) {
+	f := newFeed(b)
+	f.m.SetContextLimits(0, 10_000)
+	owner := events.ContextOwner{Username: "bench", RealmType: "native"}
+	hashes := make([][32]byte, 10_000)
+	for i := range hashes {
+		id := fmt.Sprint("ctx-", i)
+		f.mustToken(ctxOpened(b, id, events.ContextPIT, owner, t0, t0.Add(time.Hour)))
+		hashes[i] = ctxHash(id)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, ok := f.m.Context(hashes[i%len(hashes)], t0); !ok {
+				b.Error("miss")
+				return
+			}
+			i++
+		}
+	})
+}

@@ -34,6 +34,8 @@ const (
 	kindRoleDeleted
 	kindAPIKeyCreated
 	kindAPIKeyInvalidated
+	kindContextOpened
+	kindContextClosed
 )
 
 // kindOf maps an event type to its kind; unknown types (newer versions,
@@ -63,6 +65,10 @@ func kindOf(typ string) kind {
 		return kindAPIKeyCreated
 	case events.TypeAPIKeyInvalidated:
 		return kindAPIKeyInvalidated
+	case events.TypeContextOpened:
+		return kindContextOpened
+	case events.TypeContextClosed:
+		return kindContextClosed
 	}
 	return kindUnknown
 }
@@ -93,6 +99,10 @@ func (k kind) typeName() string {
 		return events.TypeAPIKeyCreated
 	case kindAPIKeyInvalidated:
 		return events.TypeAPIKeyInvalidated
+	case kindContextOpened:
+		return events.TypeContextOpened
+	case kindContextClosed:
+		return events.TypeContextClosed
 	}
 	return ""
 }
@@ -102,13 +112,14 @@ func (k kind) isConstraint() bool { return k == kindConstraintCreated || k == ki
 func (k kind) isToken() bool      { return k == kindTokenIssued || k == kindTokenRevoked }
 func (k kind) isRole() bool       { return k == kindRolePut || k == kindRoleDeleted }
 func (k kind) isAPIKey() bool     { return k == kindAPIKeyCreated || k == kindAPIKeyInvalidated }
+func (k kind) isContext() bool    { return k == kindContextOpened || k == kindContextClosed }
 
 // record is one event decoded once: what the folds need and what a log line
 // names. payload is one of *events.AccountCreated, *events.AccountUpdated,
 // *events.AccountDeleted, *events.ConstraintCreated,
 // *events.ConstraintDeleted, *events.RolePut, *events.RoleDeleted,
-// *events.APIKeyCreated, *events.APIKeyInvalidated, *tokenIssued, *tokenRevoked; nil for an unknown
-// type.
+// *events.APIKeyCreated, *events.APIKeyInvalidated, *tokenIssued, *tokenRevoked,
+// *contextOpened, *contextClosed; nil for an unknown type.
 type record struct {
 	id      string
 	typ     string
@@ -125,6 +136,21 @@ type tokenIssued Token
 // tokenRevoked is events.TokenRevoked as the fold needs it.
 type tokenRevoked struct {
 	hash [32]byte
+}
+
+// contextOpened is events.ContextOpened with the id digest decoded.
+type contextOpened struct {
+	hash      [32]byte
+	kind      string
+	owner     events.ContextOwner
+	time      time.Time
+	expiresAt time.Time
+}
+
+// contextClosed is events.ContextClosed with the id digest decoded.
+type contextClosed struct {
+	hash  [32]byte
+	owner events.ContextOwner
 }
 
 // parserPool serves decodeEvent, which runs on callers' goroutines. The
@@ -332,6 +358,18 @@ func decodePayload(k kind, v *fastjson.Value, in *interner) (any, error) {
 	case kindTokenRevoked:
 		p := &tokenRevoked{hash: d.hash(v, "token_hash")}
 		return p, d.err
+	case kindContextOpened:
+		p := &contextOpened{
+			hash:      d.hash(v, "id_hash"),
+			kind:      d.kindName(v, "kind"),
+			owner:     d.owner(v, "owner"),
+			time:      d.time(v, "time"),
+			expiresAt: d.time(v, "expires_at"),
+		}
+		return p, d.err
+	case kindContextClosed:
+		p := &contextClosed{hash: d.hash(v, "id_hash"), owner: d.owner(v, "owner")}
+		return p, d.err
 	}
 	return nil, nil
 }
@@ -478,6 +516,45 @@ func (d *dec) time(v *fastjson.Value, key string) time.Time {
 		d.fail(key, "not an RFC 3339 time")
 	}
 	return t
+}
+
+// kindName returns a context kind as its constant string, so that a
+// binding does not hold a copy; an unknown kind is kept as decoded and
+// refused by the fold.
+func (d *dec) kindName(v *fastjson.Value, key string) string {
+	b, err := strBytes(v, key)
+	if err != nil {
+		d.fail(key, "not a string")
+		return ""
+	}
+	switch string(b) {
+	case events.ContextScroll:
+		return events.ContextScroll
+	case events.ContextPIT:
+		return events.ContextPIT
+	case events.ContextAsync:
+		return events.ContextAsync
+	}
+	return string(b)
+}
+
+// owner decodes a context owner object; its strings go through the
+// interner: one user's many contexts share them.
+func (d *dec) owner(v *fastjson.Value, key string) events.ContextOwner {
+	f := v.Get(key)
+	if f == nil || f.Type() == fastjson.TypeNull {
+		return events.ContextOwner{}
+	}
+	if f.Type() != fastjson.TypeObject {
+		d.fail(key, "not an object")
+		return events.ContextOwner{}
+	}
+	return events.ContextOwner{
+		Username:  d.shared(f, "username"),
+		RealmType: d.shared(f, "realm_type"),
+		RealmName: d.shared(f, "realm_name"),
+		APIKeyID:  d.shared(f, "api_key_id"),
+	}
 }
 
 // hash decodes the hex SHA-256 of a token (either case, as hex.Decode

@@ -40,6 +40,10 @@ func randStrings(r *rand.Rand) []string {
 	return out
 }
 
+func randOwner(r *rand.Rand) events.ContextOwner {
+	return events.ContextOwner{Username: randString(r), RealmType: randString(r), RealmName: randString(r), APIKeyID: randString(r)}
+}
+
 func randTime(r *rand.Rand) time.Time {
 	return time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC()
 }
@@ -58,7 +62,7 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 			typ  string
 			data any
 		)
-		switch i % 9 {
+		switch i % 11 {
 		case 0:
 			typ, data = events.TypeAccountCreated, events.AccountCreated{UID: randString(r), Username: randString(r),
 				PasswordHash: randString(r), Roles: randStrings(r), Authenticator: randString(r)}
@@ -113,6 +117,19 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 			typ, data = events.TypeRolePut, p
 		case 8:
 			typ, data = events.TypeRoleDeleted, events.RoleDeleted{Name: randString(r)}
+		case 9:
+			var h [32]byte
+			for j := range h {
+				h[j] = byte(r.IntN(256))
+			}
+			typ, data = events.TypeContextOpened, events.ContextOpened{IDHash: hex.EncodeToString(h[:]), Kind: randString(r),
+				Owner: randOwner(r), Time: randTime(r), ExpiresAt: randTime(r)}
+		case 10:
+			var h [32]byte
+			for j := range h {
+				h[j] = byte(r.IntN(256))
+			}
+			typ, data = events.TypeContextClosed, events.ContextClosed{IDHash: hex.EncodeToString(h[:]), Owner: randOwner(r)}
 		}
 		ev, err := events.New(randString(r), typ, randString(r), randTime(r), data)
 		if err != nil {
@@ -155,6 +172,17 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 				if hex.EncodeToString(g.hash[:]) != w.TokenHash {
 					t.Fatalf("token revoked: got %x, want %s", g.hash, w.TokenHash)
 				}
+			case *contextOpened:
+				w := want.Interface().(*events.ContextOpened)
+				if hex.EncodeToString(g.hash[:]) != w.IDHash || g.kind != w.Kind || g.owner != w.Owner ||
+					!g.time.Equal(w.Time) || !g.expiresAt.Equal(w.ExpiresAt) {
+					t.Fatalf("context opened: got %+v, want %+v", g, w)
+				}
+			case *contextClosed:
+				w := want.Interface().(*events.ContextClosed)
+				if hex.EncodeToString(g.hash[:]) != w.IDHash || g.owner != w.Owner {
+					t.Fatalf("context closed: got %+v, want %+v", g, w)
+				}
 			default:
 				if !reflect.DeepEqual(got, want.Interface()) {
 					t.Fatalf("payload of %s:\n got %#v\nwant %#v", raw, got, want.Interface())
@@ -185,6 +213,9 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"allow_restricted_indices a string", `{"specversion":"1.0","id":"1","type":"` + events.TypeRolePut + `","data":{"name":"r","indices":[{"allow_restricted_indices":"yes"}]}}`},
 		{"role metadata not an object", `{"specversion":"1.0","id":"1","type":"` + events.TypeRolePut + `","data":{"name":"r","metadata":[]}}`},
 		{"epoch a string", `{"specversion":"1.0","id":"1","type":"` + events.TypeTokenIssued + `","data":{"token_hash":"` + h + `","epoch":"1"}}`},
+		{"context owner not an object", `{"specversion":"1.0","id":"1","type":"` + events.TypeContextOpened + `","data":{"id_hash":"` + h + `","owner":[]}}`},
+		{"context owner name a number", `{"specversion":"1.0","id":"1","type":"` + events.TypeContextClosed + `","data":{"id_hash":"` + h + `","owner":{"username":1}}}`},
+		{"context hash short", `{"specversion":"1.0","id":"1","type":"` + events.TypeContextClosed + `","data":{"id_hash":"abc"}}`},
 		{"epoch a fraction", `{"specversion":"1.0","id":"1","type":"` + events.TypeTokenIssued + `","data":{"token_hash":"` + h + `","epoch":1.5}}`},
 	}
 	var (
@@ -227,6 +258,8 @@ func FuzzDecodeMessage(f *testing.F) {
 		roleDeleted(f, "r1"),
 		tokenIssuedEv(f, "t", "alice", "u1", 1, t0),
 		tokenRevokedEv(f, "t"),
+		ctxOpened(f, "S1", events.ContextScroll, ownerA, t0, t0.Add(time.Hour)),
+		ctxClosed(f, "S1", ownerKey),
 	} {
 		raw, err := ev.Encode()
 		if err != nil {

@@ -1,10 +1,12 @@
 // Package projector folds the STATE and TOKENS streams into the in-memory
 // read model every gateway replica serves from: accounts, constraints,
-// roles and login tokens.
+// roles, API keys, login tokens and search context bindings (which user
+// created a scroll, point-in-time or async search id).
 //
 // It is built in three layers, pure to impure:
 //
-//   - Folds (FoldAccount, FoldConstraint, FoldRole, FoldToken) compute the next value
+//   - Folds (FoldAccount, FoldConstraint, FoldRole, FoldAPIKey, FoldToken,
+//     FoldContext) compute the next value
 //     of one aggregate from its current value and one event. They do no I/O
 //     and read no clock. An event that does not fit the state returns
 //     ErrInconsistent, one that cannot be decoded ErrMalformed; either way
@@ -22,6 +24,13 @@
 //     sweeps expired and revoked tokens, and lets commands wait until their
 //     own event is applied (read-your-writes) and requests wait, briefly,
 //     for events another replica just published.
+//
+// Context bindings are bounded (Config.MaxContexts, in all and per owner)
+// and expire. Unlike tokens they are not swept by the clock: each opened
+// event first drops the bindings that expired before its own time, so the
+// bindings a replica holds depend on the log alone and every replica
+// agrees on them, limits included; a reader treats a binding past its
+// expiry as absent.
 //
 // Tokens never carry roles. A token names the account incarnation (UID) and
 // the credential epoch it was issued for; roles are read from the account at

@@ -17,6 +17,12 @@ var (
 	// a token hash that is not 64 hex digits). The caller logs and skips.
 	ErrMalformed = errors.New("malformed event")
 
+	// ErrContextLimit is returned for a context opened beyond the limits of
+	// bindings the model holds (in all, per owner). The binding is not
+	// made; the gateway that published it finds none and answers 503, so
+	// the context cannot be used by anybody.
+	ErrContextLimit = errors.New("too many search context bindings")
+
 	// ErrUnknownStream is returned for a stream the projector does not fold
 	// (anything but events.StreamState and events.StreamTokens).
 	ErrUnknownStream = errors.New("unknown stream")

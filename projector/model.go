@@ -24,6 +24,7 @@ const (
 	ChangeToken
 	ChangeRole
 	ChangeAPIKey
+	ChangeContext
 
 	// ChangeNone is the empty set: nothing changed (a duplicate, an
 	// unknown type, an event that was skipped).
@@ -39,7 +40,7 @@ func (c Change) String() string {
 	for _, b := range [...]struct {
 		bit  Change
 		name string
-	}{{ChangeAccount, "account"}, {ChangeConstraint, "constraint"}, {ChangeToken, "token"}, {ChangeRole, "role"}, {ChangeAPIKey, "apikey"}} {
+	}{{ChangeAccount, "account"}, {ChangeConstraint, "constraint"}, {ChangeToken, "token"}, {ChangeRole, "role"}, {ChangeAPIKey, "apikey"}, {ChangeContext, "context"}} {
 		if c&b.bit != 0 {
 			parts = append(parts, b.name)
 		}
@@ -94,6 +95,7 @@ type Model struct {
 	seed     maphash.Seed
 	accounts [shardCount]accountShard
 	tokens   [shardCount]tokenShard
+	contexts [shardCount]contextShard
 
 	cmu         sync.RWMutex
 	constraints map[string]*Constraint // guarded by cmu
@@ -123,6 +125,7 @@ type Model struct {
 	deadUIDs map[string]struct{}
 	victims  [][32]byte
 	renamed  []*Token
+	ctx      contextTable
 }
 
 // reserveTokens sizes the empty token maps for about n tokens, so that a
@@ -152,6 +155,12 @@ func NewModel() *Model {
 	for i := range m.tokens {
 		m.tokens[i].m = make(map[[32]byte]*Token)
 	}
+	for i := range m.contexts {
+		m.contexts[i].m = make(map[[32]byte]*Context)
+	}
+	m.ctx.nodes = make(map[[32]byte]*contextNode)
+	m.ctx.byOwner = make(map[events.ContextOwner]int)
+	m.SetContextLimits(0, 0)
 	return m
 }
 
@@ -384,6 +393,8 @@ func (m *Model) apply(si int, seq uint64, subject string, r record, decErr error
 		change, err = m.applyAPIKey(subject, r)
 	case si == streamTokens && r.kind.isToken():
 		change, err = m.applyToken(r)
+	case si == streamTokens && r.kind.isContext():
+		change, err = m.applyContext(r)
 	default:
 		err = fmt.Errorf("%w: not a %s event", ErrInconsistent, streamNames[si])
 	}

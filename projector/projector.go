@@ -56,6 +56,16 @@ type Config struct {
 	// ExpiresAt+ClockSkew, so that a gateway resolving tokens with
 	// now-ClockSkew still finds it. Default 0.
 	ClockSkew time.Duration
+
+	// MaxContexts bounds the search context bindings held (scroll,
+	// point-in-time and async ids bound to their creator); a binding
+	// beyond it is refused. Default 131072 (DefaultMaxContexts).
+	MaxContexts int
+
+	// MaxContextsPerOwner bounds the bindings of one owner, so that one
+	// user cannot use up MaxContexts. Default 4096
+	// (DefaultMaxContextsPerOwner).
+	MaxContextsPerOwner int
 }
 
 // setDefaults fills the zero fields, then validate reports every problem
@@ -66,6 +76,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.CatchUpWait == 0 {
 		c.CatchUpWait = DefaultCatchUpWait
+	}
+	if c.MaxContexts == 0 {
+		c.MaxContexts = DefaultMaxContexts
+	}
+	if c.MaxContextsPerOwner == 0 {
+		c.MaxContextsPerOwner = DefaultMaxContextsPerOwner
 	}
 }
 
@@ -82,6 +98,12 @@ func (c *Config) validate() error {
 	}
 	if c.ClockSkew < 0 {
 		errs = append(errs, fmt.Errorf("projector.clock_skew: %s is negative", c.ClockSkew))
+	}
+	if c.MaxContexts < 0 {
+		errs = append(errs, fmt.Errorf("projector.max_contexts: %d is negative", c.MaxContexts))
+	}
+	if c.MaxContextsPerOwner < 0 {
+		errs = append(errs, fmt.Errorf("projector.max_contexts_per_owner: %d is negative", c.MaxContextsPerOwner))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
@@ -182,6 +204,7 @@ func New(cfg Config, opts ...Option) (*Projector, error) {
 		notify:  make(chan struct{}),
 		heldC:   make(chan struct{}, 1),
 	}
+	p.model.SetContextLimits(cfg.MaxContexts, cfg.MaxContextsPerOwner)
 	for i := range p.latest {
 		p.latest[i] = newLastSeq()
 	}

@@ -121,6 +121,20 @@ target_granted(target) if {
 	}
 }
 
+# target_granted: an action Elasticsearch authorizes by its name alone
+# (any_index: scroll, clear scroll, close point in time, async result get
+# and delete name no index; the context was authorized when it was opened)
+# is granted by a role granting it on some index. Whose context the id is,
+# the gateway checks before the request goes on.
+target_granted(target) if {
+	target.any_index == true
+	some role in input.user.roles
+	some entry in data.portcullis.constraints.roles[role].indices
+	some privilege in entry.privileges
+	some pattern in data.portcullis.roles.index_privilege_actions[privilege]
+	glob.match(pattern, ["\u0000"], target.action)
+}
+
 target_indices(target) := target.indices if {
 	count(target.indices) > 0
 } else := ["*"]

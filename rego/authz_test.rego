@@ -288,6 +288,28 @@ test_role_index_privileges if {
 	decide_index_roles(targeted("GET", "/logs-a/_unknown", ["logs_reader"], [])).allow == false
 }
 
+test_any_index_actions if {
+	# scroll, clear scroll, close pit, async get/delete name no index: a role
+	# granting the action on some index grants them (the gateway checks the
+	# context is the caller's)
+	scroll := [{"action": "indices:data/read/scroll", "indices": [], "any_index": true}]
+	d := decide_index_roles(targeted("POST", "/_search/scroll", ["logs_reader"], scroll))
+	d.allow == true
+	d.rule == "role_privileges"
+
+	# without any_index, no index still means all indices
+	decide_index_roles(targeted("POST", "/_search/scroll", ["logs_reader"], [{"action": "indices:data/read/scroll", "indices": []}])).allow == false
+
+	# a role without the action on any index does not grant it
+	writer := {"w": {"cluster": [], "indices": [{"names": ["logs-*"], "privileges": ["write"], "allow_restricted_indices": false}]}}
+	d2 := authz.decision with input as targeted("POST", "/_search/scroll", ["w"], scroll)
+		with data.portcullis.constraints as object.union(constraints, {"roles": writer})
+	d2.allow == false
+
+	# a role with cluster privileges only does not either
+	decide_roles(targeted("DELETE", "/_pit", ["user_admin"], [{"action": "indices:data/read/close_point_in_time", "indices": [], "any_index": true}])).allow == false
+}
+
 test_restricted_indices if {
 	read := [{"action": "indices:data/read/search", "indices": [".security-audit-2026.11.23"]}]
 	decide_index_roles(targeted("GET", "/.security-audit-2026.11.23/_search", ["sloppy"], read)).allow == false

@@ -104,7 +104,8 @@ cluster_privilege_actions := {
 	"manage": [
 		"cluster:monitor/*", "cluster:admin/ingest/*", "cluster:admin/ilm/*", "cluster:admin/component_template/*",
 		"cluster:admin/settings/*", "cluster:admin/reroute", "cluster:admin/snapshot/*", "cluster:admin/repository/*",
-		"cluster:admin/script/*", "cluster:admin/tasks/*", "indices:admin/template/*", "indices:admin/index_template/*",
+		"cluster:admin/script/*", "cluster:admin/tasks/*", "cluster:admin/indices/scroll/clear_all",
+		"indices:admin/template/*", "indices:admin/index_template/*",
 	],
 	"manage_security": ["cluster:admin/xpack/security/*"],
 	"manage_index_templates": ["indices:admin/template/*", "indices:admin/index_template/*", "cluster:admin/component_template/*"],

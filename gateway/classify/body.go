@@ -1,6 +1,9 @@
 package classify
 
-import "bytes"
+import (
+	"bytes"
+	"slices"
+)
 
 const (
 	actionSearch     = "indices:data/read/search"
@@ -20,10 +23,10 @@ const (
 func (c *classifier) search(action string) error {
 	c.pathTargets(action)
 	if c.q.scroll != "" {
-		c.res.Creates = ContextScroll
+		c.res.Creates, c.res.KeepAlive = ContextScroll, c.q.scroll
 	}
 	if c.r.api == "async_search.submit" {
-		c.res.Creates = ContextAsync
+		c.res.Creates, c.res.KeepAlive = ContextAsync, c.q.keepAlive
 	}
 	if c.body == nil {
 		return nil
@@ -44,16 +47,27 @@ func (c *classifier) searchBody(body []byte, kind Kind, item int, template bool)
 		switch {
 		case string(key) == "pit" && p.peek() == '{':
 			return p.object(func(k []byte) error {
-				if string(k) != "id" {
-					return p.skip()
-				}
-				id, err := p.stringValue()
-				if err != nil {
+				switch string(k) {
+				case "id":
+					id, err := p.stringValue()
+					if err != nil {
+						return err
+					}
+					c.res.Context = ContextPIT
+					c.res.ContextIDs = append(c.res.ContextIDs, id)
+					return nil
+				case "keep_alive":
+					if p.peek() != '"' {
+						return p.skip()
+					}
+					ka, err := p.stringValue()
+					if c.res.Creates != ContextAsync {
+						// An async search's keep_alive is its own.
+						c.res.KeepAlive = ka
+					}
 					return err
 				}
-				c.res.Context = ContextPIT
-				c.res.ContextIDs = append(c.res.ContextIDs, id)
-				return nil
+				return p.skip()
 			})
 		case template && string(key) == "source":
 			if p.peek() != '{' {
@@ -554,39 +568,85 @@ func (c *classifier) bodyAliases(index []string) error {
 }
 
 // scroll: the scroll id from the path, ?scroll_id= or the body (all are
-// reported; Elasticsearch lets the body win).
+// reported; Elasticsearch lets the body win), and the keep-alive from
+// ?scroll or the body's "scroll" (the body wins).
 func (c *classifier) scroll() error {
-	c.res.Context = ContextScroll
+	c.res.Context, c.res.KeepAlive = ContextScroll, c.q.scroll
 	if id, ok := c.param("scroll_id"); ok {
 		c.res.ContextIDs = append(c.res.ContextIDs, id)
 	}
 	if c.q.scrollID != "" {
 		c.res.ContextIDs = append(c.res.ContextIDs, c.q.scrollID)
 	}
-	c.add(Target{Action: c.r.action})
-	return c.idsFromBody("scroll_id", false)
+	c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
+	if c.body == nil {
+		return nil
+	}
+	p := parser{b: c.body}
+	err := p.object(func(key []byte) error {
+		switch string(key) {
+		case "scroll_id":
+			s, err := p.stringValue()
+			c.res.ContextIDs = append(c.res.ContextIDs, s)
+			return err
+		case "scroll":
+			if p.peek() != '"' {
+				return p.skip()
+			}
+			s, err := p.stringValue()
+			c.res.KeepAlive = s
+			return err
+		}
+		return p.skip()
+	})
+	if err != nil {
+		return err
+	}
+	return p.end()
 }
 
-// clearScroll: ids from the path (comma list) or the body (string or
-// array).
+// actionClearAllScrolls is what Elasticsearch's security authorizes a
+// clear scroll naming "_all" as (SecurityActionMapper): a cluster
+// privilege, since it frees every user's scrolls.
+const actionClearAllScrolls = "cluster:admin/indices/scroll/clear_all"
+
+// clearScroll: ids from the path or ?scroll_id= (comma lists) or the body
+// (string or array). One of them "_all" makes the request clear every scroll: it is
+// then the cluster action clear_all, with no ids.
 func (c *classifier) clearScroll() error {
 	c.res.Context = ContextScroll
 	if id, ok := c.param("scroll_id"); ok {
 		c.res.ContextIDs = append(c.res.ContextIDs, SplitList(id)...)
 	}
-	c.add(Target{Action: c.r.action})
-	return c.idsFromBody("scroll_id", true)
+	if c.q.scrollID != "" {
+		// RestClearScrollAction reads request.param("scroll_id"): the
+		// query string's too.
+		c.res.ContextIDs = append(c.res.ContextIDs, SplitList(c.q.scrollID)...)
+	}
+	if err := c.idsFromBody("scroll_id", true); err != nil {
+		return err
+	}
+	if slices.Contains(c.res.ContextIDs, "_all") {
+		c.res.Action, c.res.Cluster, c.res.ContextIDs = actionClearAllScrolls, true, nil
+		return nil
+	}
+	c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
+	return nil
 }
 
 func (c *classifier) closePIT() error {
 	c.res.Context = ContextPIT
-	c.add(Target{Action: c.r.action})
+	c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
 	return c.idsFromBody("id", false)
 }
 
+// sqlCursor: a cursor comes from a SQL query, which only the superuser may
+// run (its targets are in the query text); the gateway binds no cursor, so
+// closing one is the superuser's too.
 func (c *classifier) sqlCursor() error {
 	c.res.Context = ContextSQLCursor
-	c.add(Target{Action: c.r.action})
+	c.res.Deny = "SQL cursors come from SQL queries, which only the superuser may run"
+	c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
 	return c.idsFromBody("cursor", false)
 }
 

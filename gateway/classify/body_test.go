@@ -104,19 +104,19 @@ func TestClassify(t *testing.T) {
 		{name: "delete doc", req: Request{Method: "DELETE", Path: "/i/_doc/1"}, api: "delete", action: actionDelete,
 			want: []tgt{{actionDelete, []string{"i"}, KindIndex}}},
 		{name: "scroll", req: Request{Method: "POST", Path: "/_search/scroll", ContentType: json, Body: []byte(`{"scroll":"1m","scroll_id":"S1"}`)},
-			api: "scroll", action: "indices:data/read/scroll", want: []tgt{{"indices:data/read/scroll", nil, KindIndex}}, ctx: ContextScroll, ids: []string{"S1"}},
+			api: "scroll", action: "indices:data/read/scroll", want: []tgt{{"indices:data/read/scroll", nil, KindAnyIndex}}, ctx: ContextScroll, ids: []string{"S1"}},
 		{name: "clear scroll", req: Request{Method: "DELETE", Path: "/_search/scroll/A,B", ContentType: json, Body: []byte(`{"scroll_id":["C"]}`)},
-			api: "clear_scroll", action: "indices:data/read/scroll/clear", want: []tgt{{"indices:data/read/scroll/clear", nil, KindIndex}}, ctx: ContextScroll, ids: []string{"A", "B", "C"}},
+			api: "clear_scroll", action: "indices:data/read/scroll/clear", want: []tgt{{"indices:data/read/scroll/clear", nil, KindAnyIndex}}, ctx: ContextScroll, ids: []string{"A", "B", "C"}},
 		{name: "close pit", req: Request{Method: "DELETE", Path: "/_pit", ContentType: json, Body: []byte(`{"id":"P"}`)},
-			api: "close_point_in_time", action: "indices:data/read/close_point_in_time", want: []tgt{{"indices:data/read/close_point_in_time", nil, KindIndex}}, ctx: ContextPIT, ids: []string{"P"}},
+			api: "close_point_in_time", action: "indices:data/read/close_point_in_time", want: []tgt{{"indices:data/read/close_point_in_time", nil, KindAnyIndex}}, ctx: ContextPIT, ids: []string{"P"}},
 		{name: "open pit", req: Request{Method: "POST", Path: "/i/_pit", Query: []byte("keep_alive=1m")}, api: "open_point_in_time", action: "indices:data/read/open_point_in_time",
 			want: []tgt{{"indices:data/read/open_point_in_time", []string{"i"}, KindIndex}}, creates: ContextPIT},
 		{name: "async get", req: Request{Method: "GET", Path: "/_async_search/ID1"}, api: "async_search.get", action: "indices:data/read/async_search/get",
-			want: []tgt{{"indices:data/read/async_search/get", nil, KindIndex}}, ctx: ContextAsync, ids: []string{"ID1"}},
+			want: []tgt{{"indices:data/read/async_search/get", nil, KindAnyIndex}}, ctx: ContextAsync, ids: []string{"ID1"}},
 		{name: "async status literal wins", req: Request{Method: "GET", Path: "/_async_search/status/ID1"}, api: "async_search.status", action: "cluster:monitor/async_search/status",
 			ctx: ContextAsync, ids: []string{"ID1"}},
 		{name: "sql denied", req: Request{Method: "POST", Path: "/_sql", ContentType: json, Body: []byte(`{"query":"SELECT * FROM secret"}`)},
-			api: "sql.query", action: "indices:data/read/sql", deny: true, want: []tgt{{"indices:data/read/sql", nil, KindIndex}}},
+			api: "sql.query", action: "indices:data/read/sql", deny: true, want: []tgt{{"indices:data/read/sql", nil, KindIndex}}, creates: ContextAsync},
 		{name: "lookups", req: Request{Method: "POST", Path: "/i/_search", ContentType: json, Body: []byte(`{"query":{"bool":{"should":[
 			{"terms":{"user":{"index":"users","id":"1","path":"f"}}},
 			{"terms":{"tag":["a","b"]}},
@@ -273,5 +273,77 @@ func TestAllocs(t *testing.T) {
 		Body: []byte(`{"query":{"bool":{"filter":[{"term":{"host":"a"}}]}},"size":10}`), ContentType: "application/json"}
 	if n := testing.AllocsPerRun(100, func() { _, _ = Classify(req) }); n > 10 {
 		t.Errorf("%v allocs per search, want <= 10", n)
+	}
+}
+
+// TestClassifyContexts: the context ids a request uses, the context it
+// creates and the keep-alive it asks for, which the gateway binds to the
+// user.
+func TestClassifyContexts(t *testing.T) {
+	const json = "application/json"
+	tests := []struct {
+		name    string
+		req     Request
+		action  string
+		ctx     ContextKind
+		ids     []string
+		creates ContextKind
+		keep    string
+		deny    bool
+	}{
+		{name: "search with scroll", req: Request{Method: "POST", Path: "/i/_search", Query: []byte("scroll=2m")},
+			action: actionSearch, creates: ContextScroll, keep: "2m"},
+		{name: "search template with scroll", req: Request{Method: "POST", Path: "/i/_search/template", Query: []byte("scroll=1m"), ContentType: json, Body: []byte(`{"id":"t"}`)},
+			action: actionSearchTmpl, creates: ContextScroll, keep: "1m"},
+		{name: "search without scroll", req: Request{Method: "GET", Path: "/i/_search"}, action: actionSearch},
+		{name: "scroll, body keep-alive wins", req: Request{Method: "POST", Path: "/_search/scroll", Query: []byte("scroll=1m"), ContentType: json, Body: []byte(`{"scroll_id":"S1","scroll":"5m"}`)},
+			action: "indices:data/read/scroll", ctx: ContextScroll, ids: []string{"S1"}, keep: "5m"},
+		{name: "scroll, all id places", req: Request{Method: "GET", Path: "/_search/scroll/S1", Query: []byte("scroll_id=S2&scroll=30s")},
+			action: "indices:data/read/scroll", ctx: ContextScroll, ids: []string{"S1", "S2"}, keep: "30s"},
+		{name: "scroll keep-alive as a number is left to Elasticsearch", req: Request{Method: "POST", Path: "/_search/scroll", ContentType: json, Body: []byte(`{"scroll_id":"S1","scroll":60000}`)},
+			action: "indices:data/read/scroll", ctx: ContextScroll, ids: []string{"S1"}},
+		{name: "clear scroll", req: Request{Method: "DELETE", Path: "/_search/scroll", ContentType: json, Body: []byte(`{"scroll_id":"S1"}`)},
+			action: "indices:data/read/scroll/clear", ctx: ContextScroll, ids: []string{"S1"}},
+		{name: "clear scroll ids in the query", req: Request{Method: "DELETE", Path: "/_search/scroll", Query: []byte("scroll_id=S1,S2")},
+			action: "indices:data/read/scroll/clear", ctx: ContextScroll, ids: []string{"S1", "S2"}},
+		{name: "clear all scrolls in the query", req: Request{Method: "DELETE", Path: "/_search/scroll", Query: []byte("scroll_id=_all")},
+			action: actionClearAllScrolls, ctx: ContextScroll},
+		{name: "clear all scrolls in the path", req: Request{Method: "DELETE", Path: "/_search/scroll/_all"},
+			action: actionClearAllScrolls, ctx: ContextScroll},
+		{name: "clear all scrolls in a body list", req: Request{Method: "DELETE", Path: "/_search/scroll", ContentType: json, Body: []byte(`{"scroll_id":["S1","_all"]}`)},
+			action: actionClearAllScrolls, ctx: ContextScroll},
+		{name: "open pit", req: Request{Method: "POST", Path: "/i/_pit", Query: []byte("keep_alive=3m")},
+			action: "indices:data/read/open_point_in_time", creates: ContextPIT, keep: "3m"},
+		{name: "pit search keep-alive", req: Request{Method: "POST", Path: "/_search", ContentType: json, Body: []byte(`{"pit":{"keep_alive":"4m","id":"P1"}}`)},
+			action: actionSearch, ctx: ContextPIT, ids: []string{"P1"}, keep: "4m"},
+		{name: "async submit with a pit keeps its own keep-alive", req: Request{Method: "POST", Path: "/_async_search", Query: []byte("keep_alive=1d"), ContentType: json, Body: []byte(`{"pit":{"id":"P1","keep_alive":"4m"}}`)},
+			action: "indices:data/read/async_search/submit", ctx: ContextPIT, ids: []string{"P1"}, creates: ContextAsync, keep: "1d"},
+		{name: "async get keep-alive", req: Request{Method: "GET", Path: "/_async_search/A1", Query: []byte("keep_alive=2d")},
+			action: "indices:data/read/async_search/get", ctx: ContextAsync, ids: []string{"A1"}, keep: "2d"},
+		{name: "async delete", req: Request{Method: "DELETE", Path: "/_async_search/A1"},
+			action: "indices:data/read/async_search/delete", ctx: ContextAsync, ids: []string{"A1"}},
+		{name: "eql search creates", req: Request{Method: "POST", Path: "/i/_eql/search"}, action: "indices:data/read/eql", creates: ContextAsync},
+		{name: "eql get", req: Request{Method: "GET", Path: "/_eql/search/E1"}, action: "indices:data/read/eql/async/get", ctx: ContextAsync, ids: []string{"E1"}},
+		{name: "esql async creates", req: Request{Method: "POST", Path: "/_query/async", ContentType: json, Body: []byte(`{"query":"FROM x"}`)},
+			action: "indices:data/read/esql/async", creates: ContextAsync, deny: true},
+		{name: "esql stop", req: Request{Method: "POST", Path: "/_query/async/Q1/stop"}, action: "indices:data/read/esql/async/stop", ctx: ContextAsync, ids: []string{"Q1"}},
+		{name: "sql async status", req: Request{Method: "GET", Path: "/_sql/async/status/Q1"}, action: "cluster:monitor/xpack/sql/async/status", ctx: ContextAsync, ids: []string{"Q1"}},
+		{name: "sql cursor close is the superuser's", req: Request{Method: "POST", Path: "/_sql/close", ContentType: json, Body: []byte(`{"cursor":"C1"}`)},
+			action: "indices:data/read/sql/close_cursor", ctx: ContextSQLCursor, ids: []string{"C1"}, deny: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Classify(tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Action != tt.action || res.Context != tt.ctx || !reflect.DeepEqual(res.ContextIDs, tt.ids) ||
+				res.Creates != tt.creates || res.KeepAlive != tt.keep || (res.Deny != "") != tt.deny {
+				t.Fatalf("got action %s context %v %q creates %v keep-alive %q deny %q", res.Action, res.Context, res.ContextIDs, res.Creates, res.KeepAlive, res.Deny)
+			}
+			if tt.action == actionClearAllScrolls && (!res.Cluster || len(res.Targets) != 0) {
+				t.Fatalf("clear all is not a cluster action: %+v", res)
+			}
+		})
 	}
 }

@@ -40,6 +40,14 @@ const (
 	// rollover new index, downsample target, create_from dest); subject to
 	// the subset rule (its permissions must not exceed the source's).
 	KindNewIndex
+	// KindAnyIndex: an action on a search context (scroll, clear scroll,
+	// close point in time, async result get and delete), which names no
+	// index: Elasticsearch authorizes it by its name alone, the indices
+	// having been authorized when the context was opened, and checks that
+	// the context is the caller's. Indices is empty; a role granting the
+	// action on some index grants it, and the gateway binds the context to
+	// its creator.
+	KindAnyIndex
 )
 
 // Target is one (action, names) pair to authorize.
@@ -101,9 +109,15 @@ type Result struct {
 	// every scroll) is passed through as is.
 	ContextIDs []string
 	// Creates is the kind of context the response will carry an id for
-	// (search with ?scroll, open PIT, async submit), so the gateway can
-	// bind it to the user.
+	// (search with ?scroll, open PIT, async search submit, EQL search, SQL
+	// query, ES|QL async query), so the gateway can bind it to the user.
 	Creates ContextKind
+	// KeepAlive is the keep-alive the request asks for the context it
+	// creates or uses, as written (Elasticsearch time units): ?scroll of
+	// a search or scroll (the scroll body's "scroll" wins), ?keep_alive of
+	// an open PIT or async search submit or get, pit.keep_alive of a
+	// search body. Empty when the request names none.
+	KeepAlive string
 	// Derived: Action is derived from Elasticsearch's conventions, not
 	// taken from the verified table.
 	Derived bool
@@ -254,6 +268,12 @@ func (c *classifier) rawIndex() string {
 }
 
 func (c *classifier) run() error {
+	switch c.r.api {
+	case "eql.search", "sql.query", "esql.async_query":
+		// Run for longer than wait_for_completion_timeout (or with
+		// keep_on_completion), they answer with an async id.
+		c.res.Creates = ContextAsync
+	}
 	switch c.r.body {
 	case bodyRaw:
 		c.pathTargets(c.r.action)
@@ -293,17 +313,19 @@ func (c *classifier) run() error {
 	case bodyClearScroll:
 		return c.clearScroll()
 	case bodyOpenPIT:
-		c.res.Creates = ContextPIT
+		c.res.Creates, c.res.KeepAlive = ContextPIT, c.q.keepAlive
 		c.pathTargets(c.r.action)
 		return c.validate()
 	case bodyClosePIT:
 		return c.closePIT()
 	case bodyAsyncID:
-		c.res.Context = ContextAsync
+		c.res.Context, c.res.KeepAlive = ContextAsync, c.q.keepAlive
 		if id, ok := c.param("id"); ok {
 			c.res.ContextIDs = []string{id}
 		}
-		c.pathTargets(c.r.action)
+		if !c.res.Cluster {
+			c.add(Target{Action: c.r.action, Kind: KindAnyIndex})
+		}
 		return c.validate()
 	case bodySQLCursor:
 		return c.sqlCursor()

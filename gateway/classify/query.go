@@ -10,8 +10,8 @@ import (
 // separate, names and values are percent-decoded with '+' as a space, and
 // the last occurrence wins.
 type query struct {
-	source, sourceContentType, scrollID, scroll, opType string
-	hasSource, hasSourceType                            bool
+	source, sourceContentType, scrollID, scroll, opType, keepAlive string
+	hasSource, hasSourceType                                       bool
 }
 
 // parseQuery reads the parameters of interest from a raw query string.
@@ -54,6 +54,8 @@ func parseQuery(raw []byte) (query, error) {
 			dst = &q.scroll
 		case "op_type":
 			dst = &q.opType
+		case "keep_alive":
+			dst = &q.keepAlive
 		default:
 			continue
 		}
