@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -77,18 +78,24 @@ func load(dir string, keep func(name string) bool) ([]source, error) {
 	return srcs, nil
 }
 
-// compile parses srcs and compiles them with the generated module gen.
-func compile(srcs []source, gen generated) (*ast.Compiler, error) {
+// compile parses srcs and compiles them with the generated module gen, and
+// if precompute their rules that do not depend on the request precomputed
+// (fold). It returns the compiler and the paths of the precomputed rules.
+func compile(ctx context.Context, srcs []source, gen generated, precompute bool) (*ast.Compiler, []string, error) {
 	modules, err := parse(srcs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var folded []string
+	if precompute {
+		modules, folded = fold(ctx, modules, gen)
 	}
 	modules[generatedName] = gen.module
 	c := newCompiler(false)
 	if c.Compile(modules); c.Failed() {
-		return nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
+		return nil, nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
 	}
-	return c, nil
+	return c, folded, nil
 }
 
 // newCompiler returns a compiler for Rego v1 without deniedBuiltins, with

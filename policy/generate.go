@@ -92,6 +92,10 @@ type generated struct {
 	module   *ast.Module
 	patterns map[string]*regexp.Regexp
 	roles    []string // names of the generated roles, sorted
+
+	// rolesModule is module without index and globs: what fold compiles
+	// the policy with.
+	rolesModule *ast.Module
 }
 
 // generatedSkeleton is parsed, and its rules given the generated values.
@@ -173,11 +177,17 @@ func generate(cs []Constraint, rs []Role) (generated, error) {
 		)
 	})
 	module.Rules[2].Head.Value = rolesTerm(rs)
+	rolesModule, err := ast.ParseModuleWithOpts(generatedName, generatedSkeleton, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		return generated{}, err
+	}
+	rolesModule.Rules = rolesModule.Rules[2:]
+	rolesModule.Rules[0].Head.Value = module.Rules[2].Head.Value
 	names := make([]string, len(rs))
 	for i, r := range rs {
 		names[i] = r.Name
 	}
-	return generated{source: b.String(), module: module, patterns: patterns, roles: names}, nil
+	return generated{source: b.String(), module: module, patterns: patterns, roles: names, rolesModule: rolesModule}, nil
 }
 
 // writeRoles writes the roles document, one line per role, rs sorted by

@@ -15,7 +15,7 @@ func TestInputDocument(t *testing.T) {
 		User:    User{Name: "alice", Roles: []string{"user", "ops"}, Realm: "native", AuthType: "realm"},
 		Request: Request{Method: "get", Path: "/logs/_doc/1", Kind: KindContent, Privilege: "", Action: "indices:data/read/get", RequestID: "r-1", SourceIP: "192.0.2.1"},
 	}
-	v, err := ast.JSON(inputValue(in, "GET"))
+	v, err := ast.JSON(inputValue(in, "GET", allInputFields))
 	if err != nil {
 		t.Fatal(err)
 	}
