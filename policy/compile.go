@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"maps"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -78,17 +79,36 @@ func load(dir string, keep func(name string) bool) ([]source, error) {
 	return srcs, nil
 }
 
+// foldCache keeps the last result of fold: it depends on the policy files
+// and the roles, not on the constraints, so that a change of constraints
+// does not fold again.
+type foldCache struct {
+	policy  []source
+	roles   string // generated.rolesText
+	modules map[string]*ast.Module
+	folded  []string
+}
+
 // compile parses srcs and compiles them with the generated module gen, and
 // if precompute their rules that do not depend on the request precomputed
-// (fold). It returns the compiler and the paths of the precomputed rules.
-func compile(ctx context.Context, srcs []source, gen generated, precompute bool) (*ast.Compiler, []string, error) {
-	modules, err := parse(srcs)
-	if err != nil {
-		return nil, nil, err
-	}
+// (fold; fc, if not nil, keeps the result for the next compilation). It
+// returns the compiler and the paths of the precomputed rules.
+func compile(ctx context.Context, srcs []source, gen generated, precompute bool, fc *foldCache) (*ast.Compiler, []string, error) {
+	var modules map[string]*ast.Module
 	var folded []string
-	if precompute {
-		modules, folded = fold(ctx, modules, gen)
+	if fc != nil && precompute && fc.modules != nil && fc.roles == gen.rolesText && slices.Equal(fc.policy, srcs) {
+		modules, folded = maps.Clone(fc.modules), fc.folded
+	} else {
+		var err error
+		if modules, err = parse(srcs); err != nil {
+			return nil, nil, err
+		}
+		if precompute {
+			modules, folded = fold(ctx, modules, gen)
+			if fc != nil {
+				*fc = foldCache{policy: srcs, roles: gen.rolesText, modules: maps.Clone(modules), folded: folded}
+			}
+		}
 	}
 	modules[generatedName] = gen.module
 	c := newCompiler(false)

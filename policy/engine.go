@@ -70,6 +70,7 @@ type Engine struct {
 	constraints []Constraint // guarded by mu
 	roles       []Role       // guarded by mu
 	generated   generated    // guarded by mu
+	folds       foldCache    // guarded by mu
 
 	cur atomic.Pointer[prepared]
 }
@@ -170,7 +171,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 // install compiles policy with generated and publishes it. e.mu is held.
 func (e *Engine) install(ctx context.Context, policy []source, gen generated, cs []Constraint, rs []Role) error {
 	start := time.Now()
-	p, err := prepare(ctx, policy, gen, e.cacheSize, !e.plain)
+	p, err := prepare(ctx, policy, gen, e.cacheSize, !e.plain, &e.folds)
 	if err != nil {
 		e.log.ErrorContext(ctx, "policy_compilation_failed", slog.Any("error", err))
 		return err
@@ -297,9 +298,9 @@ func checkConstraints(cs []Constraint) error {
 // prepare compiles policy and generated into a prepared decision query,
 // with a decision cache of cacheSize entries if the policy allows one, and
 // if precompute its input-independent rules folded and its pure functions
-// memoised.
-func prepare(ctx context.Context, policy []source, gen generated, cacheSize int, precompute bool) (*prepared, error) {
-	compiler, folded, err := compile(ctx, policy, gen, precompute)
+// memoised (fc: see compile).
+func prepare(ctx context.Context, policy []source, gen generated, cacheSize int, precompute bool, fc *foldCache) (*prepared, error) {
+	compiler, folded, err := compile(ctx, policy, gen, precompute, fc)
 	if err != nil {
 		return nil, err
 	}

@@ -94,8 +94,9 @@ type generated struct {
 	roles    []string // names of the generated roles, sorted
 
 	// rolesModule is module without index and globs: what fold compiles
-	// the policy with.
+	// the policy with; rolesText is the source of its roles document.
 	rolesModule *ast.Module
+	rolesText   string
 }
 
 // generatedSkeleton is parsed, and its rules given the generated values.
@@ -162,7 +163,9 @@ func generate(cs []Constraint, rs []Role) (generated, error) {
 	b.WriteString("\n\nglobs := ")
 	writeTree(&b, globs, globElement)
 	b.WriteString("\n\nroles := ")
+	rolesStart := b.Len()
 	writeRoles(&b, rs)
+	rolesText := b.String()[rolesStart:]
 	b.WriteString("\n")
 
 	module, err := ast.ParseModuleWithOpts(generatedName, generatedSkeleton, ast.ParserOptions{RegoVersion: ast.RegoV1})
@@ -187,7 +190,7 @@ func generate(cs []Constraint, rs []Role) (generated, error) {
 	for i, r := range rs {
 		names[i] = r.Name
 	}
-	return generated{source: b.String(), module: module, patterns: patterns, roles: names, rolesModule: rolesModule}, nil
+	return generated{source: b.String(), module: module, patterns: patterns, roles: names, rolesModule: rolesModule, rolesText: rolesText}, nil
 }
 
 // writeRoles writes the roles document, one line per role, rs sorted by
