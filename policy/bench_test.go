@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -161,6 +163,40 @@ func BenchmarkDecideKinds(b *testing.B) {
 			benchmarkDecide(b, e, ins, tt.rule)
 		})
 	}
+}
+
+// BenchmarkDecideFirstSegmentGlobs measures a decision (cache off) for a
+// user whose role has n glob constraints in the first segment of their
+// paths (/tenant-<i>-*), which the request must be checked against,
+// besides the 1,000 constraints of benchConstraints.
+func BenchmarkDecideFirstSegmentGlobs(b *testing.B) {
+	for _, n := range []int{2, 100, 1000} {
+		b.Run(fmt.Sprintf("globs=%d", n), func(b *testing.B) {
+			cs := benchConstraints(1000)
+			for i := range n {
+				cs = append(cs, Constraint{ID: fmt.Sprintf("t%04d", i), Paths: []string{fmt.Sprintf("/tenant-%d-*", i)}, Methods: []string{"GET"}, Roles: []string{"role-9"}})
+			}
+			e := newEngine(b, Config{}, cs, WithDecisionCache(0))
+			benchmarkDecide(b, e, benchInputs(1024), "constraint:c00004")
+		})
+	}
+}
+
+// BenchmarkDecideFloor measures the floor of an evaluation: a policy whose
+// decision is a constant, reading nothing of the input (which is built
+// anyway: user.roles and request.method are). What is left is the cost of
+// OPA's evaluator and of the engine around it.
+func BenchmarkDecideFloor(b *testing.B) {
+	dir := b.TempDir()
+	const constant = `package portcullis.authz
+
+decision := {"allow": true, "reason": "constant", "rule": "constant"} if input.user.roles
+`
+	if err := os.WriteFile(filepath.Join(dir, "authz.rego"), []byte(constant), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	e := newEngine(b, Config{Dir: dir}, nil, WithDecisionCache(0))
+	benchmarkDecide(b, e, benchInputs(1024), "constant")
 }
 
 // benchmarkDecide decides ins in turn, after checking that each is decided

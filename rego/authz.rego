@@ -6,10 +6,13 @@
 #     {"allow": bool, "reason": string, "rule": string}
 #
 # The policy denies by default. A request is allowed when a grant covers it,
-# tried in this order: the superuser role (rule "superuser"), a cluster
-# privilege for a management request ("privilege:<name>"), a constraint for a
-# content request ("constraint:<id>", the smallest id when several match);
-# and no deny rule fires. Any rule
+# tried in this order: the superuser role (rule "superuser"), a management
+# request needing no privilege, on the user's own account ("self"), a
+# cluster privilege for a management request ("privilege:<name>"), a
+# constraint for a content request ("constraint:<id>", the smallest id when
+# several match), the index and cluster privileges of the user's roles
+# covering every target of a content request ("role_privileges"); and no
+# deny rule fires. Any rule
 #
 #     deny contains reason if { ... }
 #
@@ -29,11 +32,13 @@
 #
 # Rules that do not read the input (the tables at the end of this file:
 # what each role grants, its privileges expanded into action patterns) are
-# precomputed: the engine evaluates them once whenever the policy, the
-# constraints or the roles change, and compiles their values in place of
-# their bodies, so that a decision looks a role up instead of expanding its
-# privileges (docs/policy.md, "Precomputed rules"). opa test and opa eval
-# evaluate them as written, with the same result.
+# precomputed: the engine evaluates them once per change of the policy files
+# or the roles, and compiles their values in place of their bodies, so that
+# a decision looks a role up instead of expanding its privileges; and it
+# remembers, from one request to the next, the values of functions that do
+# not read the input (role_grants_index). See docs/policy.md, "Precomputed
+# rules". opa test and opa eval evaluate them as written, with the same
+# result.
 package portcullis.authz
 
 # decision is the document the gateway reads. It is always defined.
@@ -75,8 +80,10 @@ decision := {"allow": false, "reason": reason, "rule": "deny"} if {
 	# the rules of the constraints granting method to role on prefix and on
 	# every path below it; role "*" stands for every user. globs has the same
 	# keys, prefix being the literal part of a constraint path before its
-	# first glob segment, and lists {"rule", "pattern"}, pattern being a
-	# regular expression the whole request path must match.
+	# first glob segment, and holds {"any", "entries"}: entries lists {"rule",
+	# "pattern"}, pattern being a regular expression the whole request path
+	# must match, and any matches what one of them matches, so that a request
+	# none grants costs one match however many there are.
 	#
 	# input.request.path_prefixes are "/" and every segment prefix of the
 	# path: "/", "/logs", "/logs/_doc" and "/logs/_doc/1" for
@@ -95,7 +102,9 @@ decision := {"allow": false, "reason": reason, "rule": "deny"} if {
 		some prefix in input.request.path_prefixes
 		by_role := globs[prefix][method]
 		some role in roles
-		some entry in by_role[role]
+		group := by_role[role]
+		regex.match(group.any, input.request.path)
+		some entry in group.entries
 		regex.match(entry.pattern, input.request.path)
 	})
 } else := {"allow": true, "reason": "the privileges of the user's roles cover every target of the request", "rule": "role_privileges"} if {
