@@ -105,7 +105,7 @@ func compile(ctx context.Context, srcs []source, gen generated, precompute bool,
 		}
 		if precompute {
 			modules, folded = fold(ctx, modules, gen)
-			if fc != nil {
+			if fc != nil && ctx.Err() == nil { // a cancelled fold folds less: not for keeps
 				*fc = foldCache{policy: srcs, roles: gen.rolesText, modules: maps.Clone(modules), folded: folded}
 			}
 		}

@@ -94,7 +94,8 @@ func fold(ctx context.Context, modules map[string]*ast.Module, gen generated) (m
 	folded := make(map[string]*ast.Module, len(modules))
 	maps.Copy(folded, modules)
 	placed := map[string]bool{}
-	for name, m := range modules {
+	for _, name := range slices.Sorted(maps.Keys(modules)) {
+		m := modules[name]
 		var rules []*ast.Rule
 		changed := false
 		for _, r := range m.Rules {

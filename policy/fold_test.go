@@ -31,6 +31,16 @@ reads_input := input.request.path
 
 reads_input_indirectly := reads_input
 
+reads_input_in_function := impure(1)
+
+impure(x) := x if input.request.path
+
+reads_input_in_every := true if {
+	every x in [1] {
+		impure(x)
+	}
+}
+
 now := time.now_ns()
 
 index_size := count(data.portcullis.constraints.index)
@@ -72,15 +82,17 @@ deny contains sprintf("folded %v %v %v", [data.portcullis.extra.via_function, da
 		}
 	}
 	for _, not := range []string{
-		"data.portcullis.extra.constant",               // a constant already
-		"data.portcullis.extra.reads_input",            // reads the input
-		"data.portcullis.extra.reads_input_indirectly", // through a rule
-		"data.portcullis.extra.now",                    // nondeterministic
-		"data.portcullis.extra.index_size",             // left out of the folding compilation
-		"data.portcullis.extra.fails",                  // fails: a request reaching it fails
-		"data.portcullis.extra.undefined_rule",         // undefined
-		"data.portcullis.extra.partial",                // not a complete rule
-		"data.portcullis.extra.double",                 // a function
+		"data.portcullis.extra.constant",                // a constant already
+		"data.portcullis.extra.reads_input",             // reads the input
+		"data.portcullis.extra.reads_input_indirectly",  // through a rule
+		"data.portcullis.extra.reads_input_in_function", // through a function
+		"data.portcullis.extra.reads_input_in_every",
+		"data.portcullis.extra.now",            // nondeterministic
+		"data.portcullis.extra.index_size",     // left out of the folding compilation
+		"data.portcullis.extra.fails",          // fails: a request reaching it fails
+		"data.portcullis.extra.undefined_rule", // undefined
+		"data.portcullis.extra.partial",        // not a complete rule
+		"data.portcullis.extra.double",         // a function
 		"data.portcullis.authz.decision",
 	} {
 		if slices.Contains(folded, not) {
