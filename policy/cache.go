@@ -114,13 +114,22 @@ func newDecisionCache(size int) *decisionCache {
 	return c
 }
 
-func (c *decisionCache) hash(in *Input, method, targets string) uint64 {
+func (c *decisionCache) hash(in *Input, method string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	for _, s := range [...]string{method, in.Request.Path, in.Request.Kind, in.Request.Privilege, targets} {
+	for _, s := range [...]string{method, in.Request.Path, in.Request.Kind, in.Request.Privilege} {
 		h.WriteString(s)
 		h.WriteByte(0)
 	}
+	for _, t := range in.Request.Targets { // the hash only finds the slot: get compares in full
+		h.WriteString(t.Action)
+		for _, s := range t.Indices {
+			h.WriteByte(0)
+			h.WriteString(s)
+		}
+		h.WriteByte(1)
+	}
+	h.WriteByte(2)
 	for _, r := range in.User.Roles {
 		h.WriteString(r)
 		h.WriteByte(0)
@@ -128,15 +137,16 @@ func (c *decisionCache) hash(in *Input, method, targets string) uint64 {
 	return h.Sum64()
 }
 
-// get returns the decision cached for in, whose method is upper-cased.
-func (c *decisionCache) get(in *Input, method, targets string) (Decision, uint64, bool) {
-	h := c.hash(in, method, targets)
+// get returns the decision cached for in, whose method is upper-cased. It
+// allocates nothing.
+func (c *decisionCache) get(in *Input, method string) (Decision, uint64, bool) {
+	h := c.hash(in, method)
 	s := &c.shards[h%cacheShards]
 	s.mu.RLock()
 	e := s.m[h]
 	s.mu.RUnlock()
 	if e == nil || e.method != method || e.path != in.Request.Path || e.kind != in.Request.Kind ||
-		e.privilege != in.Request.Privilege || e.targets != targets || !slices.Equal(e.roles, in.User.Roles) {
+		e.privilege != in.Request.Privilege || !targetsKeyEqual(e.targets, in.Request.Targets) || !slices.Equal(e.roles, in.User.Roles) {
 		return Decision{}, h, false
 	}
 	return e.d, h, true
@@ -144,7 +154,7 @@ func (c *decisionCache) get(in *Input, method, targets string) (Decision, uint64
 
 // put caches d for in under hash h (from get). It copies the strings of in,
 // which may point into a request buffer the caller reuses.
-func (c *decisionCache) put(h uint64, in *Input, method, targets string, d Decision) {
+func (c *decisionCache) put(h uint64, in *Input, method string, d Decision) {
 	roles := make([]string, len(in.User.Roles))
 	for i, r := range in.User.Roles {
 		roles[i] = strings.Clone(r)
@@ -154,7 +164,7 @@ func (c *decisionCache) put(h uint64, in *Input, method, targets string, d Decis
 		path:      strings.Clone(in.Request.Path),
 		kind:      strings.Clone(in.Request.Kind),
 		privilege: strings.Clone(in.Request.Privilege),
-		targets:   targets, // built by targetsKey: its own memory
+		targets:   targetsKey(in.Request.Targets), // its own memory
 		roles:     roles,
 		d:         d, // decision() copied its strings
 	}

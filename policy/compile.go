@@ -1,10 +1,12 @@
 package policy
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -77,18 +79,43 @@ func load(dir string, keep func(name string) bool) ([]source, error) {
 	return srcs, nil
 }
 
-// compile parses srcs and compiles them with the generated module gen.
-func compile(srcs []source, gen generated) (*ast.Compiler, error) {
-	modules, err := parse(srcs)
-	if err != nil {
-		return nil, err
+// foldCache keeps the last result of fold: it depends on the policy files
+// and the roles, not on the constraints, so that a change of constraints
+// does not fold again.
+type foldCache struct {
+	policy  []source
+	roles   string // generated.rolesText
+	modules map[string]*ast.Module
+	folded  []string
+}
+
+// compile parses srcs and compiles them with the generated module gen, and
+// if precompute their rules that do not depend on the request precomputed
+// (fold; fc, if not nil, keeps the result for the next compilation). It
+// returns the compiler and the paths of the precomputed rules.
+func compile(ctx context.Context, srcs []source, gen generated, precompute bool, fc *foldCache) (*ast.Compiler, []string, error) {
+	var modules map[string]*ast.Module
+	var folded []string
+	if fc != nil && precompute && fc.modules != nil && fc.roles == gen.rolesText && slices.Equal(fc.policy, srcs) {
+		modules, folded = maps.Clone(fc.modules), fc.folded
+	} else {
+		var err error
+		if modules, err = parse(srcs); err != nil {
+			return nil, nil, err
+		}
+		if precompute {
+			modules, folded = fold(ctx, modules, gen)
+			if fc != nil && ctx.Err() == nil { // a cancelled fold folds less: not for keeps
+				*fc = foldCache{policy: srcs, roles: gen.rolesText, modules: maps.Clone(modules), folded: folded}
+			}
+		}
 	}
 	modules[generatedName] = gen.module
 	c := newCompiler(false)
 	if c.Compile(modules); c.Failed() {
-		return nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
+		return nil, nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
 	}
-	return c, nil
+	return c, folded, nil
 }
 
 // newCompiler returns a compiler for Rego v1 without deniedBuiltins, with

@@ -3,19 +3,29 @@
 // module generated from the projected constraints and roles, and evaluates it
 // for every request the gateway forwards.
 //
-// An Engine holds one prepared OPA query behind an atomic pointer. Changes
-// (SetConstraints, SetRoles, Reload) compile a complete new query off the request path
-// and swap it in; Decide only loads the pointer and evaluates, so decisions
-// never wait for a compilation and never see half of a change.
+// An Engine holds one compiled policy behind an atomic pointer. Changes
+// (SetConstraints, SetRoles, Reload) compile a complete new one off the
+// request path and swap it in; Decide only loads the pointer and evaluates,
+// so decisions never wait for a compilation and never see half of a change.
 //
 // Constraints are not scanned per request. They compile into documents keyed
 // by literal path prefix, method and role (see generate.go and
 // docs/policy.md), so a decision does a few map lookups per path segment and
-// user role, whatever the number of constraints. Only constraints whose paths
-// contain a glob are matched one by one, and only those filed under a prefix
-// of the request path. When the policy's decisions provably depend on
-// nothing but the roles, method, path, kind and privilege, a bounded cache
-// keyed by those serves repeated requests (cache.go).
+// user role, whatever the number of constraints. Constraints whose paths
+// contain a glob are matched by one alternation per prefix, method and role,
+// and only those filed under a prefix of the request path. When the policy's
+// decisions provably depend on nothing but the roles, method, path, kind,
+// privilege and targets, a bounded cache keyed by those serves repeated
+// requests (cache.go).
+//
+// What does not depend on the request is computed once per change, not per
+// decision: rules that read no input are evaluated when the policy is
+// compiled and compiled as constants (fold.go), and the values of functions
+// that read no input are remembered across decisions (memo.go). A decision
+// runs OPA's evaluator directly on the compiled query (eval.go), with
+// evaluation caches reused across decisions (evalcache.go) and an input
+// document holding only the fields the policy reads (input.go). See
+// PERFORMANCE.md.
 //
 // What this package must never do:
 //

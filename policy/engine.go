@@ -12,11 +12,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/metrics"
-	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
-	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // Config configures an Engine.
@@ -31,6 +26,7 @@ type Config struct {
 type options struct {
 	logger    *slog.Logger
 	cacheSize int
+	plain     bool // no precomputed rules, no memo: see withoutPrecomputation
 }
 
 // Option configures an Engine beyond its Config.
@@ -53,11 +49,17 @@ func WithDecisionCache(entries int) Option {
 	return func(o *options) { o.cacheSize = max(0, entries) }
 }
 
+// withoutPrecomputation makes the engine evaluate the policy as written:
+// no rule precomputed (fold.go), no function value remembered (memo.go).
+// The tests compare the two.
+func withoutPrecomputation() Option { return func(o *options) { o.plain = true } }
+
 // Engine evaluates the authorization policy. It is safe for concurrent use.
 type Engine struct {
 	cfg       Config
 	log       *slog.Logger
 	cacheSize int
+	plain     bool
 
 	// mu serialises compilations (SetConstraints, SetRoles, Reload) so the
 	// last change wins and no change is lost; Decide never takes it. Each
@@ -68,6 +70,7 @@ type Engine struct {
 	constraints []Constraint // guarded by mu
 	roles       []Role       // guarded by mu
 	generated   generated    // guarded by mu
+	folds       foldCache    // guarded by mu
 
 	cur atomic.Pointer[prepared]
 
@@ -77,15 +80,12 @@ type Engine struct {
 
 // prepared is one compiled policy, immutable once published.
 type prepared struct {
-	query     rego.PreparedEvalQuery
-	txn       storage.Transaction
+	eval      *evaluator
 	revision  string
 	generated string         // source
 	cache     *decisionCache // nil when disabled or the policy is not cacheable
 	noCache   string         // why the policy is not cacheable, or ""
-
-	// Static evaluation options, built once.
-	txnOpt, cancelOpt, metricsOpt, rawOpt, patternsOpt rego.EvalOption
+	folded    []string       // the rules precomputed when compiling (fold)
 }
 
 // New returns an Engine with the policy of cfg, no constraints and no roles
@@ -95,7 +95,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	e := &Engine{cfg: cfg, log: o.logger, cacheSize: o.cacheSize}
+	e := &Engine{cfg: cfg, log: o.logger, cacheSize: o.cacheSize, plain: o.plain}
 
 	policy, err := loadPolicy(cfg.Dir)
 	if err != nil {
@@ -174,7 +174,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 // install compiles policy with generated and publishes it. e.mu is held.
 func (e *Engine) install(ctx context.Context, policy []source, gen generated, cs []Constraint, rs []Role) error {
 	start := time.Now()
-	p, err := prepare(ctx, policy, gen, e.cacheSize)
+	p, err := prepare(ctx, policy, gen, e.cacheSize, !e.plain, &e.folds)
 	if err != nil {
 		e.log.ErrorContext(ctx, "policy_compilation_failed", slog.Any("error", err))
 		return err
@@ -188,6 +188,7 @@ func (e *Engine) install(ctx context.Context, policy []source, gen generated, cs
 		slog.Int("modules", len(policy)+1),
 		slog.Bool("decision_cache", p.cache != nil),
 		slog.String("decision_cache_off_reason", p.noCache),
+		slog.Any("precomputed", p.folded),
 		slog.Duration("duration", time.Since(start)))
 	return nil
 }
@@ -219,25 +220,22 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
 	method := strings.ToUpper(in.Request.Method)
 
 	var h uint64
-	var targets string
 	if p.cache != nil {
-		targets = targetsKey(in.Request.Targets)
 		var d Decision
 		var hit bool
-		if d, h, hit = p.cache.get(in, method, targets); hit {
+		if d, h, hit = p.cache.get(in, method); hit {
 			d.Revision = p.revision
 			return d, nil
 		}
 	}
 
-	opts := [...]rego.EvalOption{p.txnOpt, p.cancelOpt, p.metricsOpt, p.rawOpt, p.patternsOpt, rego.EvalParsedInput(inputValue(in, method))}
-	rs, err := p.query.Eval(ctx, opts[:]...)
+	t, err := p.eval.eval(ctx, inputValue(in, method, p.eval.fields))
 	if err != nil {
 		return Decision{Reason: "policy evaluation failed", Revision: p.revision}, fmt.Errorf("%w: %w", ErrEval, err)
 	}
-	d, err := decision(rs)
+	d, err := decision(t)
 	if err == nil && p.cache != nil {
-		p.cache.put(h, in, method, targets, d)
+		p.cache.put(h, in, method, d)
 	}
 	d.Revision = p.revision
 	return d, err
@@ -254,16 +252,9 @@ var (
 	errMalformed = errors.New("decision is not an object {allow: boolean, reason: string, rule: string}")
 )
 
-// decision reads the Decision out of the result of the decision query.
-func decision(rs rego.ResultSet) (Decision, error) {
+// decision reads the Decision out of the value of the decision query.
+func decision(t *ast.Term) (Decision, error) {
 	deny := Decision{Reason: "policy produced no decision"}
-	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return deny, fmt.Errorf("%w: %d results", ErrEval, len(rs))
-	}
-	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
-	if !ok {
-		return deny, fmt.Errorf("%w: %w", ErrEval, errMalformed)
-	}
 	obj, ok := t.Value.(ast.Object)
 	if !ok {
 		return deny, fmt.Errorf("%w: %w", ErrEval, errMalformed)
@@ -288,10 +279,6 @@ func termValue[T ast.Value](t *ast.Term) (T, bool) {
 	return v, ok
 }
 
-// rawResult makes Eval return the result as the *ast.Term it is, sparing
-// its conversion to Go values.
-func rawResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
-
 // checkConstraints validates cs as a whole: each constraint, and ids
 // non-empty and unique.
 func checkConstraints(cs []Constraint) error {
@@ -312,9 +299,11 @@ func checkConstraints(cs []Constraint) error {
 }
 
 // prepare compiles policy and generated into a prepared decision query,
-// with a decision cache of cacheSize entries if the policy allows one.
-func prepare(ctx context.Context, policy []source, gen generated, cacheSize int) (*prepared, error) {
-	compiler, err := compile(policy, gen)
+// with a decision cache of cacheSize entries if the policy allows one, and
+// if precompute its input-independent rules folded and its pure functions
+// memoised (fc: see compile).
+func prepare(ctx context.Context, policy []source, gen generated, cacheSize int, precompute bool, fc *foldCache) (*prepared, error) {
+	compiler, folded, err := compile(ctx, policy, gen, precompute, fc)
 	if err != nil {
 		return nil, err
 	}
@@ -327,26 +316,9 @@ func prepare(ctx context.Context, policy []source, gen generated, cacheSize int)
 		}
 	}
 
-	store := inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))
-	q, err := rego.New(
-		rego.Compiler(compiler),
-		rego.Store(store),
-		rego.Query(decisionRef.String()),
-		// A builtin error (to_number("x") in a deny rule) fails the
-		// evaluation, hence denies, instead of leaving the rule undefined.
-		rego.StrictBuiltinErrors(true),
-	).PrepareForEval(ctx)
+	ev, err := newEvaluator(ctx, compiler, gen, precompute)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
-	}
-
-	// Every evaluation reads through one transaction opened here and never
-	// closed. The store is empty, private to this prepared query and never
-	// written, so the transaction stays valid and sparing its per-request
-	// open and close removes a lock every request would share.
-	txn, err := store.NewTransaction(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+		return nil, err
 	}
 	ok, why := cacheable(compiler)
 	var cache *decisionCache
@@ -356,15 +328,9 @@ func prepare(ctx context.Context, policy []source, gen generated, cacheSize int)
 	return &prepared{
 		cache:     cache,
 		noCache:   why,
-		query:     q,
-		txn:       txn,
+		eval:      ev,
+		folded:    folded,
 		revision:  revision(append(slices.Clone(policy), source{name: generatedName, text: gen.source})),
 		generated: gen.source,
-		txnOpt:    rego.EvalTransaction(txn),
-		// Never cancelled: see Decide.
-		cancelOpt:   rego.EvalExternalCancel(topdown.NewCancel()),
-		metricsOpt:  rego.EvalMetrics(metrics.NoOp()),
-		rawOpt:      rego.EvalGenerateJSON(rawResult),
-		patternsOpt: rego.EvalInterQueryBuiltinValueCache(newPatternCache(ctx, gen.patterns)),
 	}, nil
 }

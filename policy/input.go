@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/binary"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -38,16 +39,109 @@ var interned = func() map[string]*ast.Term {
 	return m
 }()
 
+// inputFields is a set of fields of the input document: those a compiled
+// policy may read (readInputFields).
+type inputFields uint16
+
+const (
+	fieldUserName inputFields = 1 << iota
+	fieldUserRoles
+	fieldUserRealm
+	fieldUserAuthType
+	fieldMethod
+	fieldPath
+	fieldPathPrefixes
+	fieldKind
+	fieldPrivilege
+	fieldAction
+	fieldRequestID
+	fieldSourceIP
+	fieldTargets
+
+	allInputFields = fieldTargets<<1 - 1
+)
+
+// inputFieldRefs are the fields of the input document.
+var inputFieldRefs = []struct {
+	ref   ast.Ref
+	field inputFields
+}{
+	{ast.MustParseRef("input.user.name"), fieldUserName},
+	{ast.MustParseRef("input.user.roles"), fieldUserRoles},
+	{ast.MustParseRef("input.user.realm"), fieldUserRealm},
+	{ast.MustParseRef("input.user.authentication_type"), fieldUserAuthType},
+	{ast.MustParseRef("input.request.method"), fieldMethod},
+	{ast.MustParseRef("input.request.path"), fieldPath},
+	{ast.MustParseRef("input.request.path_prefixes"), fieldPathPrefixes},
+	{ast.MustParseRef("input.request.kind"), fieldKind},
+	{ast.MustParseRef("input.request.privilege"), fieldPrivilege},
+	{ast.MustParseRef("input.request.action"), fieldAction},
+	{ast.MustParseRef("input.request.request_id"), fieldRequestID},
+	{ast.MustParseRef("input.request.source_ip"), fieldSourceIP},
+	{ast.MustParseRef("input.request.targets"), fieldTargets},
+}
+
+// readInputFields returns the fields of the input document that the policy
+// compiled in c may read: those some reference of a module may reach,
+// through the field itself, an ancestor (input.request, input) or a
+// variable key (input.request[k]). A field no reference reaches cannot
+// change a decision, and the input is built without it.
+func readInputFields(c *ast.Compiler) inputFields {
+	var fields inputFields
+	var vis *ast.GenericVisitor
+	vis = ast.NewGenericVisitor(func(x any) bool {
+		switch v := x.(type) {
+		case ast.Var: // not the head of a reference: input itself
+			if v.Equal(ast.InputRootDocument.Value) {
+				fields = allInputFields
+			}
+		case ast.Ref:
+			if v.HasPrefix(ast.InputRootRef) {
+				for _, f := range inputFieldRefs {
+					if refsOverlap(v, f.ref) {
+						fields |= f.field
+					}
+				}
+			}
+			for _, t := range v[1:] {
+				vis.Walk(t)
+			}
+			return true
+		}
+		return fields == allInputFields
+	})
+	for _, m := range c.Modules {
+		vis.Walk(m)
+	}
+	return fields
+}
+
+// refsOverlap reports whether references a and b may reach a common
+// document: they agree wherever both have a constant, up to the shorter.
+func refsOverlap(a, b ast.Ref) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i].IsGround() && b[i].IsGround() && !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // inputValue builds the input document of in directly as an ast.Value,
-// sparing OPA a conversion from Go values. method is in.Request.Method
-// upper-cased; request.path_prefixes is derived from the path. The strings of in are referenced, not
-// copied: the value must not outlive the call to Decide.
+// sparing OPA a conversion from Go values, with the fields of fields only
+// (readInputFields: the others are never read). method is
+// in.Request.Method upper-cased; request.path_prefixes is derived from the
+// path. The strings of in are referenced, not copied: the value must not
+// outlive the call to Decide.
 //
 // Terms are carved out of one slice, strings the policy reads on every
 // request are interned: this runs once per decision.
-func inputValue(in *Input, method string) ast.Value {
+func inputValue(in *Input, method string, fields inputFields) ast.Value {
 	r := &in.Request
-	prefixes := pathPrefixCount(r.Path)
+	prefixes := 0
+	if fields&fieldPathPrefixes != 0 {
+		prefixes = pathPrefixCount(r.Path)
+	}
 	nStrings := 11 + len(in.User.Roles) + prefixes
 	slab := make([]ast.Term, 0, nStrings)
 	str := func(s string) *ast.Term {
@@ -58,34 +152,44 @@ func inputValue(in *Input, method string) ast.Value {
 		return &slab[len(slab)-1]
 	}
 
-	elems := make([]*ast.Term, 0, len(in.User.Roles)+prefixes)
-	for _, role := range in.User.Roles {
-		elems = append(elems, str(role))
+	var kv [9][2]*ast.Term
+	add := func(kvs [][2]*ast.Term, f inputFields, key *ast.Term, value func() *ast.Term) [][2]*ast.Term {
+		if fields&f == 0 {
+			return kvs
+		}
+		return append(kvs, [2]*ast.Term{key, value()})
 	}
-	roles := elems[:len(in.User.Roles):len(in.User.Roles)]
-	elems = appendPathPrefixes(elems, r.Path, str)
-	pathPrefixes := elems[len(roles):]
 
-	user := ast.NewObject(
-		[2]*ast.Term{keyName, str(in.User.Name)},
-		[2]*ast.Term{keyRoles, ast.ArrayTerm(roles...)},
-		[2]*ast.Term{keyRealm, str(in.User.Realm)},
-		[2]*ast.Term{keyAuthType, str(in.User.AuthType)},
-	)
-	request := ast.NewObject(
-		[2]*ast.Term{keyMethod, str(method)},
-		[2]*ast.Term{keyPath, str(r.Path)},
-		[2]*ast.Term{keyPathPrefixes, ast.ArrayTerm(pathPrefixes...)},
-		[2]*ast.Term{keyKind, str(r.Kind)},
-		[2]*ast.Term{keyPrivilege, str(r.Privilege)},
-		[2]*ast.Term{keyAction, str(r.Action)},
-		[2]*ast.Term{keyRequestID, str(r.RequestID)},
-		[2]*ast.Term{keySourceIP, str(r.SourceIP)},
-		[2]*ast.Term{keyTargets, targetsTerm(r.Targets)},
-	)
+	user := kv[:0]
+	user = add(user, fieldUserName, keyName, func() *ast.Term { return str(in.User.Name) })
+	user = add(user, fieldUserRoles, keyRoles, func() *ast.Term {
+		roles := make([]*ast.Term, len(in.User.Roles))
+		for i, role := range in.User.Roles {
+			roles[i] = str(role)
+		}
+		return ast.ArrayTerm(roles...)
+	})
+	user = add(user, fieldUserRealm, keyRealm, func() *ast.Term { return str(in.User.Realm) })
+	user = add(user, fieldUserAuthType, keyAuthType, func() *ast.Term { return str(in.User.AuthType) })
+	userTerm := ast.NewTerm(ast.NewObject(user...))
+
+	request := kv[:0]
+	request = add(request, fieldMethod, keyMethod, func() *ast.Term { return str(method) })
+	request = add(request, fieldPath, keyPath, func() *ast.Term { return str(r.Path) })
+	request = add(request, fieldPathPrefixes, keyPathPrefixes, func() *ast.Term {
+		return ast.ArrayTerm(appendPathPrefixes(make([]*ast.Term, 0, prefixes), r.Path, str)...)
+	})
+	request = add(request, fieldKind, keyKind, func() *ast.Term { return str(r.Kind) })
+	request = add(request, fieldPrivilege, keyPrivilege, func() *ast.Term { return str(r.Privilege) })
+	request = add(request, fieldAction, keyAction, func() *ast.Term { return str(r.Action) })
+	request = add(request, fieldRequestID, keyRequestID, func() *ast.Term { return str(r.RequestID) })
+	request = add(request, fieldSourceIP, keySourceIP, func() *ast.Term { return str(r.SourceIP) })
+	request = add(request, fieldTargets, keyTargets, func() *ast.Term { return targetsTerm(r.Targets) })
+	requestTerm := ast.NewTerm(ast.NewObject(request...))
+
 	return ast.NewObject(
-		[2]*ast.Term{keyUser, ast.NewTerm(user)},
-		[2]*ast.Term{keyRequest, ast.NewTerm(request)},
+		[2]*ast.Term{keyUser, userTerm},
+		[2]*ast.Term{keyRequest, requestTerm},
 	)
 }
 
@@ -146,22 +250,82 @@ func targetsTerm(ts []Target) *ast.Term {
 	return ast.ArrayTerm(out...)
 }
 
-// targetsKey is a canonical encoding of targets for the decision cache.
+// targetsKey is a canonical encoding of targets for the decision cache:
+// for each target, the number of its indices, then its action and each
+// index, every string preceded by its length (binary.AppendUvarint). The
+// lengths make it unambiguous whatever bytes the strings hold: index names
+// come from the request.
 func targetsKey(ts []Target) string {
 	if len(ts) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	for _, t := range ts {
-		if t.AnyIndex {
-			b.WriteByte(2)
-		}
-		b.WriteString(t.Action)
-		for _, s := range t.Indices {
-			b.WriteByte(0)
-			b.WriteString(s)
-		}
-		b.WriteByte(1)
+	var b []byte
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	return b.String()
+	for _, t := range ts {
+		b = binary.AppendUvarint(b, targetHead(t))
+		str(t.Action)
+		for _, s := range t.Indices {
+			str(s)
+		}
+	}
+	return string(b)
+}
+
+// targetHead is the first number of a target in its key: the count of its
+// indices and whether it is an any-index target.
+func targetHead(t Target) uint64 {
+	h := uint64(len(t.Indices)) << 1
+	if t.AnyIndex {
+		h |= 1
+	}
+	return h
+}
+
+// targetsKeyEqual reports whether key == targetsKey(ts), without building
+// the latter.
+func targetsKeyEqual(key string, ts []Target) bool {
+	next := func(n uint64) bool { // consumes the uvarint n
+		v, size := uvarint(key)
+		if size <= 0 || v != n {
+			return false
+		}
+		key = key[size:]
+		return true
+	}
+	str := func(s string) bool {
+		if !next(uint64(len(s))) || !strings.HasPrefix(key, s) {
+			return false
+		}
+		key = key[len(s):]
+		return true
+	}
+	for _, t := range ts {
+		if !next(targetHead(t)) || !str(t.Action) {
+			return false
+		}
+		for _, s := range t.Indices {
+			if !str(s) {
+				return false
+			}
+		}
+	}
+	return key == ""
+}
+
+// uvarint is binary.Uvarint for a string.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		b := s[i]
+		if b < 0x80 {
+			return x | uint64(b)<<shift, i + 1
+		}
+		x |= uint64(b&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
 }

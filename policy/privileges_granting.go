@@ -224,11 +224,11 @@ func loadPrivilegeTables(srcs []source) (*privilegeTables, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := compile(srcs, gen)
+	ctx := context.Background()
+	c, _, err := compile(ctx, srcs, gen, false, nil)
 	if err != nil {
 		return nil, err
 	}
-	ctx := context.Background()
 	read := func(ref ast.Ref) (map[string][]string, error) {
 		rs, err := rego.New(rego.Compiler(c), rego.Query(ref.String())).Eval(ctx)
 		if err != nil {

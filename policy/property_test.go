@@ -13,10 +13,13 @@ import (
 
 // referencePolicy is the specification of constraint matching written as
 // plainly as Rego allows: a linear scan over the constraints as submitted,
-// string prefixes on segment boundaries, glob.match for glob paths; and of
+// string prefixes on segment boundaries, glob.match for glob paths; of
 // cluster privileges: a role's privilege grants the request's when it is
-// the same, "all", or implies it (refImplies). The engine's indexed policy
-// must decide exactly as it does.
+// the same, "all", or implies it (refImplies); and of index privileges:
+// every target of the request granted by a role entry, one glob.match per
+// privilege's action pattern and per index name pattern, restricted indices
+// only with allow_restricted_indices. The engine's indexed, precomputed and
+// memoised policy must decide exactly as it does.
 const referencePolicy = `package reference
 
 decision := {"allow": false, "rule": "deny"} if {
@@ -32,8 +35,61 @@ decision := {"allow": false, "rule": "deny"} if {
 	grants(privilege)
 } else := {"allow": true, "rule": concat("", ["constraint:", min(granting)])} if {
 	input.request.kind == "content"
+	not restricted
 	count(granting) > 0
+} else := {"allow": true, "rule": "role_privileges"} if {
+	input.request.kind == "content"
+	count(input.request.targets) > 0
+	every t in input.request.targets {
+		target_ok(t)
+	}
 } else := {"allow": false, "rule": ""}
+
+restricted if startswith(input.request.path, "/.security")
+
+restricted if {
+	some t in input.request.targets
+	some i in t.indices
+	startswith(i, ".security")
+}
+
+target_ok(t) if {
+	startswith(t.action, "cluster:")
+	some role in input.user.roles
+	some privilege in data.reference.cluster[role]
+	some pattern in data.reference.cluster_actions[privilege]
+	glob.match(pattern, ["\u0000"], t.action)
+}
+
+target_ok(t) if {
+	not startswith(t.action, "cluster:")
+	count(t.indices) > 0
+	every i in t.indices {
+		index_ok(t.action, i)
+	}
+}
+
+target_ok(t) if {
+	not startswith(t.action, "cluster:")
+	count(t.indices) == 0
+	index_ok(t.action, "*")
+}
+
+index_ok(action, index) if {
+	some role in input.user.roles
+	some entry in data.reference.indices[role]
+	some privilege in entry.privileges
+	some pattern in data.reference.index_actions[privilege]
+	glob.match(pattern, ["\u0000"], action)
+	some name in entry.names
+	glob.match(name, ["\u0000"], index)
+	not refused(entry, index)
+}
+
+refused(entry, index) if {
+	startswith(index, ".security")
+	not entry.allow_restricted_indices
+}
 
 grants(p) if p in {input.request.privilege, "all"}
 
@@ -108,23 +164,53 @@ func newReference(t testing.TB, cs []Constraint, rs []Role) *reference {
 		list[i] = map[string]any{"id": c.ID, "paths": strs(c.Paths), "methods": strs(c.Methods), "roles": strs(c.Roles)}
 	}
 	cluster := map[string]any{"superuser": []any{"all"}}
+	indices := map[string]any{}
 	for _, r := range rs {
 		cluster[r.Name] = strs(r.Cluster)
+		var entries []any
+		for _, ip := range r.Indices {
+			entries = append(entries, map[string]any{"names": strs(ip.Names), "privileges": strs(ip.Privileges), "allow_restricted_indices": ip.AllowRestrictedIndices})
+		}
+		indices[r.Name] = entries
 	}
 	store := inmem.NewFromObject(map[string]any{"reference": map[string]any{
-		"constraints": list,
-		"cluster":     cluster,
-		"implies":     refImplies,
+		"constraints":     list,
+		"cluster":         cluster,
+		"implies":         refImplies,
+		"indices":         indices,
+		"index_actions":   builtinDocument(t, "data.portcullis.roles.index_privilege_actions"),
+		"cluster_actions": builtinDocument(t, "data.portcullis.roles.cluster_privilege_actions"),
 	}})
 	q, err := rego.New(
 		rego.Query("data.reference.decision"),
 		rego.Module("reference.rego", referencePolicy),
 		rego.Store(store),
+		rego.StrictBuiltinErrors(true), // as the engine: an invalid glob fails the decision
 	).PrepareForEval(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &reference{query: q}
+}
+
+// builtinDocument evaluates ref in the embedded policy files: the privilege
+// tables of rego/roles.rego, Elasticsearch's data, which the reference
+// shares (it checks the logic that uses them).
+func builtinDocument(t testing.TB, ref string) any {
+	t.Helper()
+	srcs, err := loadPolicy("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts []func(*rego.Rego)
+	for _, s := range srcs {
+		opts = append(opts, rego.Module(s.name, s.text))
+	}
+	rs, err := rego.New(append(opts, rego.Query(ref))...).Eval(context.Background())
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("%s: %v, %v", ref, rs, err)
+	}
+	return rs[0].Expressions[0].Value
 }
 
 func strs(ss []string) []any {
@@ -135,18 +221,27 @@ func strs(ss []string) []any {
 	return out
 }
 
-func (r *reference) decide(t testing.TB, in *Input) (allow bool, rule string) {
+// decide returns the reference's decision; failed if its evaluation failed
+// (a builtin error: an invalid glob pattern).
+func (r *reference) decide(t testing.TB, in *Input) (allow bool, rule string, failed bool) {
 	t.Helper()
+	targets := make([]any, len(in.Request.Targets))
+	for i, tg := range in.Request.Targets {
+		targets[i] = map[string]any{"action": tg.Action, "indices": strs(tg.Indices)}
+	}
 	input := map[string]any{
 		"user":    map[string]any{"roles": strs(in.User.Roles)},
-		"request": map[string]any{"method": in.Request.Method, "path": in.Request.Path, "kind": in.Request.Kind, "privilege": in.Request.Privilege},
+		"request": map[string]any{"method": in.Request.Method, "path": in.Request.Path, "kind": in.Request.Kind, "privilege": in.Request.Privilege, "targets": targets},
 	}
 	rs, err := r.query.Eval(context.Background(), rego.EvalInput(input))
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("reference: %v, %v", rs, err)
+	if err != nil {
+		return false, "", true
+	}
+	if len(rs) != 1 {
+		t.Fatalf("reference: %v", rs)
 	}
 	d := rs[0].Expressions[0].Value.(map[string]any)
-	return d["allow"].(bool), d["rule"].(string)
+	return d["allow"].(bool), d["rule"].(string), false
 }
 
 // gen draws constraints and requests from small vocabularies, so that they
@@ -159,6 +254,23 @@ var (
 	genRoles    = []string{"r1", "r2", "r3", "r4", "r5"}
 	// genPrivileges are cluster privileges related by implication.
 	genPrivileges = []string{"monitor", "manage", "manage_security", "manage_api_key", "manage_own_api_key", "read_security", "all"}
+	// genIndexNames are index name patterns of roles: plain, prefixes,
+	// globs, restricted. All valid globs: with an invalid one ("{a"),
+	// glob.match fails, and which decisions reach it depends on the order
+	// the two policies try patterns in (docs/policy.md, "Precomputed
+	// rules").
+	genIndexNames = []string{"logs-*", "logs-*", "logs-2024", "*", "*", "l?gs-*", "{logs,app}-*", "app-1", ".security*", ".security-audit-*", `logs-\*`, "[la]*", "metrics", "logs-**"}
+	genIndexPrivs = []string{"read", "read", "write", "create_doc", "index", "view_index_metadata", "all", "all", "manage", "delete", "monitor", "none"}
+	// genActions are actions of targets, index and cluster ones.
+	genActions = []string{
+		"indices:data/read/search", "indices:data/read/search", "indices:data/read/get", "indices:data/read/get", "indices:data/write/bulk[s]", "indices:data/write/index",
+		"indices:data/write/index:op_type/create", "indices:data/write/index:op_type/index", "indices:data/write/index[s]",
+		"indices:admin/create", "indices:admin/mappings/get", "indices:monitor/stats", "indices:admin/template/put",
+		"cluster:monitor/health", "cluster:admin/settings/update", "cluster:admin/xpack/security/user/get",
+	}
+	// genTargetIndices are index expressions of targets: names, wildcards,
+	// restricted, odd bytes.
+	genTargetIndices = []string{"logs-2024", "logs-*", "app-1", "app-2", "metrics", ".security-7", ".security-audit-1", "*", "l*", "logs-\x00x", "{logs,app}-1", "", "logs-2024\x01"}
 )
 
 func (g gen) pick(ss []string) string { return ss[g.r.IntN(len(ss))] }
@@ -242,8 +354,15 @@ func (g gen) roles() []Role {
 			}
 			r.Cluster = append(r.Cluster, p)
 		}
-		if g.chance(0.3) {
-			r.Indices = []IndexPrivileges{{Names: []string{"logs-*"}, Privileges: []string{"read"}}}
+		for range 1 + g.r.IntN(2) {
+			ip := IndexPrivileges{AllowRestrictedIndices: g.chance(0.3)}
+			for range 1 + g.r.IntN(2) {
+				ip.Names = append(ip.Names, g.pick(genIndexNames))
+			}
+			for range 1 + g.r.IntN(2) {
+				ip.Privileges = append(ip.Privileges, g.pick(genIndexPrivs))
+			}
+			r.Indices = append(r.Indices, ip)
 		}
 		rs = append(rs, r)
 	}
@@ -271,8 +390,23 @@ func (g gen) request() *Input {
 	case g.chance(0.03):
 		in.Request.Kind = "other"
 	}
+	if in.Request.Kind == KindContent && g.chance(0.6) {
+		for range 1 + g.r.IntN(2) {
+			t := Target{Action: g.pick(genActions)}
+			for range g.r.IntN(3) {
+				t.Indices = append(t.Indices, g.pick(genTargetIndices))
+			}
+			in.Request.Targets = append(in.Request.Targets, t)
+		}
+		switch {
+		case g.chance(0.1):
+			in.Request.Path = "/.security-7/_search"
+		case g.chance(0.5): // a path fewer constraints cover, as _bulk's
+			in.Request.Path = g.pick([]string{"/_bulk", "/_msearch", "/_mget"})
+		}
+	}
 	for _, r := range genRoles {
-		if g.chance(0.3) {
+		if g.chance(0.4) {
 			in.User.Roles = append(in.User.Roles, r)
 		}
 	}
@@ -299,14 +433,19 @@ func TestMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var allowed, compared int
+	plain, err := New(Config{}, WithDecisionCache(0), withoutPrecomputation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allowed, compared, failed int
+	rules := map[string]int{}
 	for round := range rounds {
 		cs := make([]Constraint, 1+g.r.IntN(60))
 		for i, n := range g.r.Perm(len(cs)) {
 			cs[i] = g.constraint(fmt.Sprintf("c%02d", n))
 		}
 		rs := g.roles()
-		for _, e := range []*Engine{fast, cached} {
+		for _, e := range []*Engine{fast, cached, plain} {
 			if err := e.SetConstraints(ctx, cs); err != nil {
 				t.Fatalf("round %d: SetConstraints: %v", round, err)
 			}
@@ -317,26 +456,45 @@ func TestMatchesReference(t *testing.T) {
 		ref := newReference(t, cs, rs)
 		for range requests {
 			in := g.request()
-			wantAllow, wantRule := ref.decide(t, in)
-			for _, e := range []*Engine{fast, cached, cached} {
+			wantAllow, wantRule, wantFailed := ref.decide(t, in)
+			if wantFailed {
+				for _, e := range []*Engine{plain, fast, cached} {
+					if d, err := e.Decide(ctx, in); err == nil {
+						t.Fatalf("round %d: %s %s roles %v targets %+v: reference fails, engine decides %+v\nroles: %+v", round, in.Request.Method, in.Request.Path, in.User.Roles, in.Request.Targets, d, rs)
+					}
+				}
+				failed++
+				continue
+			}
+			want, err := plain.Decide(ctx, in)
+			if err != nil {
+				t.Fatalf("round %d: %s %s roles %v targets %+v: reference decides allow=%v rule=%q, engine fails: %v\nroles: %+v", round, in.Request.Method, in.Request.Path, in.User.Roles, in.Request.Targets, wantAllow, wantRule, err, rs)
+			}
+			for _, e := range []*Engine{plain, fast, cached, cached} {
 				d, err := e.Decide(ctx, in)
 				if err != nil {
 					t.Fatalf("Decide: %v", err)
 				}
-				if d.Allow != wantAllow || d.Rule != wantRule {
-					t.Fatalf("round %d: %s %s roles %v kind %s privilege %q:\nengine    allow=%v rule=%q (%s)\nreference allow=%v rule=%q\nconstraints: %+v\nroles: %+v\n%s",
-						round, in.Request.Method, in.Request.Path, in.User.Roles, in.Request.Kind, in.Request.Privilege,
-						d.Allow, d.Rule, d.Reason, wantAllow, wantRule, cs, rs, e.Generated())
+				if d.Allow != wantAllow || d.Rule != wantRule || d.Reason != want.Reason {
+					t.Fatalf("round %d: %s %s roles %v kind %s privilege %q targets %+v:\nengine    allow=%v rule=%q (%s)\nreference allow=%v rule=%q (plain engine: %s)\nconstraints: %+v\nroles: %+v\n%s",
+						round, in.Request.Method, in.Request.Path, in.User.Roles, in.Request.Kind, in.Request.Privilege, in.Request.Targets,
+						d.Allow, d.Rule, d.Reason, wantAllow, wantRule, want.Reason, cs, rs, e.Generated())
 				}
 			}
 			compared++
+			rules[strings.SplitN(wantRule, ":", 2)[0]]++
 			if wantAllow {
 				allowed++
 			}
 		}
 	}
-	t.Logf("%d decisions compared, %d allowed", compared, allowed)
+	t.Logf("%d decisions compared, %d allowed; by rule: %v; %d failures compared", compared, allowed, rules, failed)
 	if allowed < compared/10 || allowed > compared*9/10 {
 		t.Errorf("%d of %d allowed: the generator no longer exercises both outcomes", allowed, compared)
+	}
+	for _, rule := range []string{"", "deny", "superuser", "privilege", "constraint", "role_privileges"} {
+		if rules[rule] < compared/100 {
+			t.Errorf("%d of %d decisions by rule %q: the generator no longer exercises it", rules[rule], compared, rule)
+		}
 	}
 }

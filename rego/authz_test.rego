@@ -28,8 +28,14 @@ constraints := {
 		"/pub": {"GET": {"*": ["constraint:c3"]}},
 	},
 	"globs": {
-		"/": {"GET": {"user": [{"rule": "constraint:g1", "pattern": "^/logs-[^/]*(?:/.*)?$"}]}},
-		"/x": {"PUT": {"*": [{"rule": "constraint:g2", "pattern": "^/x/[^/]*/y(?:/.*)?$"}]}},
+		"/": {"GET": {"user": {
+			"any": "^/logs-[^/]*(?:/.*)?$",
+			"entries": [{"rule": "constraint:g1", "pattern": "^/logs-[^/]*(?:/.*)?$"}],
+		}}},
+		"/x": {"PUT": {"*": {
+			"any": "^/x/[^/]*/y(?:/.*)?$",
+			"entries": [{"rule": "constraint:g2", "pattern": "^/x/[^/]*/y(?:/.*)?$"}],
+		}}},
 	},
 }
 
@@ -137,6 +143,24 @@ test_globs if {
 	allowed(request("PUT", "/x/a/y/z", ["nobody"]), "constraint:g2")
 	denied(request("PUT", "/x/a/b/y", ["nobody"]), "no constraint grants [PUT /x/a/b/y] to roles [nobody]")
 	denied(request("PUT", "/x/y", ["nobody"]), "no constraint grants [PUT /x/y] to roles [nobody]")
+}
+
+# Several glob constraints under one prefix, method and role: any matches
+# what one of them matches, and the entries that match decide.
+test_glob_groups if {
+	grouped := {"index": {}, "globs": {"/": {"GET": {"user": {
+		"any": "^(?:/b-[^/]*(?:/.*)?|/a-[^/]*(?:/.*)?)$",
+		"entries": [
+			{"rule": "constraint:g3", "pattern": "^/b-[^/]*(?:/.*)?$"},
+			{"rule": "constraint:g4", "pattern": "^/a-[^/]*(?:/.*)?$"},
+		],
+	}}}}}
+	d1 := authz.decision with input as request("GET", "/a-1/_search", ["user"]) with data.portcullis.constraints as grouped
+	d1.rule == "constraint:g4"
+	d2 := authz.decision with input as request("GET", "/b-1", ["user"]) with data.portcullis.constraints as grouped
+	d2.rule == "constraint:g3"
+	d3 := authz.decision with input as request("GET", "/c-1", ["user"]) with data.portcullis.constraints as grouped
+	d3.allow == false
 }
 
 test_management if {
