@@ -115,8 +115,14 @@ func ValidateRole(r Role) error {
 			add("indices[%d]: names is empty", i)
 		}
 		for _, n := range ip.Names {
-			if n == "" || !clean(n) {
+			switch {
+			case n == "" || !clean(n):
 				add("indices[%d]: index name %q is empty or contains control characters", i, clip(n))
+			case strings.ContainsAny(n, "[]{}\\?") || strings.HasPrefix(n, "/"):
+				// The policy matches names with glob.match, where these are
+				// syntax; Elasticsearch reads them otherwise (? a wildcard,
+				// /…/ a regular expression). Refused rather than misread.
+				add("indices[%d]: index name pattern %q: only * wildcards are supported (not ?, [ ], { }, \\ or /regular expressions/)", i, clip(n))
 			}
 		}
 		if len(ip.Privileges) == 0 {

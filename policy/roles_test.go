@@ -32,6 +32,10 @@ func TestValidateRole(t *testing.T) {
 		{"no index names", Role{Name: "r", Indices: []IndexPrivileges{{Privileges: []string{"read"}}}}, "indices[0]: names is empty"},
 		{"empty index name", Role{Name: "r", Indices: []IndexPrivileges{{Names: []string{""}, Privileges: []string{"read"}}}}, "is empty or contains control"},
 		{"no index privileges", Role{Name: "r", Indices: []IndexPrivileges{{Names: []string{"a"}}}}, "indices[0]: privileges is empty"},
+		{"glob syntax in a name", Role{Name: "r", Indices: []IndexPrivileges{{Names: []string{"logs-{a,b}"}, Privileges: []string{"read"}}}}, "only * wildcards are supported"},
+		{"character class", Role{Name: "r", Indices: []IndexPrivileges{{Names: []string{"logs-[ab]"}, Privileges: []string{"read"}}}}, "only * wildcards are supported"},
+		{"question mark", Role{Name: "r", Indices: []IndexPrivileges{{Names: []string{"logs-?"}, Privileges: []string{"read"}}}}, "only * wildcards are supported"},
+		{"regular expression", Role{Name: "r", Indices: []IndexPrivileges{{Names: []string{"/logs-.*/"}, Privileges: []string{"read"}}}}, "only * wildcards are supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
