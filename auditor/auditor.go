@@ -128,29 +128,24 @@ func (a *Auditor) Run(ctx context.Context) error {
 		return fmt.Errorf("auditor: bulk indexer: %w", err)
 	}
 
-	// The flusher turns "the pull loop went idle" into a flush, so that the
-	// end of a burst is written at once rather than at the next
-	// FlushInterval. (bi.Flush waits for the requests it starts: not on the
-	// pull loop.)
-	flushNow := make(chan struct{}, 1)
+	// The flusher sends what the pull loop added once it has added nothing
+	// for a whole FlushIdle: the end of a burst is written at once rather
+	// than at the next FlushInterval. It watches a counter rather than
+	// the pull loop timing each wait for a message (a timer per message);
+	// and bi.Flush, which waits for the requests it starts, stays off the
+	// pull loop.
+	var added atomic.Uint64
 	stopFlusher := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stopFlusher:
-				return
-			case <-flushNow:
-				if err := bi.Flush(context.Background()); err != nil {
-					a.log.DebugContext(ctx, "audit_flush_error", "error", err)
-				}
-			}
-		}
-	}()
+	if a.cfg.FlushIdle > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.flushWhenIdle(&added, bi, stopFlusher)
+		}()
+	}
 
-	consumeErr := a.consumeLoop(ctx, bi, flushNow)
+	consumeErr := a.consumeLoop(ctx, bi, &added)
 
 	close(stopFlusher)
 	wg.Wait()
@@ -170,6 +165,29 @@ func (a *Auditor) Run(ctx context.Context) error {
 	a.log.InfoContext(ctx, "auditor_stopped", "indexed", st.Indexed, "duplicates", st.Duplicates,
 		"dead_lettered", st.DeadLettered, "retried", st.Retried)
 	return errors.Join(consumeErr, drainErr)
+}
+
+// flushWhenIdle flushes bi when added has not moved for a FlushIdle tick
+// since it last moved, until stop is closed.
+func (a *Auditor) flushWhenIdle(added *atomic.Uint64, bi esutil.BulkIndexer, stop <-chan struct{}) {
+	tick := time.NewTicker(a.cfg.FlushIdle)
+	defer tick.Stop()
+	var last, flushed uint64
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			n := added.Load()
+			if n == last && n != flushed {
+				flushed = n
+				if err := bi.Flush(context.Background()); err != nil {
+					a.log.Debug("audit_flush_error", "error", err)
+				}
+			}
+			last = n
+		}
+	}
 }
 
 // setup makes what Run needs: the dead-letter stream, the index template
@@ -282,7 +300,7 @@ func (a *Auditor) until(ctx context.Context, msg string, step func(context.Conte
 // consumeLoop pulls messages until ctx ends or the NATS connection closes,
 // re-creating the consumer when the server ends a subscription (consumer
 // deleted, leadership change).
-func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, flushNow chan<- struct{}) error {
+func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, added *atomic.Uint64) error {
 	for {
 		var cons jetstream.Consumer
 		err := a.until(ctx, "audit_consumer_failed", func(ctx context.Context) error {
@@ -293,7 +311,7 @@ func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, flushN
 		if err != nil {
 			return nil // ctx ended
 		}
-		err = a.consume(ctx, cons, bi, flushNow)
+		err = a.consume(ctx, cons, bi, added)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -309,7 +327,7 @@ func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, flushN
 
 // consume is one subscription's life: pull, turn each message into a bulk
 // item, and on ctx's end hand back what was pulled but not started on.
-func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esutil.BulkIndexer, flushNow chan<- struct{}) error {
+func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esutil.BulkIndexer, added *atomic.Uint64) error {
 	it, err := cons.Messages(
 		jetstream.PullMaxMessages(a.cfg.BatchSize),
 		jetstream.WithMessagesErrOnMissingHeartbeat(false),
@@ -319,26 +337,12 @@ func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esuti
 	}
 	defer it.Stop()
 	var st loopState
-	unflushed := false // documents added since the pull loop was last idle
 	for {
 		if ctx.Err() != nil {
 			a.handBack(it)
 			return nil
 		}
-		var msg jetstream.Msg
-		if unflushed && a.cfg.FlushIdle > 0 {
-			msg, err = it.Next(jetstream.NextMaxWait(a.cfg.FlushIdle))
-			if errors.Is(err, nats.ErrTimeout) {
-				unflushed = false
-				select {
-				case flushNow <- struct{}{}:
-				default: // a flush is already due
-				}
-				continue
-			}
-		} else {
-			msg, err = it.Next(jetstream.NextContext(ctx))
-		}
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				a.handBack(it)
@@ -352,7 +356,7 @@ func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esuti
 			return nil
 		}
 		a.handle(ctx, bi, &st, msg)
-		unflushed = true
+		added.Add(1)
 	}
 }
 

@@ -81,11 +81,12 @@ type Config struct {
 	// when the documents it collected reach FlushBytes. Default 5,000,000
 	// (esutil.BulkIndexer's default).
 	FlushBytes int
-	// FlushIdle is how long the pull loop waits for another message before
-	// it sends the documents it has: the end of a burst is written at once
-	// rather than after FlushInterval. It also bounds the bulk requests a
-	// trickle of events causes to about one per FlushIdle. Negative: never
-	// (documents wait for FlushBytes or FlushInterval). Default 20ms.
+	// FlushIdle: when the pull loop has had no new message for between one
+	// and two FlushIdle, the documents it handed on are sent: the end of a
+	// burst is written at once rather than after FlushInterval. A trickle
+	// of events causes at most about one bulk request per FlushIdle.
+	// Negative: never (documents wait for FlushBytes or FlushInterval).
+	// Default 20ms.
 	FlushIdle time.Duration
 	// FlushInterval bounds how long a document waits for its bulk request
 	// to fill before it is written anyway. Default 1s.
@@ -197,7 +198,7 @@ const minDocBytes = 512
 // each worker's queue, and each worker's bulk request being filled or in
 // flight (a worker does one at a time) of FlushBytes in documents of
 // minDocBytes. With smaller documents the consumer pauses when it is
-// reached, until FlushIdle sends what is held.
+// reached, until the idle flush (FlushIdle) sends what is held.
 func (c Config) maxAckPending() int {
 	return (c.Workers+1)*c.BatchSize + c.Workers*((c.FlushBytes+minDocBytes-1)/minDocBytes)
 }

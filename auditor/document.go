@@ -361,23 +361,37 @@ func classify(action string) (category, typ []string) {
 	switch action {
 	case events.ActionAuthenticationSuccess, events.ActionAuthenticationFailed,
 		events.ActionRealmAuthFailed, events.ActionAnonymousAccessDenied, events.ActionLogin:
-		return []string{"authentication"}, []string{"start"}
+		return catAuthentication, typStart
 	case events.ActionLogout:
-		return []string{"authentication"}, []string{"end"}
-	case events.ActionAccessGranted:
-		return []string{"database"}, []string{"access", "allowed"}
+		return catAuthentication, typEnd
+	case events.ActionAccessGranted, "run_as_granted":
+		return catDatabase, typAccessAllowed
 	case events.ActionAccessDenied, "run_as_denied":
-		return []string{"database"}, []string{"access", "denied"}
-	case "run_as_granted":
-		return []string{"database"}, []string{"access", "allowed"}
+		return catDatabase, typAccessDenied
 	case events.ActionTamperedRequest:
-		return []string{"intrusion_detection"}, []string{"denied"}
+		return catIntrusion, typDenied
 	case events.ActionSecurityConfigChange:
-		return []string{"iam", "configuration"}, []string{"change"}
+		return catIAMConfig, typChange
 	default:
-		return []string{"web"}, []string{"info"}
+		return catWeb, typInfo
 	}
 }
+
+// The arrays classify returns, shared (callers only read them).
+var (
+	catAuthentication = []string{"authentication"}
+	catDatabase       = []string{"database"}
+	catIntrusion      = []string{"intrusion_detection"}
+	catIAMConfig      = []string{"iam", "configuration"}
+	catWeb            = []string{"web"}
+	typStart          = []string{"start"}
+	typEnd            = []string{"end"}
+	typAccessAllowed  = []string{"access", "allowed"}
+	typAccessDenied   = []string{"access", "denied"}
+	typDenied         = []string{"denied"}
+	typChange         = []string{"change"}
+	typInfo           = []string{"info"}
+)
 
 // outcome normalises the payload's outcome to ECS's three values.
 func outcome(s string) string {

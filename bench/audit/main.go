@@ -535,11 +535,13 @@ func (b *bench) auditorRound(ctx context.Context, label string, start func()) (t
 	began := time.Now()
 	go func() { done <- a.Run(runCtx) }()
 	n := uint64(b.opt.n)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for {
 		if st := a.Stats(); st.Indexed+st.Duplicates+st.DeadLettered >= n {
 			break
 		}
-		if err := wait(ctx, done); err != nil {
+		if err := wait(ctx, done, tick.C); err != nil {
 			return 0, fmt.Errorf("auditor round %s: %w", label, err)
 		}
 	}
@@ -550,7 +552,7 @@ func (b *bench) auditorRound(ctx context.Context, label string, start func()) (t
 		if err == nil && l == 0 {
 			break
 		}
-		if err := wait(ctx, done); err != nil {
+		if err := wait(ctx, done, tick.C); err != nil {
 			return 0, fmt.Errorf("auditor round %s: %w", label, err)
 		}
 	}
@@ -565,15 +567,15 @@ func (b *bench) auditorRound(ctx context.Context, label string, start func()) (t
 	return elapsed, b.verify(ctx, prefix)
 }
 
-// wait is one polling step of a round: a millisecond, unless the run was
+// wait is one polling step of a round: a tick, unless the run was
 // interrupted or Run returned early.
-func wait(ctx context.Context, done <-chan error) error {
+func wait(ctx context.Context, done <-chan error, tick <-chan time.Time) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case err := <-done:
 		return fmt.Errorf("Run returned before the end: %v", err)
-	case <-time.After(time.Millisecond):
+	case <-tick:
 		return nil
 	}
 }
