@@ -50,13 +50,15 @@ const (
 // decode fills ev (every field but Data) and o from raw and reports
 // whether it could; when it reports false, ev and o are to be discarded.
 func (d *decoder) decode(raw []byte, ev *events.Event, o *events.AuthOutcome) bool {
-	// encoding/json refuses a control character inside a string, which
-	// fastjson's validator misses before an escape in the same string; the
-	// gateway's compact JSON has none anywhere, not even as whitespace.
-	// encoding/json replaces invalid UTF-8 with U+FFFD, fastjson keeps it:
-	// such a message is the slow path's too. What is left to tell apart
-	// lies in escapes (str).
-	if hasControl(raw) || !utf8.Valid(raw) || fastjson.ValidateBytes(raw) != nil {
+	// What fastjson's parser accepts and encoding/json does not: a control
+	// character inside a string (the gateway's compact JSON has none
+	// anywhere, not even as whitespace: refused outright), a number of
+	// another grammar (the only number read is the status: checked
+	// there), a bad escape (kept as text: str refuses it). Every key is
+	// known and every value read with its type, or the message is
+	// refused. encoding/json replaces invalid UTF-8 with U+FFFD, fastjson
+	// keeps it: refused too.
+	if hasControl(raw) || !utf8.Valid(raw) {
 		return false
 	}
 	d.escapes = bytes.IndexByte(raw, '\\') >= 0
@@ -235,9 +237,7 @@ func (d *decoder) decodeOutcome(v *fastjson.Value, o *events.AuthOutcome) bool {
 			bit, ok = seenRule, d.str(v, &o.Rule)
 		case "status":
 			bit = seenStatus
-			var err error
-			o.Status, err = v.Int()
-			ok = err == nil
+			ok = integer(v, &o.Status)
 		default:
 			ok = false
 		}
@@ -303,6 +303,33 @@ func (d *decoder) strs(v *fastjson.Value, dst *[]string) bool {
 		}
 	}
 	*dst = out
+	return true
+}
+
+// integer sets dst to the number v, if v is an integer in JSON's grammar
+// (-?(0|[1-9][0-9]*)) that fits an int, as encoding/json reads into an int.
+func integer(v *fastjson.Value, dst *int) bool {
+	if v.Type() != fastjson.TypeNumber {
+		return false
+	}
+	var buf [24]byte
+	t := v.MarshalTo(buf[:0])
+	if len(t) > 0 && t[0] == '-' {
+		t = t[1:]
+	}
+	if len(t) == 0 || len(t) > 1 && t[0] == '0' {
+		return false
+	}
+	for _, c := range t {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	n, err := v.Int()
+	if err != nil {
+		return false
+	}
+	*dst = n
 	return true
 }
 

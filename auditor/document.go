@@ -2,6 +2,7 @@ package auditor
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -292,6 +293,16 @@ const hexDigits = "0123456789abcdef"
 func appendStringContent(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) {
+			// Eight bytes at a time over what is copied as is.
+			m := attention(uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56)
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -337,6 +348,18 @@ func appendStringContent(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, s[start:]...)
+}
+
+// attention flags (top bit of the byte) the bytes of the little-endian word
+// x that appendStringContent cannot copy as they are: below 0x20, '"', '\\',
+// and 0x80 and above (UTF-8 to check). A flag can also land above a
+// flagged byte (a borrow carries), never below: the lowest flag is exact.
+func attention(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	ctrl := (x - 0x20*ones) &^ x
+	q := x ^ '"'*ones
+	bs := x ^ '\\'*ones
+	return (ctrl | (q-ones)&^q | (bs-ones)&^bs | x) & highs
 }
 
 // actionOfType extracts <action> from portcullis.auth.<action>.v1 ("" when

@@ -2,6 +2,7 @@ package auditor
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -137,4 +138,28 @@ func FuzzDocument(f *testing.F) {
 			t.Fatalf("%+v %+v\n got: %s (%v)\nwant: %s (%v)", ev, o, got, gotErr, want, wantErr)
 		}
 	})
+}
+
+// TestAppendStringMatchesEncodingJSON: strings of every length around the
+// eight-byte steps, with every kind of byte at every position, escape as
+// encoding/json escapes them (SetEscapeHTML(false)).
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	specials := []string{"\x00", "\x1f", " ", "\"", "\\", "<", "&", "\x7f", "\x80", "\xff", "\xc3\xa9", "\xe2\x80\xa8",
+		"\xe2\x80\xa9", "\xe2\x80", "\xf0\x9f\x98\x80", "\xed\xa0\x80"}
+	for n := range 20 {
+		for pos := range n + 1 {
+			for _, sp := range specials {
+				s := strings.Repeat("a", pos) + sp + strings.Repeat("b", n-pos)
+				var want bytes.Buffer
+				enc := json.NewEncoder(&want)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(s); err != nil {
+					t.Fatal(err)
+				}
+				if got := appendString(nil, s); !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+					t.Fatalf("appendString(%q) = %s, want %s", s, got, want.Bytes())
+				}
+			}
+		}
+	}
 }
