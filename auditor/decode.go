@@ -1,36 +1,36 @@
 package auditor
 
 import (
-	"bytes"
-	"encoding/binary"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/valyala/fastjson"
 
 	"github.com/portcullis/portcullis/events"
 )
 
 // Decoding a message with encoding/json (events.Decode, then DecodeData:
-// reflection, two passes, a RawMessage copy) was the largest share of the
-// auditor's CPU per event. decoder parses the envelope and the outcome in
-// one fastjson pass instead, but only a message in the form the gateway
-// writes: every key spelled as the struct tags spell it and present once,
-// every value of its field's JSON type, strings without anything whose
-// decoding differs between the two parsers (invalid UTF-8, lone surrogates,
-// escapes in the time). For anything else it reports false and the caller
-// decodes with encoding/json, which stays the definition of what a message
-// means (and of every error message a dead letter carries). A differential
-// fuzz test holds the fast path to that definition.
+// reflection, a validation pass per level, a RawMessage copy) was the
+// largest share of the auditor's CPU per event. decoder reads the envelope
+// and the outcome in one pass over the bytes instead, straight into the
+// structs, but only a message of the shape the gateway writes: an object
+// whose every key is a field's name as its struct tag spells it, present
+// once, with a value of that field's JSON type (no null). It reads that
+// shape exactly as encoding/json does — strict JSON, escapes unquoted as
+// encoding/json unquotes them, an empty array as an empty slice — and for
+// anything else (an unknown or differently cased key, a duplicate, invalid
+// UTF-8, which encoding/json would coerce, a syntax error) it reports false
+// and the caller decodes with encoding/json, which stays the definition of
+// what a message means and of every error a dead letter carries. A
+// differential fuzz test holds the decoder to that definition.
 
-// decoder is owned by one goroutine (the pull loop): its parser is reused.
+// decoder is owned by one goroutine (the pull loop).
 type decoder struct {
-	p fastjson.Parser
-	// escapes: the message has a backslash, so its strings need the
-	// checks of str.
-	escapes bool
+	b []byte // the message
+	i int    // the read position in b
 	// arena holds the bytes of every string decoded from one message: one
-	// allocation instead of one per field.
+	// allocation instead of one per field. Unquoted strings are never
+	// longer than the message, so it never grows and the strings made from
+	// it stay valid; a new one is allocated for every message.
 	arena []byte
 }
 
@@ -50,117 +50,58 @@ const (
 // decode fills ev (every field but Data) and o from raw and reports
 // whether it could; when it reports false, ev and o are to be discarded.
 func (d *decoder) decode(raw []byte, ev *events.Event, o *events.AuthOutcome) bool {
-	// What fastjson's parser accepts and encoding/json does not: a control
-	// character inside a string (the gateway's compact JSON has none
-	// anywhere, not even as whitespace: refused outright), a number of
-	// another grammar (the only number read is the status: checked
-	// there), a bad escape (kept as text: str refuses it). Every key is
-	// known and every value read with its type, or the message is
-	// refused. encoding/json replaces invalid UTF-8 with U+FFFD, fastjson
-	// keeps it: refused too.
-	if hasControl(raw) || !utf8.Valid(raw) {
+	if !utf8.Valid(raw) {
 		return false
 	}
-	d.escapes = bytes.IndexByte(raw, '\\') >= 0
-	// Unescaped strings are never longer than the message: the arena never
-	// grows, so the strings made from it stay valid.
+	d.b, d.i = raw, 0
 	d.arena = make([]byte, 0, len(raw))
-	v, err := d.p.ParseBytes(raw)
-	if err != nil {
-		return false
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return false
-	}
-	ok := true
+	defer func() { d.b = nil }()
 	var seen uint32
-	var data *fastjson.Value
 	var timeText []byte
-	obj.Visit(func(k []byte, v *fastjson.Value) {
-		if !ok {
-			return
-		}
+	data := false
+	ok := d.object(func(key []byte) bool {
 		var bit uint32
-		switch string(k) {
+		ok := false
+		switch string(key) {
 		case "specversion":
-			bit, ok = seenSpec, d.str(v, &ev.SpecVersion)
+			bit, ok = seenSpec, d.str(&ev.SpecVersion)
 		case "id":
-			bit, ok = seenID, d.str(v, &ev.ID)
+			bit, ok = seenID, d.str(&ev.ID)
 		case "source":
-			bit, ok = seenSource, d.str(v, &ev.Source)
+			bit, ok = seenSource, d.str(&ev.Source)
 		case "type":
-			bit, ok = seenType, d.str(v, &ev.Type)
+			bit, ok = seenType, d.str(&ev.Type)
 		case "subject":
-			bit, ok = seenSubject, d.str(v, &ev.Subject)
+			bit, ok = seenSubject, d.str(&ev.Subject)
 		case "datacontenttype":
-			bit, ok = seenContentType, d.str(v, &ev.DataContentType)
+			bit, ok = seenContentType, d.str(&ev.DataContentType)
 		case "time":
+			// time.Time.UnmarshalJSON parses the quoted text as it is,
+			// escapes and all: an escaped time is the slow path's (where
+			// it fails).
+			var escaped bool
 			bit = seenTime
-			timeText, err = v.StringBytes()
-			ok = err == nil
+			timeText, escaped, ok = d.rawStr()
+			ok = ok && !escaped
 		case "data":
-			bit, data = seenData, v
-		default:
-			ok = false
+			bit, data = seenData, true
+			ok = d.outcome(o)
 		}
-		if seen&bit != 0 {
-			ok = false
+		if !ok || seen&bit != 0 {
+			return false
 		}
 		seen |= bit
+		return true
 	})
-	// What events.Decode refuses, and a payload that is not an object
-	// (null, which DecodeData accepts, included), are the slow path's to
-	// report.
-	if !ok || data == nil || data.Type() != fastjson.TypeObject ||
-		ev.SpecVersion != events.SpecVersion || ev.ID == "" || ev.Type == "" {
+	if !ok || !d.end() || !data || ev.SpecVersion != events.SpecVersion || ev.ID == "" || ev.Type == "" {
+		// What events.Decode refuses (and a message without a payload,
+		// which DecodeData refuses) is the slow path's to report.
 		return false
 	}
-	if timeText != nil {
-		// time.Time.UnmarshalJSON parses the quoted text as it is, escapes
-		// and all (an escaped digit fails there): accept only a time whose
-		// text appears literally, unescaped, as the envelope's member.
-		if d.escapes && !literalMember(raw, "time", timeText) {
-			return false
-		}
-		if ev.Time.UnmarshalText(timeText) != nil {
-			return false
-		}
+	if timeText != nil && ev.Time.UnmarshalText(timeText) != nil {
+		return false
 	}
-	return d.decodeOutcome(data, o)
-}
-
-// hasControl reports whether b holds a byte below 0x20, eight bytes at a
-// time: x - 0x20 in a byte borrows (sets its top bit) exactly when the
-// byte is below 0x20, or when a lower byte borrowed; a byte with its top
-// bit set already is masked out by ^x. Any bit left means some byte is below
-// 0x20 (the lowest flagged one is).
-func hasControl(b []byte) bool {
-	const highs, below = 0x8080808080808080, 0x20 * 0x0101010101010101
-	for len(b) >= 8 {
-		x := binary.LittleEndian.Uint64(b)
-		if (x-below)&^x&highs != 0 {
-			return true
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c < 0x20 {
-			return true
-		}
-	}
-	return false
-}
-
-// literalMember reports whether raw holds "key":"value" verbatim.
-func literalMember(raw []byte, key string, value []byte) bool {
-	m := make([]byte, 0, len(key)+len(value)+5)
-	m = append(m, '"')
-	m = append(m, key...)
-	m = append(m, `":"`...)
-	m = append(m, value...)
-	m = append(m, '"')
-	return bytes.Contains(raw, m)
+	return true
 }
 
 // Bits of the outcome keys seen.
@@ -187,174 +128,355 @@ const (
 	seenStatus
 )
 
-func (d *decoder) decodeOutcome(v *fastjson.Value, o *events.AuthOutcome) bool {
-	obj, _ := v.Object()
-	ok := true
+func (d *decoder) outcome(o *events.AuthOutcome) bool {
 	var seen uint32
-	obj.Visit(func(k []byte, v *fastjson.Value) {
-		if !ok {
-			return
-		}
+	return d.object(func(key []byte) bool {
 		var bit uint32
-		switch string(k) {
+		ok := false
+		switch string(key) {
 		case "action":
-			bit, ok = seenAction, d.str(v, &o.Action)
+			bit, ok = seenAction, d.str(&o.Action)
 		case "outcome":
-			bit, ok = seenOutcome, d.str(v, &o.Outcome)
+			bit, ok = seenOutcome, d.str(&o.Outcome)
 		case "reason":
-			bit, ok = seenReason, d.str(v, &o.Reason)
+			bit, ok = seenReason, d.str(&o.Reason)
 		case "principal":
-			bit, ok = seenPrincipal, d.str(v, &o.Principal)
+			bit, ok = seenPrincipal, d.str(&o.Principal)
 		case "user":
-			bit, ok = seenUser, d.str(v, &o.User)
+			bit, ok = seenUser, d.str(&o.User)
 		case "roles":
-			bit, ok = seenRoles, d.strs(v, &o.Roles)
+			bit, ok = seenRoles, d.strs(&o.Roles)
 		case "realm":
-			bit, ok = seenRealm, d.str(v, &o.Realm)
+			bit, ok = seenRealm, d.str(&o.Realm)
 		case "authentication_type":
-			bit, ok = seenAuthType, d.str(v, &o.AuthType)
+			bit, ok = seenAuthType, d.str(&o.AuthType)
 		case "apikey_id":
-			bit, ok = seenAPIKeyID, d.str(v, &o.APIKeyID)
+			bit, ok = seenAPIKeyID, d.str(&o.APIKeyID)
 		case "realms":
-			bit, ok = seenRealms, d.realms(v, &o.Realms)
+			bit, ok = seenRealms, d.realms(&o.Realms)
 		case "method":
-			bit, ok = seenMethod, d.str(v, &o.Method)
+			bit, ok = seenMethod, d.str(&o.Method)
 		case "path":
-			bit, ok = seenPath, d.str(v, &o.Path)
+			bit, ok = seenPath, d.str(&o.Path)
 		case "query":
-			bit, ok = seenQuery, d.str(v, &o.Query)
+			bit, ok = seenQuery, d.str(&o.Query)
 		case "request_id":
-			bit, ok = seenRequestID, d.str(v, &o.RequestID)
+			bit, ok = seenRequestID, d.str(&o.RequestID)
 		case "source_ip":
-			bit, ok = seenSourceIP, d.str(v, &o.SourceIP)
+			bit, ok = seenSourceIP, d.str(&o.SourceIP)
 		case "es_action":
-			bit, ok = seenESAction, d.str(v, &o.ESAction)
+			bit, ok = seenESAction, d.str(&o.ESAction)
 		case "indices":
-			bit, ok = seenIndices, d.strs(v, &o.Indices)
+			bit, ok = seenIndices, d.strs(&o.Indices)
 		case "policy_revision":
-			bit, ok = seenPolicyRevision, d.str(v, &o.PolicyRevision)
+			bit, ok = seenPolicyRevision, d.str(&o.PolicyRevision)
 		case "rule":
-			bit, ok = seenRule, d.str(v, &o.Rule)
+			bit, ok = seenRule, d.str(&o.Rule)
 		case "status":
-			bit = seenStatus
-			ok = integer(v, &o.Status)
-		default:
-			ok = false
+			bit, ok = seenStatus, d.integer(&o.Status)
 		}
-		if seen&bit != 0 {
-			ok = false
+		if !ok || seen&bit != 0 {
+			return false
 		}
 		seen |= bit
+		return true
 	})
+}
+
+func (d *decoder) realms(dst *[]events.RealmAttempt) bool {
+	out := []events.RealmAttempt{} // [] is an empty slice, not nil
+	ok := d.array(func() bool {
+		var r events.RealmAttempt
+		var seen uint32
+		if !d.object(func(key []byte) bool {
+			var bit uint32
+			ok := false
+			switch string(key) {
+			case "realm":
+				bit, ok = 1, d.str(&r.Realm)
+			case "type":
+				bit, ok = 2, d.str(&r.Type)
+			case "reason":
+				bit, ok = 4, d.str(&r.Reason)
+			}
+			if !ok || seen&bit != 0 {
+				return false
+			}
+			seen |= bit
+			return true
+		}) {
+			return false
+		}
+		out = append(out, r)
+		return true
+	})
+	*dst = out
 	return ok
 }
 
-func (d *decoder) realms(v *fastjson.Value, dst *[]events.RealmAttempt) bool {
-	arr, err := v.Array()
-	if err != nil {
-		return false
-	}
-	out := make([]events.RealmAttempt, len(arr))
-	for i, e := range arr {
-		obj, err := e.Object()
-		if err != nil {
+func (d *decoder) strs(dst *[]string) bool {
+	out := []string{}
+	ok := d.array(func() bool {
+		var s string
+		if !d.str(&s) {
 			return false
 		}
-		ok := true
-		var seen uint32
-		r := &out[i]
-		obj.Visit(func(k []byte, v *fastjson.Value) {
-			if !ok {
-				return
+		out = append(out, s)
+		return true
+	})
+	*dst = out
+	return ok
+}
+
+// ws skips JSON whitespace.
+func (d *decoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips whitespace and consumes c if it comes next.
+func (d *decoder) next(c byte) bool {
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// end reports whether only whitespace is left.
+func (d *decoder) end() bool {
+	d.ws()
+	return d.i == len(d.b)
+}
+
+// object reads an object, calling member for each key (read up to its ':'
+// included) to read the value; member reports false to stop.
+func (d *decoder) object(member func(key []byte) bool) bool {
+	if !d.next('{') {
+		return false
+	}
+	if d.next('}') {
+		return true
+	}
+	for {
+		d.ws()
+		key, escaped, ok := d.rawStr()
+		if !ok || escaped || !d.next(':') {
+			return false // an escaped key is the slow path's: it may fold to a field's name
+		}
+		d.ws()
+		if !member(key) {
+			return false
+		}
+		if d.next(',') {
+			continue
+		}
+		return d.next('}')
+	}
+}
+
+// array reads an array, calling elem to read each element.
+func (d *decoder) array(elem func() bool) bool {
+	if !d.next('[') {
+		return false
+	}
+	if d.next(']') {
+		return true
+	}
+	for {
+		d.ws()
+		if !elem() {
+			return false
+		}
+		if d.next(',') {
+			continue
+		}
+		return d.next(']')
+	}
+}
+
+// rawStr reads a string and returns its bytes as they are in the message,
+// without the quotes, and whether they hold an escape (checked for
+// validity here). A control character refuses it, as encoding/json does.
+func (d *decoder) rawStr() (text []byte, escaped, ok bool) {
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		return nil, false, false
+	}
+	start := d.i + 1
+	for i := start; i < len(d.b); {
+		c := d.b[i]
+		switch {
+		case c == '"':
+			d.i = i + 1
+			return d.b[start:i], escaped, true
+		case c < 0x20:
+			return nil, false, false
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(d.b) {
+				return nil, false, false
 			}
-			var bit uint32
-			switch string(k) {
-			case "realm":
-				bit, ok = 1, d.str(v, &r.Realm)
-			case "type":
-				bit, ok = 2, d.str(v, &r.Type)
-			case "reason":
-				bit, ok = 4, d.str(v, &r.Reason)
+			switch d.b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if getu4(d.b[i:]) < 0 {
+					return nil, false, false
+				}
+				i += 6
 			default:
-				ok = false
+				return nil, false, false
 			}
-			if seen&bit != 0 {
-				ok = false
-			}
-			seen |= bit
-		})
-		if !ok {
-			return false
+		default:
+			i++
 		}
 	}
-	*dst = out
-	return true
+	return nil, false, false
 }
 
-func (d *decoder) strs(v *fastjson.Value, dst *[]string) bool {
-	arr, err := v.Array()
-	if err != nil {
+// str reads a string into dst, unquoted.
+func (d *decoder) str(dst *string) bool {
+	text, escaped, ok := d.rawStr()
+	if !ok {
 		return false
 	}
-	out := make([]string, len(arr))
-	for i, e := range arr {
-		if !d.str(e, &out[i]) {
-			return false
-		}
-	}
-	*dst = out
-	return true
-}
-
-// integer sets dst to the number v, if v is an integer in JSON's grammar
-// (-?(0|[1-9][0-9]*)) that fits an int, as encoding/json reads into an int.
-func integer(v *fastjson.Value, dst *int) bool {
-	if v.Type() != fastjson.TypeNumber {
-		return false
-	}
-	var buf [24]byte
-	t := v.MarshalTo(buf[:0])
-	if len(t) > 0 && t[0] == '-' {
-		t = t[1:]
-	}
-	if len(t) == 0 || len(t) > 1 && t[0] == '0' {
-		return false
-	}
-	for _, c := range t {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	n, err := v.Int()
-	if err != nil {
-		return false
-	}
-	*dst = n
-	return true
-}
-
-// replacement is U+FFFD in UTF-8.
-var replacement = []byte("\uFFFD")
-
-// str sets dst to the string v, if v is a string both parsers read alike.
-// In a message with escapes, that excludes a string with U+FFFD or a
-// backslash after unescaping: fastjson turns a lone surrogate into U+FFFD
-// differently from encoding/json, and keeps a bad escape as text.
-func (d *decoder) str(v *fastjson.Value, dst *string) bool {
-	b, err := v.StringBytes()
-	if err != nil || d.escapes && (bytes.IndexByte(b, '\\') >= 0 || bytes.Contains(b, replacement)) {
-		return false
-	}
-	if len(b) == 0 {
+	if len(text) == 0 {
 		*dst = ""
 		return true
 	}
-	if len(d.arena)+len(b) > cap(d.arena) {
-		*dst = string(b) // cannot happen (see decode); never grow the arena
+	start := len(d.arena)
+	if escaped {
+		d.arena = unquote(d.arena, text)
+	} else {
+		d.arena = append(d.arena, text...)
+	}
+	if len(d.arena) == start {
+		*dst = ""
 		return true
 	}
-	start := len(d.arena)
-	d.arena = append(d.arena, b...)
-	*dst = unsafe.String(&d.arena[start], len(b))
+	*dst = unsafe.String(&d.arena[start], len(d.arena)-start)
 	return true
 }
+
+// unquote appends the string text (valid: rawStr checked it) unescaped
+// exactly as encoding/json's unquoteBytes does it: \uXXXX surrogate pairs
+// combined, a surrogate that does not pair up as U+FFFD. (Invalid UTF-8,
+// which it coerces, never gets here.)
+func unquote(dst, text []byte) []byte {
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		switch text[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := getu4(text[i:])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if dec := utf16.DecodeRune(r, getu4(text[i:])); dec != utf8.RuneError {
+					dst = utf8.AppendRune(dst, dec)
+					i += 6
+					continue
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, text[i+1])
+		}
+		i += 2
+	}
+	return dst
+}
+
+// getu4 decodes \uXXXX at the start of s, or returns -1.
+func getu4(s []byte) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range s[2:6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// integer reads a number into dst if it is an integer in JSON's grammar
+// (-?(0|[1-9][0-9]*)) that fits an int, as encoding/json reads an int.
+func (d *decoder) integer(dst *int) bool {
+	i := d.i
+	neg := i < len(d.b) && d.b[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	for i < len(d.b) && '0' <= d.b[i] && d.b[i] <= '9' {
+		i++
+	}
+	digits := d.b[start:i]
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+		return false
+	}
+	if i < len(d.b) {
+		switch d.b[i] {
+		case '.', 'e', 'E':
+			return false // a number, not an integer: encoding/json refuses it into an int
+		}
+	}
+	// Accumulate negatively: the range of int is wider below zero.
+	const minInt = -1 << (strconvIntSize - 1)
+	var n int
+	for _, c := range digits {
+		if n < minInt/10 {
+			return false
+		}
+		n *= 10
+		v := int(c - '0')
+		if n < minInt+v {
+			return false
+		}
+		n -= v
+	}
+	if !neg {
+		if n == minInt {
+			return false
+		}
+		n = -n
+	}
+	*dst = n
+	d.i = i
+	return true
+}
+
+// strconvIntSize is the size of an int in bits.
+const strconvIntSize = 32 << (^uint(0) >> 63)
