@@ -36,6 +36,7 @@ type Auditor struct {
 	duplicates   atomic.Uint64
 	deadLettered atomic.Uint64
 	retried      atomic.Uint64
+	bulk         atomic.Pointer[writers] // of the current (or last) Run
 }
 
 // Stats counts what an Auditor did since it was created.
@@ -50,6 +51,9 @@ type Stats struct {
 	// Retried deliveries: handed back to NATS for a later attempt because
 	// Elasticsearch was unreachable or overloaded.
 	Retried uint64
+	// Requests: bulk requests sent to Elasticsearch by the current (or
+	// last) Run.
+	Requests uint64
 }
 
 // New validates cfg (reporting every problem at once) and returns an
@@ -76,12 +80,16 @@ func New(cfg Config, opts ...Option) (*Auditor, error) {
 
 // Stats returns the auditor's counters.
 func (a *Auditor) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Indexed:      a.indexed.Load(),
 		Duplicates:   a.duplicates.Load(),
 		DeadLettered: a.deadLettered.Load(),
 		Retried:      a.retried.Load(),
 	}
+	if w := a.bulk.Load(); w != nil {
+		st.Requests = w.requests()
+	}
+	return st
 }
 
 // Lag is the consumer's lag: audited events not yet confirmed in
@@ -112,9 +120,8 @@ func (a *Auditor) Run(ctx context.Context) error {
 	}
 	a.log.InfoContext(ctx, "auditor_started", "subjects", a.filter, "index_prefix", a.cfg.IndexPrefix)
 
-	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+	bi, err := newWriters(a.cfg.Workers, a.cfg.FlushIdle, esutil.BulkIndexerConfig{
 		Client:              a.cfg.ES,
-		NumWorkers:          a.cfg.Workers,
 		FlushBytes:          a.cfg.FlushBytes,
 		FlushInterval:       a.cfg.FlushInterval,
 		QueueSizeMultiplier: a.cfg.BatchSize,
@@ -127,32 +134,33 @@ func (a *Auditor) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("auditor: bulk indexer: %w", err)
 	}
+	a.bulk.Store(bi)
 
-	// The flusher sends what the pull loop added once it has added nothing
-	// for a whole FlushIdle: the end of a burst is written at once rather
-	// than at the next FlushInterval. It watches a counter rather than
-	// the pull loop timing each wait for a message (a timer per message);
-	// and bi.Flush, which waits for the requests it starts, stays off the
-	// pull loop.
-	var added atomic.Uint64
+	// The flusher sends what the pull loop added once it has been waiting
+	// for NATS for a whole FlushIdle: the end of a burst is written at once
+	// rather than at the next FlushInterval. It watches the pull loop's
+	// progress rather than the pull loop timing each wait for a message (a
+	// timer per message); and the flush, which waits for the requests it
+	// starts, stays off the pull loop.
+	var prog progress
 	stopFlusher := make(chan struct{})
 	var wg sync.WaitGroup
 	if a.cfg.FlushIdle > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.flushWhenIdle(&added, bi, stopFlusher)
+			a.flushWhenIdle(&prog, bi, stopFlusher)
 		}()
 	}
 
-	consumeErr := a.consumeLoop(ctx, bi, &added)
+	consumeErr := a.consumeLoop(ctx, bi, &prog)
 
 	close(stopFlusher)
 	wg.Wait()
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.RequestTimeout+a.cfg.FlushInterval+5*time.Second)
 	defer cancel()
 	var drainErr error
-	if err := bi.Close(drainCtx); err != nil {
+	if err := bi.close(drainCtx); err != nil {
 		drainErr = fmt.Errorf("auditor: drain in-flight batches: %w", err)
 	}
 	// Acks are fire-and-forget publishes: push them out before returning.
@@ -167,9 +175,18 @@ func (a *Auditor) Run(ctx context.Context) error {
 	return errors.Join(consumeErr, drainErr)
 }
 
-// flushWhenIdle flushes bi when added has not moved for a FlushIdle tick
-// since it last moved, until stop is closed.
-func (a *Auditor) flushWhenIdle(added *atomic.Uint64, bi esutil.BulkIndexer, stop <-chan struct{}) {
+// progress is what the flusher sees of the pull loop.
+type progress struct {
+	added   atomic.Uint64 // documents handed to the bulk indexer
+	waiting atomic.Bool   // waiting for a message from NATS
+}
+
+// flushWhenIdle flushes bi when, at a FlushIdle tick, the pull loop is
+// waiting for NATS and has added nothing since the previous tick but
+// something since the last flush; until stop is closed. A pull loop held
+// up by the bulk indexer itself (every worker busy, queues full) is not
+// idle: flushing then would only cut the requests short.
+func (a *Auditor) flushWhenIdle(p *progress, bi *writers, stop <-chan struct{}) {
 	tick := time.NewTicker(a.cfg.FlushIdle)
 	defer tick.Stop()
 	var last, flushed uint64
@@ -178,10 +195,10 @@ func (a *Auditor) flushWhenIdle(added *atomic.Uint64, bi esutil.BulkIndexer, sto
 		case <-stop:
 			return
 		case <-tick.C:
-			n := added.Load()
-			if n == last && n != flushed {
+			n := p.added.Load()
+			if n == last && n != flushed && p.waiting.Load() {
 				flushed = n
-				if err := bi.Flush(context.Background()); err != nil {
+				if err := bi.flush(context.Background()); err != nil {
 					a.log.Debug("audit_flush_error", "error", err)
 				}
 			}
@@ -300,7 +317,7 @@ func (a *Auditor) until(ctx context.Context, msg string, step func(context.Conte
 // consumeLoop pulls messages until ctx ends or the NATS connection closes,
 // re-creating the consumer when the server ends a subscription (consumer
 // deleted, leadership change).
-func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, added *atomic.Uint64) error {
+func (a *Auditor) consumeLoop(ctx context.Context, bi *writers, p *progress) error {
 	for {
 		var cons jetstream.Consumer
 		err := a.until(ctx, "audit_consumer_failed", func(ctx context.Context) error {
@@ -311,7 +328,7 @@ func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, added 
 		if err != nil {
 			return nil // ctx ended
 		}
-		err = a.consume(ctx, cons, bi, added)
+		err = a.consume(ctx, cons, bi, p)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -327,7 +344,7 @@ func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, added 
 
 // consume is one subscription's life: pull, turn each message into a bulk
 // item, and on ctx's end hand back what was pulled but not started on.
-func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esutil.BulkIndexer, added *atomic.Uint64) error {
+func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi *writers, p *progress) error {
 	it, err := cons.Messages(
 		jetstream.PullMaxMessages(a.cfg.BatchSize),
 		jetstream.WithMessagesErrOnMissingHeartbeat(false),
@@ -342,7 +359,9 @@ func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esuti
 			a.handBack(it)
 			return nil
 		}
+		p.waiting.Store(true)
 		msg, err := it.Next(jetstream.NextContext(ctx))
+		p.waiting.Store(false)
 		if err != nil {
 			if ctx.Err() != nil {
 				a.handBack(it)
@@ -356,7 +375,10 @@ func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esuti
 			return nil
 		}
 		a.handle(ctx, bi, &st, msg)
-		added.Add(1)
+		p.added.Add(1)
+		if lastInStream(msg.Reply()) {
+			bi.drained(time.Now())
+		}
 	}
 }
 
@@ -410,11 +432,15 @@ func (st *loopState) indexOf(prefix string, t time.Time) string {
 // handle turns one message into a bulk item whose callbacks acknowledge it
 // only once Elasticsearch has answered for it. A message that cannot
 // become a document goes to the dead-letter subject.
-func (a *Auditor) handle(ctx context.Context, bi esutil.BulkIndexer, st *loopState, msg jetstream.Msg) {
+func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg jetstream.Msg) {
 	var ev events.Event
 	var o events.AuthOutcome
 	fast := st.dec.decode(msg.Data(), &ev, &o)
-	if !fast {
+	if fast {
+		// The decoder's strings live until its next message; the id
+		// outlives this one (callbacks, logs).
+		ev.ID = strings.Clone(ev.ID)
+	} else {
 		// The reference path: what the fast decoder does not take, and
 		// the reasons of the dead letters.
 		var err error
@@ -434,11 +460,16 @@ func (a *Auditor) handle(ctx context.Context, bi esutil.BulkIndexer, st *loopSta
 			return
 		}
 	}
-	doc, err := appendDocument(make([]byte, 0, docSizeHint), ev, o)
+	pd := docPool.Get().(*pendingDoc)
+	doc, err := appendDocument(pd.buf[:0], ev, o)
 	if err != nil {
+		docPool.Put(pd)
 		a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
 		return
 	}
+	pd.buf = doc
+	pd.r.Reset(doc)
+	pd.done.Store(false)
 	index := st.indexOf(a.cfg.IndexPrefix, ev.Time)
 	id := ev.ID
 	item := esutil.BulkIndexerItem{
@@ -447,24 +478,52 @@ func (a *Auditor) handle(ctx context.Context, bi esutil.BulkIndexer, st *loopSta
 		// and gets 409 instead of rewriting it. 409 counts as written.
 		Action:     "create",
 		DocumentID: id,
-		Body:       bytes.NewReader(doc),
+		Body:       &pd.r,
 		OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
+			pd.release()
 			a.indexed.Add(1)
 			a.written(msg)
 		},
 		OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+			pd.release()
 			a.failed(msg, id, index, res, err)
 		},
 	}
-	if err := bi.Add(ctx, item); err != nil {
+	if err := bi.add(ctx, item, len(doc)); err != nil {
 		// Only when ctx ended while every worker queue was full: the item
 		// was not taken, NATS gets the message back.
+		pd.release()
 		_ = msg.Nak()
 	}
 }
 
-// docSizeHint is the capacity a document starts with: most fit.
-const docSizeHint = 1536
+// pendingDoc is a document on its way to Elasticsearch: its bytes, and the
+// reader the bulk indexer copies them from into its request. Both are
+// reused: a bulk indexer item gets one callback, after its request, by
+// which time the bytes were copied long ago.
+type pendingDoc struct {
+	buf  []byte
+	r    bytes.Reader
+	done atomic.Bool // released: a second release (never expected) is ignored
+}
+
+// docSizeHint is the capacity a document starts with: most fit. A buffer
+// that grew past maxPooledDoc is left to the garbage collector.
+const (
+	docSizeHint  = 1536
+	maxPooledDoc = 64 << 10
+)
+
+var docPool = sync.Pool{New: func() any { return &pendingDoc{buf: make([]byte, 0, docSizeHint)} }}
+
+// release returns pd to the pool, once.
+func (pd *pendingDoc) release() {
+	if pd.done.Swap(true) || cap(pd.buf) > maxPooledDoc {
+		return
+	}
+	pd.r.Reset(nil)
+	docPool.Put(pd)
+}
 
 // written acknowledges a message whose document Elasticsearch confirmed.
 func (a *Auditor) written(msg jetstream.Msg) {

@@ -78,15 +78,18 @@ type Config struct {
 	// many documents each worker's queue holds. Default 1000.
 	BatchSize int
 	// FlushBytes is the size of a bulk request: a worker sends its request
-	// when the documents it collected reach FlushBytes. Default 5,000,000
+	// when the documents it collected reach FlushBytes. The first requests
+	// of a burst are smaller (FlushBytes/16, doubling), so that
+	// Elasticsearch starts on them sooner. Default 5,000,000
 	// (esutil.BulkIndexer's default).
 	FlushBytes int
-	// FlushIdle: when the pull loop has had no new message for between one
-	// and two FlushIdle, the documents it handed on are sent: the end of a
-	// burst is written at once rather than after FlushInterval. A trickle
-	// of events causes at most about one bulk request per FlushIdle.
-	// Negative: never (documents wait for FlushBytes or FlushInterval).
-	// Default 20ms.
+	// FlushIdle: the documents the pull loop handed on are sent when it
+	// takes the last message the stream holds (the end of a burst), or
+	// when it has had no new message for between one and two FlushIdle,
+	// rather than after FlushInterval; at most about once per FlushIdle,
+	// so that a trickle of events causes at most one bulk request per
+	// FlushIdle. Negative: neither (documents wait for FlushBytes or
+	// FlushInterval). Default 20ms.
 	FlushIdle time.Duration
 	// FlushInterval bounds how long a document waits for its bulk request
 	// to fill before it is written anyway. Default 1s.

@@ -27,10 +27,10 @@ import (
 type decoder struct {
 	b []byte // the message
 	i int    // the read position in b
-	// arena holds the bytes of every string decoded from one message: one
-	// allocation instead of one per field. Unquoted strings are never
-	// longer than the message, so it never grows and the strings made from
-	// it stay valid; a new one is allocated for every message.
+	// arena holds the bytes of every string decoded from one message: no
+	// allocation per field. Unquoted strings are never longer than the
+	// message, so it never grows while a message is decoded; it is reused
+	// by the next one, so the strings decode sets are valid until then.
 	arena []byte
 }
 
@@ -49,12 +49,16 @@ const (
 
 // decode fills ev (every field but Data) and o from raw and reports
 // whether it could; when it reports false, ev and o are to be discarded.
+// Their strings are valid until the next call.
 func (d *decoder) decode(raw []byte, ev *events.Event, o *events.AuthOutcome) bool {
 	if !utf8.Valid(raw) {
 		return false
 	}
 	d.b, d.i = raw, 0
-	d.arena = make([]byte, 0, len(raw))
+	if cap(d.arena) < len(raw) {
+		d.arena = make([]byte, 0, max(len(raw), 2048))
+	}
+	d.arena = d.arena[:0]
 	defer func() { d.b = nil }()
 	var seen uint32
 	var timeText []byte

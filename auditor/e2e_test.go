@@ -338,7 +338,8 @@ func TestCrashMidBatch(t *testing.T) {
 	ids := publish(t, pubJS, outcomes...)
 
 	cfg := auditor.Config{
-		IndexPrefix: prefix, Durable: "crash-test",
+		// Bulk requests of some 60 documents: several per run.
+		IndexPrefix: prefix, Durable: "crash-test", FlushBytes: 64 << 10,
 		BatchSize: 100, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second,
 		RequestTimeout: time.Second, AckWait: 3 * time.Second,
 	}

@@ -67,6 +67,7 @@ type options struct {
 	esURL             string
 	only              string
 	cpuProfile        string
+	verbose           bool
 }
 
 func run() error {
@@ -77,6 +78,7 @@ func run() error {
 	flag.StringVar(&o.esURL, "es", envOr("PORTCULLIS_TEST_ES_URL", "http://127.0.0.1:9201"), "Elasticsearch `URL` (default $PORTCULLIS_TEST_ES_URL)")
 	flag.StringVar(&o.only, "only", "", "run one side only: raw or auditor (for profiling)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	flag.BoolVar(&o.verbose, "v", false, "print when each auditor round confirmed its first and last document")
 	flag.Parse()
 	if o.n <= 0 || o.rounds <= 0 || o.warmup < 0 {
 		return errors.New("-n and -rounds must be positive, -warmup not negative")
@@ -310,7 +312,7 @@ func (b *bench) measure(ctx context.Context) error {
 
 	var raws, auds, pairs []float64
 	var rawCPU, audCPU []cpu
-	fmt.Printf("%-9s %11s %11s %7s   %s\n", "round", "raw docs/s", "aud docs/s", "ratio", "CPU µs/doc: raw self+ES | auditor self+ES")
+	fmt.Printf("%-9s %11s %11s %7s   %-36s %s\n", "round", "raw docs/s", "aud docs/s", "ratio", "CPU µs/doc: raw self+ES | aud self+ES", "bulk requests: raw aud")
 	for r := -b.opt.warmup + 1; r <= b.opt.rounds; r++ {
 		label := fmt.Sprint(r)
 		if r <= 0 {
@@ -330,7 +332,7 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 		rawRate, audRate := raw.rate(b.opt.n), aud.rate(b.opt.n)
 		rc, ac := raw.perDoc(b.opt.n), aud.perDoc(b.opt.n)
-		fmt.Printf("%-9s %11.0f %11.0f %7s   %s | %s\n", label, rawRate, audRate, ratio(audRate, rawRate), rc, ac)
+		fmt.Printf("%-9s %11.0f %11.0f %7s   %s | %s %15d %3d\n", label, rawRate, audRate, ratio(audRate, rawRate), rc, ac, raw.requests, aud.requests)
 		if r > 0 {
 			raws, auds = append(raws, rawRate), append(auds, audRate)
 			if rawRate > 0 && audRate > 0 {
@@ -351,9 +353,10 @@ func (b *bench) measure(ctx context.Context) error {
 // result is one round: how long it took, and the CPU this process and the
 // node spent meanwhile.
 type result struct {
-	elapsed time.Duration
-	self    time.Duration
-	es      time.Duration
+	elapsed  time.Duration
+	self     time.Duration
+	es       time.Duration
+	requests uint64
 }
 
 func (r result) rate(n int) float64 {
@@ -386,7 +389,7 @@ func medianCPU(cs []cpu) cpu {
 }
 
 // round runs one side's round, measuring the CPU around it.
-func (b *bench) round(ctx context.Context, label string, side func(context.Context, string, func()) (time.Duration, error)) (result, error) {
+func (b *bench) round(ctx context.Context, label string, side func(context.Context, string, func()) (time.Duration, uint64, error)) (result, error) {
 	var r result
 	var self0 time.Duration
 	var es0 time.Duration
@@ -395,11 +398,11 @@ func (b *bench) round(ctx context.Context, label string, side func(context.Conte
 		self0 = selfCPU()
 		es0, _ = b.es.cpu(ctx)
 	}
-	elapsed, err := side(ctx, label, start)
+	elapsed, requests, err := side(ctx, label, start)
 	if err != nil {
 		return r, err
 	}
-	r.elapsed = elapsed
+	r.elapsed, r.requests = elapsed, requests
 	r.self = selfCPU() - self0
 	if es1, err := b.es.cpu(ctx); err == nil && es0 > 0 {
 		r.es = es1 - es0
@@ -471,23 +474,23 @@ func (b *bench) verify(ctx context.Context, prefix string) error {
 	return nil
 }
 
-func (b *bench) rawRound(ctx context.Context, label string, start func()) (time.Duration, error) {
+func (b *bench) rawRound(ctx context.Context, label string, start func()) (time.Duration, uint64, error) {
 	prefix := fmt.Sprintf("bench-audit-%s-%s-raw-", b.id, label)
 	cleanup, err := b.prepare(ctx, prefix)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer cleanup()
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{b.es.url}})
 	if err != nil {
-		return 0, fmt.Errorf("elasticsearch client: %w", err)
+		return 0, 0, fmt.Errorf("elasticsearch client: %w", err)
 	}
 	workers, flushBytes, queue := bulkSettings()
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client: es, NumWorkers: workers, FlushBytes: flushBytes, QueueSizeMultiplier: queue,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("bulk indexer: %w", err)
+		return 0, 0, fmt.Errorf("bulk indexer: %w", err)
 	}
 	start()
 	began := time.Now()
@@ -495,60 +498,69 @@ func (b *bench) rawRound(ctx context.Context, label string, start func()) (time.
 		if err := bi.Add(ctx, esutil.BulkIndexerItem{
 			Index: prefix + it.day, Action: "create", DocumentID: it.id, Body: bytes.NewReader(it.doc),
 		}); err != nil {
-			return 0, fmt.Errorf("raw round %s: %w", label, err)
+			return 0, 0, fmt.Errorf("raw round %s: %w", label, err)
 		}
 	}
 	if err := bi.Close(ctx); err != nil {
-		return 0, fmt.Errorf("raw round %s: %w", label, err)
+		return 0, 0, fmt.Errorf("raw round %s: %w", label, err)
 	}
 	elapsed := time.Since(began)
 	if st := bi.Stats(); st.NumFailed != 0 || st.NumCreated != uint64(b.opt.n) {
-		return 0, fmt.Errorf("raw round %s: bulk indexer stats %+v", label, st)
+		return 0, 0, fmt.Errorf("raw round %s: bulk indexer stats %+v", label, st)
 	}
-	return elapsed, b.verify(ctx, prefix)
+	return elapsed, bi.Stats().NumRequests, b.verify(ctx, prefix)
 }
 
-func (b *bench) auditorRound(ctx context.Context, label string, start func()) (time.Duration, error) {
+func (b *bench) auditorRound(ctx context.Context, label string, start func()) (time.Duration, uint64, error) {
 	prefix := fmt.Sprintf("bench-audit-%s-%s-aud-", b.id, label)
 	cleanup, err := b.prepare(ctx, prefix)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer cleanup()
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{b.es.url}})
 	if err != nil {
-		return 0, fmt.Errorf("elasticsearch client: %w", err)
+		return 0, 0, fmt.Errorf("elasticsearch client: %w", err)
 	}
 	// The auditor is a process of its own: its own NATS connection.
 	nc, js, err := connect(b.srv)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer nc.Close()
 	durable := fmt.Sprintf("bench-%s-%s", b.id, strings.ReplaceAll(label, "-", ""))
 	defer func() { _ = b.js.DeleteConsumer(context.Background(), events.StreamAuth, durable) }()
 	a, err := auditor.New(auditor.Config{JS: js, ES: es, IndexPrefix: prefix, Durable: durable},
-		auditor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		auditor.WithLogger(b.logger()))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	start()
 	began := time.Now()
+	if b.opt.verbose {
+		fmt.Printf("  auditor %s: Run at %s\n", label, began.Format("15:04:05.000"))
+	}
 	go func() { done <- a.Run(runCtx) }()
 	n := uint64(b.opt.n)
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
+	var first time.Duration
 	for {
-		if st := a.Stats(); st.Indexed+st.Duplicates+st.DeadLettered >= n {
+		st := a.Stats()
+		if first == 0 && st.Indexed > 0 {
+			first = time.Since(began)
+		}
+		if st.Indexed+st.Duplicates+st.DeadLettered >= n {
 			break
 		}
 		if err := wait(ctx, done, tick.C); err != nil {
-			return 0, fmt.Errorf("auditor round %s: %w", label, err)
+			return 0, 0, fmt.Errorf("auditor round %s: %w", label, err)
 		}
 	}
+	last := time.Since(began)
 	for {
 		lagCtx, c := context.WithTimeout(ctx, 5*time.Second)
 		l, err := a.Lag(lagCtx)
@@ -557,18 +569,38 @@ func (b *bench) auditorRound(ctx context.Context, label string, start func()) (t
 			break
 		}
 		if err := wait(ctx, done, tick.C); err != nil {
-			return 0, fmt.Errorf("auditor round %s: %w", label, err)
+			return 0, 0, fmt.Errorf("auditor round %s: %w", label, err)
 		}
 	}
 	elapsed := time.Since(began)
 	cancel()
 	if err := <-done; err != nil {
-		return 0, fmt.Errorf("auditor round %s: Run: %w", label, err)
+		return 0, 0, fmt.Errorf("auditor round %s: Run: %w", label, err)
+	}
+	if b.opt.verbose {
+		fmt.Printf("  auditor %s: first document confirmed at %s, all at %s, all acknowledged at %s\n",
+			label, first.Round(time.Millisecond), last.Round(time.Millisecond), elapsed.Round(time.Millisecond))
 	}
 	if st := a.Stats(); st.Indexed != n || st.Duplicates != 0 || st.DeadLettered != 0 || st.Retried != 0 {
-		return 0, fmt.Errorf("auditor round %s: stats %+v, want %d indexed and nothing else", label, st, n)
+		return 0, 0, fmt.Errorf("auditor round %s: stats %+v, want %d indexed and nothing else", label, st, n)
 	}
-	return elapsed, b.verify(ctx, prefix)
+	return elapsed, a.Stats().Requests, b.verify(ctx, prefix)
+}
+
+// logger is the auditor's: its start and stop lines with -v, nothing
+// otherwise.
+func (b *bench) logger() *slog.Logger {
+	if !b.opt.verbose {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				a.Value = slog.StringValue(a.Value.Time().Format("15:04:05.000"))
+			}
+			return a
+		},
+	}))
 }
 
 // wait is one polling step of a round: a tick, unless the run was
