@@ -468,26 +468,19 @@ func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg je
 		return
 	}
 	pd.buf = doc
-	pd.r.Reset(doc)
+	pd.Reset(doc)
+	pd.a, pd.msg, pd.id = a, msg, ev.ID
+	pd.index = st.indexOf(a.cfg.IndexPrefix, ev.Time)
 	pd.done.Store(false)
-	index := st.indexOf(a.cfg.IndexPrefix, ev.Time)
-	id := ev.ID
 	item := esutil.BulkIndexerItem{
-		Index: index,
+		Index: pd.index,
 		// create, not index: a redelivered event meets its own document
 		// and gets 409 instead of rewriting it. 409 counts as written.
 		Action:     "create",
-		DocumentID: id,
-		Body:       &pd.r,
-		OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
-			pd.release()
-			a.indexed.Add(1)
-			a.written(msg)
-		},
-		OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-			pd.release()
-			a.failed(msg, id, index, res, err)
-		},
+		DocumentID: pd.id,
+		Body:       pd,
+		OnSuccess:  docWritten,
+		OnFailure:  docFailed,
 	}
 	if err := bi.add(ctx, item, len(doc)); err != nil {
 		// Only when ctx ended while every worker queue was full: the item
@@ -497,14 +490,19 @@ func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg je
 	}
 }
 
-// pendingDoc is a document on its way to Elasticsearch: its bytes, and the
-// reader the bulk indexer copies them from into its request. Both are
-// reused: a bulk indexer item gets one callback, after its request, by
-// which time the bytes were copied long ago.
+// pendingDoc is a document on its way to Elasticsearch: its bytes, the
+// reader the bulk indexer copies them from into its request (the item's
+// Body), and what its callbacks need, so that they are plain functions
+// rather than two closures per document. It is reused: a bulk indexer item
+// gets one callback, after its request, by which time the bytes were
+// copied long ago.
 type pendingDoc struct {
-	buf  []byte
-	r    bytes.Reader
-	done atomic.Bool // released: a second release (never expected) is ignored
+	bytes.Reader
+	buf       []byte
+	a         *Auditor
+	msg       jetstream.Msg
+	id, index string
+	done      atomic.Bool // released: a second release (never expected) is ignored
 }
 
 // docSizeHint is the capacity a document starts with: most fit. A buffer
@@ -521,8 +519,27 @@ func (pd *pendingDoc) release() {
 	if pd.done.Swap(true) || cap(pd.buf) > maxPooledDoc {
 		return
 	}
-	pd.r.Reset(nil)
+	pd.Reset(nil)
+	pd.a, pd.msg = nil, nil
 	docPool.Put(pd)
+}
+
+// docWritten is the OnSuccess of every item: Elasticsearch created the
+// document.
+func docWritten(_ context.Context, item esutil.BulkIndexerItem, _ esutil.BulkIndexerResponseItem) {
+	pd := item.Body.(*pendingDoc)
+	a, msg := pd.a, pd.msg
+	pd.release()
+	a.indexed.Add(1)
+	a.written(msg)
+}
+
+// docFailed is the OnFailure of every item.
+func docFailed(_ context.Context, item esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+	pd := item.Body.(*pendingDoc)
+	a, msg, id, index := pd.a, pd.msg, pd.id, pd.index
+	pd.release()
+	a.failed(msg, id, index, res, err)
 }
 
 // written acknowledges a message whose document Elasticsearch confirmed.

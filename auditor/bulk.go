@@ -163,23 +163,18 @@ func (w *writers) requests() uint64 {
 // delivered: its pending count, the ninth token of a v1 acknowledgement
 // subject ($JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>)
 // or the eleventh of a v2 one ($JS.ACK.<domain>.<account hash>.<stream>...
-// <pending>.<token>), is 0.
+// <pending>.<token>, the last token optional), is 0. (Stream and consumer
+// names hold no dot.) Any other form reports false: the idle flush covers.
 func lastInStream(reply string) bool {
-	var pos int
-	switch n := strings.Count(reply, ".") + 1; {
-	case n == 9:
-		pos = 8
-	case n >= 11:
-		pos = 10
-	default:
-		return false
-	}
 	if !strings.HasPrefix(reply, "$JS.ACK.") {
 		return false
 	}
-	for range pos {
-		_, reply, _ = strings.Cut(reply, ".")
+	last := strings.LastIndexByte(reply, '.')
+	switch strings.Count(reply, ".") + 1 {
+	case 9, 11: // the pending count is the last token
+		return reply[last+1:] == "0"
+	case 12: // the pending count is the one before the last
+		return strings.HasSuffix(reply[:last], ".0")
 	}
-	tok, _, _ := strings.Cut(reply, ".")
-	return tok == "0"
+	return false
 }
