@@ -137,11 +137,11 @@ func (a *Auditor) Run(ctx context.Context) error {
 	a.bulk.Store(bi)
 
 	// The flusher sends what the pull loop added once it has been waiting
-	// for NATS for a whole FlushIdle: the end of a burst is written at once
-	// rather than at the next FlushInterval. It watches the pull loop's
-	// progress rather than the pull loop timing each wait for a message (a
-	// timer per message); and the flush, which waits for the requests it
-	// starts, stays off the pull loop.
+	// for NATS for a while (see flushWhenIdle) rather than at the next
+	// FlushInterval. It watches the pull loop's progress rather than the
+	// pull loop timing each wait for a message (a timer per message); and
+	// the flush, which waits for the requests it starts, stays off the
+	// pull loop.
 	var prog progress
 	stopFlusher := make(chan struct{})
 	var wg sync.WaitGroup
@@ -179,30 +179,48 @@ func (a *Auditor) Run(ctx context.Context) error {
 type progress struct {
 	added   atomic.Uint64 // documents handed to the bulk indexer
 	waiting atomic.Bool   // waiting for a message from NATS
+	// more: the last message taken said the stream held more for the
+	// consumer (its pending count): a wait is delivery catching up, not
+	// the end of a burst.
+	more atomic.Bool
 }
 
+// stuckTicks is how many FlushIdle ticks the pull loop may wait while the
+// stream holds more before the flusher sends what it has anyway (the
+// consumer at MaxAckPending, delivery stalled).
+const stuckTicks = 5
+
 // flushWhenIdle flushes bi when, at a FlushIdle tick, the pull loop is
-// waiting for NATS and has added nothing since the previous tick but
-// something since the last flush; until stop is closed. A pull loop held
-// up by the bulk indexer itself (every worker busy, queues full) is not
-// idle: flushing then would only cut the requests short.
+// waiting for NATS, has added nothing since the previous tick but something
+// since the last flush, and either took the last message the stream held
+// (or could not tell) or has been waiting stuckTicks ticks; until stop is
+// closed. A pull loop held up by the bulk indexer itself (every worker
+// busy, queues full) is not idle, nor one waiting for a delivery that is
+// on its way (a busy machine): flushing then would only cut the requests
+// short.
 func (a *Auditor) flushWhenIdle(p *progress, bi *writers, stop <-chan struct{}) {
 	tick := time.NewTicker(a.cfg.FlushIdle)
 	defer tick.Stop()
 	var last, flushed uint64
+	idle := 0 // ticks without progress
 	for {
 		select {
 		case <-stop:
 			return
 		case <-tick.C:
 			n := p.added.Load()
-			if n == last && n != flushed && p.waiting.Load() {
+			if n != last || !p.waiting.Load() {
+				idle = 0
+			} else {
+				idle++
+			}
+			last = n
+			if idle > 0 && n != flushed && (!p.more.Load() || idle >= stuckTicks) {
 				flushed = n
 				if err := bi.flush(context.Background()); err != nil {
 					a.log.Debug("audit_flush_error", "error", err)
 				}
 			}
-			last = n
 		}
 	}
 }
@@ -376,7 +394,9 @@ func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi *writ
 		}
 		a.handle(ctx, bi, &st, msg)
 		p.added.Add(1)
-		if lastInStream(msg.Reply()) {
+		pos := streamPos(msg.Reply())
+		p.more.Store(pos == posMore)
+		if pos == posLast {
 			bi.drained(time.Now())
 		}
 	}

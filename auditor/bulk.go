@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esutil"
@@ -28,7 +27,7 @@ import (
 // stream held (the burst is over) what it added is sent at once, rather
 // than when the pull loop has been idle for FlushIdle; at most once per
 // FlushIdle, so that a trickle of events does not become a request per
-// event.
+// event. A burst is what comes after such a last message.
 type writers struct {
 	bis        []esutil.BulkIndexer
 	kicks      []chan struct{} // a flush request per indexer, served by its flusher
@@ -43,8 +42,6 @@ type writers struct {
 	target    int       // the size at which it is sent
 	unsent    bool      // items added since the last end-of-burst flush
 	lastDrain time.Time // the last end-of-burst flush
-
-	restart atomic.Bool // set by an idle flush: the next burst starts small again
 }
 
 // burstSteps is the number of doublings from a burst's first request to
@@ -78,9 +75,6 @@ func newWriters(n int, every time.Duration, cfg esutil.BulkIndexerConfig) (*writ
 // when the next item would reach FlushBytes; asked to when smaller).
 // Called by the pull loop only.
 func (w *writers) add(ctx context.Context, item esutil.BulkIndexerItem, docLen int) error {
-	if w.restart.Swap(false) {
-		w.target = w.minBytes
-	}
 	if w.filled >= w.target {
 		if w.target < w.flushBytes {
 			w.kick(w.cur)
@@ -122,10 +116,8 @@ func payloadLen(item esutil.BulkIndexerItem, docLen int) int {
 	return len(`{"":{"_id":"","_index":""}}`) + len(item.Action) + len(item.Index) + len(item.DocumentID) + docLen + 2
 }
 
-// flush sends what every indexer holds and waits for the answers; the next
-// burst starts small again.
+// flush sends what every indexer holds and waits for the answers.
 func (w *writers) flush(ctx context.Context) error {
-	w.restart.Store(true)
 	return w.each(func(bi esutil.BulkIndexer) error { return bi.Flush(ctx) })
 }
 
@@ -158,23 +150,38 @@ func (w *writers) requests() uint64 {
 	return n
 }
 
-// lastInStream reports whether the JetStream message with this reply
-// subject was the last one the stream held for the consumer when it was
-// delivered: its pending count, the ninth token of a v1 acknowledgement
-// subject ($JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>)
-// or the eleventh of a v2 one ($JS.ACK.<domain>.<account hash>.<stream>...
-// <pending>.<token>, the last token optional), is 0. (Stream and consumer
-// names hold no dot.) Any other form reports false: the idle flush covers.
-func lastInStream(reply string) bool {
+// Where a message stands in the stream, from its reply subject.
+const (
+	posMore    = iota // the stream held more for the consumer
+	posLast           // it was the last one the stream held
+	posUnknown        // the reply subject does not say
+)
+
+// streamPos reads the pending count of a JetStream message's reply subject:
+// the ninth token of a v1 acknowledgement subject
+// ($JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>) or
+// the eleventh of a v2 one ($JS.ACK.<domain>.<account hash>.<stream>...
+// <pending>.<token>, the last token optional). Stream and consumer names
+// hold no dot.
+func streamPos(reply string) int {
 	if !strings.HasPrefix(reply, "$JS.ACK.") {
-		return false
+		return posUnknown
 	}
 	last := strings.LastIndexByte(reply, '.')
+	var pending string
 	switch strings.Count(reply, ".") + 1 {
 	case 9, 11: // the pending count is the last token
-		return reply[last+1:] == "0"
-	case 12: // the pending count is the one before the last
-		return strings.HasSuffix(reply[:last], ".0")
+		pending = reply[last+1:]
+	case 12: // the one before the last
+		pending = reply[strings.LastIndexByte(reply[:last], '.')+1 : last]
+	default:
+		return posUnknown
 	}
-	return false
+	switch {
+	case pending == "0":
+		return posLast
+	case pending == "" || strings.Trim(pending, "0123456789") != "":
+		return posUnknown
+	}
+	return posMore
 }

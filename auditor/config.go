@@ -191,17 +191,17 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// minDocBytes is the size of a small audit document (one with an id, a time,
-// an action and little else is about 400 bytes). MaxAckPending is sized for
-// bulk requests of such documents.
-const minDocBytes = 512
+// minDocBytes is below the size of the smallest audit document (one with an
+// id, a time, an action and nothing else is about 330 bytes). MaxAckPending
+// is sized for bulk requests of such documents.
+const minDocBytes = 256
 
 // maxAckPending is the consumer's MaxAckPending: enough for every message
 // the auditor can hold without stalling the pull loop — the pulled batch,
 // each worker's queue, and each worker's bulk request being filled or in
 // flight (a worker does one at a time) of FlushBytes in documents of
-// minDocBytes. With smaller documents the consumer pauses when it is
-// reached, until the idle flush (FlushIdle) sends what is held.
+// minDocBytes. Should it be reached anyway, the consumer pauses until the
+// idle flush (FlushIdle) sends what is held.
 func (c Config) maxAckPending() int {
 	return (c.Workers+1)*c.BatchSize + c.Workers*((c.FlushBytes+minDocBytes-1)/minDocBytes)
 }
