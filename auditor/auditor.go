@@ -124,7 +124,7 @@ func (a *Auditor) Run(ctx context.Context) error {
 		Client:              a.cfg.ES,
 		FlushBytes:          a.cfg.FlushBytes,
 		FlushInterval:       a.cfg.FlushInterval,
-		QueueSizeMultiplier: a.cfg.BatchSize,
+		QueueSizeMultiplier: QueueSize(a.cfg.FlushBytes),
 		OnError: func(ctx context.Context, err error) {
 			a.log.DebugContext(ctx, "audit_bulk_error", "error", err)
 		},

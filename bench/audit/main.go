@@ -36,11 +36,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -115,7 +117,7 @@ func run() error {
 type bench struct {
 	opt   options
 	id    string
-	es    esHTTP
+	es    *esHTTP
 	srv   *server.Server
 	dir   string
 	nc    *nats.Conn
@@ -132,7 +134,7 @@ type item struct {
 }
 
 func newBench(ctx context.Context, o options) (*bench, error) {
-	b := &bench{opt: o, id: runID(), es: esHTTP{url: strings.TrimSuffix(o.esURL, "/")}}
+	b := &bench{opt: o, id: runID(), es: &esHTTP{url: strings.TrimSuffix(o.esURL, "/")}}
 	if err := b.es.check(ctx); err != nil {
 		return nil, err
 	}
@@ -296,7 +298,7 @@ func documentOf(raw []byte) (item, error) {
 // auditor's defaults (its FlushInterval does not matter to the raw loop,
 // which Close flushes at the end).
 func bulkSettings() (workers, flushBytes, queue int) {
-	return auditor.DefaultWorkers, auditor.DefaultFlushBytes, auditor.DefaultBatchSize
+	return auditor.DefaultWorkers, auditor.DefaultFlushBytes, auditor.QueueSize(auditor.DefaultFlushBytes)
 }
 
 func (b *bench) measure(ctx context.Context) error {
@@ -651,9 +653,10 @@ func envOr(key, def string) string {
 // esHTTP is the node through plain HTTP, for the bench's own requests.
 type esHTTP struct {
 	url string
+	pid int // the node's process on this machine; -1: not here
 }
 
-func (e esHTTP) check(ctx context.Context) error {
+func (e *esHTTP) check(ctx context.Context) error {
 	var h struct {
 		Status string `json:"status"`
 	}
@@ -663,8 +666,30 @@ func (e esHTTP) check(ctx context.Context) error {
 	return nil
 }
 
-// cpu is the node's process CPU time so far.
-func (e esHTTP) cpu(ctx context.Context) (time.Duration, error) {
+// cpu is the node's process CPU time so far: from /proc when the node runs
+// on this machine (to the clock tick), else from its node stats (which it
+// refreshes only every second or so: coarse for one round).
+func (e *esHTTP) cpu(ctx context.Context) (time.Duration, error) {
+	if e.pid == 0 {
+		var info struct {
+			Nodes map[string]struct {
+				Process struct {
+					ID int `json:"id"`
+				} `json:"process"`
+			} `json:"nodes"`
+		}
+		e.pid = -1
+		if err := e.json(ctx, "GET", "/_nodes/_local/process?filter_path=nodes.*.process.id", nil, &info); err == nil {
+			for _, n := range info.Nodes {
+				if _, err := procCPU(n.Process.ID); err == nil && isLoopback(e.url) {
+					e.pid = n.Process.ID
+				}
+			}
+		}
+	}
+	if e.pid > 0 {
+		return procCPU(e.pid)
+	}
 	var st struct {
 		Nodes map[string]struct {
 			Process struct {
@@ -683,7 +708,40 @@ func (e esHTTP) cpu(ctx context.Context) (time.Duration, error) {
 	return 0, errors.New("no node in _nodes/_local/stats")
 }
 
-func (e esHTTP) json(ctx context.Context, method, path string, body []byte, into any) error {
+// procCPU reads the user and system time of process pid from
+// /proc/<pid>/stat (fields 14 and 15, in ticks of 1/100 s).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3
+	if len(f) < 13 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+func isLoopback(u string) bool {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := pu.Hostname()
+	return h == "localhost" || strings.HasPrefix(h, "127.") || h == "::1"
+}
+
+func (e *esHTTP) json(ctx context.Context, method, path string, body []byte, into any) error {
 	req, err := http.NewRequestWithContext(ctx, method, e.url+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
