@@ -70,6 +70,7 @@ type options struct {
 	only              string
 	cpuProfile        string
 	verbose           bool
+	flushBytes        int
 }
 
 func run() error {
@@ -80,10 +81,11 @@ func run() error {
 	flag.StringVar(&o.esURL, "es", envOr("PORTCULLIS_TEST_ES_URL", "http://127.0.0.1:9201"), "Elasticsearch `URL` (default $PORTCULLIS_TEST_ES_URL)")
 	flag.StringVar(&o.only, "only", "", "run one side only: raw or auditor (for profiling)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	flag.IntVar(&o.flushBytes, "flush-bytes", auditor.DefaultFlushBytes, "FlushBytes of both sides")
 	flag.BoolVar(&o.verbose, "v", false, "print when each auditor round confirmed its first and last document")
 	flag.Parse()
-	if o.n <= 0 || o.rounds <= 0 || o.warmup < 0 {
-		return errors.New("-n and -rounds must be positive, -warmup not negative")
+	if o.n <= 0 || o.rounds <= 0 || o.warmup < 0 || o.flushBytes <= 0 {
+		return errors.New("-n, -rounds and -flush-bytes must be positive, -warmup not negative")
 	}
 	if o.only != "" && o.only != "raw" && o.only != "auditor" {
 		return fmt.Errorf("-only %q: want raw or auditor", o.only)
@@ -295,14 +297,14 @@ func documentOf(raw []byte) (item, error) {
 }
 
 // bulkSettings are the esutil.BulkIndexer settings of both sides: the
-// auditor's defaults (its FlushInterval does not matter to the raw loop,
-// which Close flushes at the end).
-func bulkSettings() (workers, flushBytes, queue int) {
-	return auditor.DefaultWorkers, auditor.DefaultFlushBytes, auditor.QueueSize(auditor.DefaultFlushBytes)
+// auditor's defaults, FlushBytes as -flush-bytes says (its FlushInterval
+// does not matter to the raw loop, which Close flushes at the end).
+func (b *bench) bulkSettings() (workers, flushBytes, queue int) {
+	return auditor.DefaultWorkers, b.opt.flushBytes, auditor.QueueSize(b.opt.flushBytes)
 }
 
 func (b *bench) measure(ctx context.Context) error {
-	workers, flushBytes, queue := bulkSettings()
+	workers, flushBytes, queue := b.bulkSettings()
 	fmt.Printf("audit throughput into %s: %d documents per round (%.0f bytes on average), %d warm-up + %d measured rounds per side, alternating\n",
 		b.es.url, b.opt.n, b.avgDocBytes(), b.opt.warmup, b.opt.rounds)
 	fmt.Printf("both sides: esutil.BulkIndexer, NumWorkers %d, FlushBytes %d, QueueSizeMultiplier %d, bulk \"create\" with _id = event id\n",
@@ -487,7 +489,7 @@ func (b *bench) rawRound(ctx context.Context, label string, start func()) (time.
 	if err != nil {
 		return 0, 0, fmt.Errorf("elasticsearch client: %w", err)
 	}
-	workers, flushBytes, queue := bulkSettings()
+	workers, flushBytes, queue := b.bulkSettings()
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client: es, NumWorkers: workers, FlushBytes: flushBytes, QueueSizeMultiplier: queue,
 	})
@@ -532,7 +534,7 @@ func (b *bench) auditorRound(ctx context.Context, label string, start func()) (t
 	defer nc.Close()
 	durable := fmt.Sprintf("bench-%s-%s", b.id, strings.ReplaceAll(label, "-", ""))
 	defer func() { _ = b.js.DeleteConsumer(context.Background(), events.StreamAuth, durable) }()
-	a, err := auditor.New(auditor.Config{JS: js, ES: es, IndexPrefix: prefix, Durable: durable},
+	a, err := auditor.New(auditor.Config{JS: js, ES: es, IndexPrefix: prefix, Durable: durable, FlushBytes: b.opt.flushBytes},
 		auditor.WithLogger(b.logger()))
 	if err != nil {
 		return 0, 0, err
