@@ -474,8 +474,8 @@ func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg je
 		return
 	}
 	if !fast {
-		o = events.AuthOutcome{}
-		if err := ev.DecodeData(&o); err != nil {
+		var err error
+		if o, err = decodeData(ev); err != nil {
 			a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
 			return
 		}
@@ -508,6 +508,14 @@ func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg je
 		pd.release()
 		_ = msg.Nak()
 	}
+}
+
+// decodeData is ev.DecodeData into an outcome of its own, so that the
+// caller's stays off the heap (it escapes into encoding/json).
+func decodeData(ev events.Event) (events.AuthOutcome, error) {
+	var o events.AuthOutcome
+	err := ev.DecodeData(&o)
+	return o, err
 }
 
 // pendingDoc is a document on its way to Elasticsearch: its bytes, the

@@ -69,6 +69,7 @@ type options struct {
 	esURL             string
 	only              string
 	cpuProfile        string
+	memProfile        string
 	verbose           bool
 	flushBytes        int
 }
@@ -81,6 +82,7 @@ func run() error {
 	flag.StringVar(&o.esURL, "es", envOr("PORTCULLIS_TEST_ES_URL", "http://127.0.0.1:9201"), "Elasticsearch `URL` (default $PORTCULLIS_TEST_ES_URL)")
 	flag.StringVar(&o.only, "only", "", "run one side only: raw or auditor (for profiling)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the whole run to `file`")
 	flag.IntVar(&o.flushBytes, "flush-bytes", auditor.DefaultFlushBytes, "FlushBytes of both sides")
 	flag.BoolVar(&o.verbose, "v", false, "print when each auditor round confirmed its first and last document")
 	flag.Parse()
@@ -111,7 +113,20 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return b.measure(ctx)
+	if err := b.measure(ctx); err != nil {
+		return err
+	}
+	if o.memProfile != "" {
+		f, err := os.Create(o.memProfile)
+		if err != nil {
+			return fmt.Errorf("allocation profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return fmt.Errorf("allocation profile: %w", err)
+		}
+	}
+	return nil
 }
 
 // bench is one run: the node, the stream holding the events, and the
