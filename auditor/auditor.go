@@ -124,7 +124,7 @@ func (a *Auditor) Run(ctx context.Context) error {
 		Client:              a.cfg.ES,
 		FlushBytes:          a.cfg.FlushBytes,
 		FlushInterval:       a.cfg.FlushInterval,
-		QueueSizeMultiplier: QueueSize(a.cfg.FlushBytes),
+		QueueSizeMultiplier: a.cfg.BatchSize,
 		OnError: func(ctx context.Context, err error) {
 			a.log.DebugContext(ctx, "audit_bulk_error", "error", err)
 		},

@@ -74,8 +74,8 @@ type Config struct {
 	// which it creates. Default "portcullis.audit.deadletter".
 	DeadLetterSubject string
 
-	// BatchSize is how many messages are pulled from NATS at once.
-	// Default 1000.
+	// BatchSize is how many messages are pulled from NATS at once, and how
+	// many documents each worker's queue holds. Default 1000.
 	BatchSize int
 	// FlushBytes is the size of a bulk request: a worker sends its request
 	// when the documents it collected reach FlushBytes. The first requests
@@ -196,18 +196,6 @@ func (c Config) validate() error {
 // is sized for bulk requests of such documents.
 const minDocBytes = 256
 
-// QueueSize is the number of documents each bulk worker's queue holds for
-// requests of flushBytes: a whole request of typical (1 KB) documents, so
-// that while the workers' requests are in flight the pull loop prepares the
-// next one in full, and a worker whose request returns sends the next at
-// once. (With the default 5 MB requests and two workers, a backlog keeps
-// some 20,000 documents in the auditor's memory, about 60 MB.)
-func QueueSize(flushBytes int) int {
-	return max((flushBytes+queueDocBytes-1)/queueDocBytes, 1)
-}
-
-const queueDocBytes = 1024
-
 // maxAckPending is the consumer's MaxAckPending: enough for every message
 // the auditor can hold without stalling the pull loop — the pulled batch,
 // each worker's queue, and each worker's bulk request being filled or in
@@ -215,7 +203,7 @@ const queueDocBytes = 1024
 // minDocBytes. Should it be reached anyway, the consumer pauses until the
 // idle flush (FlushIdle) sends what is held.
 func (c Config) maxAckPending() int {
-	return c.BatchSize + c.Workers*(QueueSize(c.FlushBytes)+(c.FlushBytes+minDocBytes-1)/minDocBytes)
+	return (c.Workers+1)*c.BatchSize + c.Workers*((c.FlushBytes+minDocBytes-1)/minDocBytes)
 }
 
 // filterSubjects is the consumer's subject filter for the audited actions.

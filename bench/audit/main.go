@@ -315,12 +315,12 @@ func documentOf(raw []byte) (item, error) {
 // auditor's defaults, FlushBytes as -flush-bytes says (its FlushInterval
 // does not matter to the raw loop, which Close flushes at the end).
 func (b *bench) bulkSettings() (workers, flushBytes, queue int) {
-	return auditor.DefaultWorkers, b.opt.flushBytes, auditor.QueueSize(b.opt.flushBytes)
+	return auditor.DefaultWorkers, b.opt.flushBytes, auditor.DefaultBatchSize
 }
 
 func (b *bench) measure(ctx context.Context) error {
 	workers, flushBytes, queue := b.bulkSettings()
-	fmt.Printf("audit throughput into %s: %d documents per round (%.0f bytes on average), %d warm-up + %d measured rounds per side, alternating\n",
+	fmt.Printf("audit throughput into %s: %d documents per round (%.0f bytes on average), %d warm-up + %d measured rounds per side, alternating (raw first in odd rounds)\n",
 		b.es.url, b.opt.n, b.avgDocBytes(), b.opt.warmup, b.opt.rounds)
 	fmt.Printf("both sides: esutil.BulkIndexer, NumWorkers %d, FlushBytes %d, QueueSizeMultiplier %d, bulk \"create\" with _id = event id\n",
 		workers, flushBytes, queue)
@@ -337,17 +337,27 @@ func (b *bench) measure(ctx context.Context) error {
 		if r <= 0 {
 			label = fmt.Sprintf("warm-up%d", r+b.opt.warmup)
 		}
+		// Raw first in odd rounds, the auditor first in even ones: neither
+		// side always runs right after the other (on a node still busy with
+		// the previous round's merges, say).
 		var raw, aud result
-		var err error
-		if b.opt.only != "auditor" {
-			if raw, err = b.round(ctx, label, b.rawRound); err != nil {
-				return err
-			}
+		sides := []struct {
+			name string
+			run  func(context.Context, string, func()) (time.Duration, uint64, error)
+			into *result
+		}{{"raw", b.rawRound, &raw}, {"auditor", b.auditorRound, &aud}}
+		if r%2 == 0 {
+			sides[0], sides[1] = sides[1], sides[0]
 		}
-		if b.opt.only != "raw" {
-			if aud, err = b.round(ctx, label, b.auditorRound); err != nil {
+		for _, sd := range sides {
+			if b.opt.only != "" && b.opt.only != sd.name {
+				continue
+			}
+			res, err := b.round(ctx, label, sd.run)
+			if err != nil {
 				return err
 			}
+			*sd.into = res
 		}
 		rawRate, audRate := raw.rate(b.opt.n), aud.rate(b.opt.n)
 		rc, ac := raw.perDoc(b.opt.n), aud.perDoc(b.opt.n)
