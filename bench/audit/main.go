@@ -6,7 +6,7 @@
 // Ratios from one run are what to compare: the machine is shared and its
 // absolute numbers drift.
 //
-//	go run ./bench/audit [-n 30000] [-rounds 3] [-es URL]    (make bench-audit)
+//	go run ./bench/audit [-n 30000] [-rounds 5] [-es URL]    (make bench-audit)
 //
 // The raw loop is handed the finished documents (decoded and encoded before
 // its clock starts) and creates them with the same bulk settings the
@@ -77,7 +77,7 @@ type options struct {
 func run() error {
 	var o options
 	flag.IntVar(&o.n, "n", 30000, "documents per round")
-	flag.IntVar(&o.rounds, "rounds", 3, "measured rounds of each side")
+	flag.IntVar(&o.rounds, "rounds", 5, "measured rounds of each side")
 	flag.IntVar(&o.warmup, "warmup", 1, "unmeasured rounds of each side first (JIT and caches of the node)")
 	flag.StringVar(&o.esURL, "es", envOr("PORTCULLIS_TEST_ES_URL", "http://127.0.0.1:9201"), "Elasticsearch `URL` (default $PORTCULLIS_TEST_ES_URL)")
 	flag.StringVar(&o.only, "only", "", "run one side only: raw or auditor (for profiling)")
