@@ -88,5 +88,20 @@ es-up:
 es-down:
 	ES_PORT=$(ES_PORT) scripts/elasticsearch down
 
+## bench-audit: audit documents per second into the real Elasticsearch against
+## a raw BulkIndexer loop over the same documents, alternating in one run, the
+## ratio of the medians (bench/audit; method in bench/RESULTS-audit.md). The
+## node is PORTCULLIS_TEST_ES_URL, else $(ES_URL) (started when it does not
+## answer). Flags: BENCH_AUDIT_FLAGS="-n 50000 -rounds 5".
+BENCH_AUDIT_FLAGS ?=
+.PHONY: bench-audit
+bench-audit:
+	@es_url=$${PORTCULLIS_TEST_ES_URL:-$(ES_URL)}; \
+	if ! curl -fsS -m 2 "$$es_url/_cluster/health" >/dev/null 2>&1; then \
+	  if [ -n "$$PORTCULLIS_TEST_ES_URL" ]; then echo "make bench-audit: no Elasticsearch at $$es_url" >&2; exit 1; fi; \
+	  es_url=$$(ES_PORT=$(ES_PORT) scripts/elasticsearch up) || exit 1; \
+	fi; \
+	PORTCULLIS_TEST_ES_URL=$$es_url $(GO) run ./bench/audit $(BENCH_AUDIT_FLAGS)
+
 clean:
 	rm -rf bin

@@ -36,6 +36,7 @@ type Auditor struct {
 	duplicates   atomic.Uint64
 	deadLettered atomic.Uint64
 	retried      atomic.Uint64
+	bulk         atomic.Pointer[writers] // of the current (or last) Run
 }
 
 // Stats counts what an Auditor did since it was created.
@@ -50,6 +51,9 @@ type Stats struct {
 	// Retried deliveries: handed back to NATS for a later attempt because
 	// Elasticsearch was unreachable or overloaded.
 	Retried uint64
+	// Requests: bulk requests sent to Elasticsearch by the current (or
+	// last) Run.
+	Requests uint64
 }
 
 // New validates cfg (reporting every problem at once) and returns an
@@ -76,12 +80,16 @@ func New(cfg Config, opts ...Option) (*Auditor, error) {
 
 // Stats returns the auditor's counters.
 func (a *Auditor) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Indexed:      a.indexed.Load(),
 		Duplicates:   a.duplicates.Load(),
 		DeadLettered: a.deadLettered.Load(),
 		Retried:      a.retried.Load(),
 	}
+	if w := a.bulk.Load(); w != nil {
+		st.Requests = w.requests()
+	}
+	return st
 }
 
 // Lag is the consumer's lag: audited events not yet confirmed in
@@ -112,9 +120,9 @@ func (a *Auditor) Run(ctx context.Context) error {
 	}
 	a.log.InfoContext(ctx, "auditor_started", "subjects", a.filter, "index_prefix", a.cfg.IndexPrefix)
 
-	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+	bi, err := newWriters(a.cfg.Workers, a.cfg.FlushIdle, esutil.BulkIndexerConfig{
 		Client:              a.cfg.ES,
-		NumWorkers:          a.cfg.Workers,
+		FlushBytes:          a.cfg.FlushBytes,
 		FlushInterval:       a.cfg.FlushInterval,
 		QueueSizeMultiplier: a.cfg.BatchSize,
 		OnError: func(ctx context.Context, err error) {
@@ -126,35 +134,33 @@ func (a *Auditor) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("auditor: bulk indexer: %w", err)
 	}
+	a.bulk.Store(bi)
 
-	// The flusher turns "a batch has been added" into a flush, so that a
-	// full batch is written at once rather than at the next FlushInterval.
-	flushNow := make(chan struct{}, 1)
+	// The flusher sends what the pull loop added once it has been waiting
+	// for NATS for a while (see flushWhenIdle) rather than at the next
+	// FlushInterval. It watches the pull loop's progress rather than the
+	// pull loop timing each wait for a message (a timer per message); and
+	// the flush, which waits for the requests it starts, stays off the
+	// pull loop.
+	var prog progress
 	stopFlusher := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stopFlusher:
-				return
-			case <-flushNow:
-				if err := bi.Flush(context.Background()); err != nil {
-					a.log.DebugContext(ctx, "audit_flush_error", "error", err)
-				}
-			}
-		}
-	}()
+	if a.cfg.FlushIdle > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.flushWhenIdle(&prog, bi, stopFlusher)
+		}()
+	}
 
-	consumeErr := a.consumeLoop(ctx, bi, flushNow)
+	consumeErr := a.consumeLoop(ctx, bi, &prog)
 
 	close(stopFlusher)
 	wg.Wait()
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.RequestTimeout+a.cfg.FlushInterval+5*time.Second)
 	defer cancel()
 	var drainErr error
-	if err := bi.Close(drainCtx); err != nil {
+	if err := bi.close(drainCtx); err != nil {
 		drainErr = fmt.Errorf("auditor: drain in-flight batches: %w", err)
 	}
 	// Acks are fire-and-forget publishes: push them out before returning.
@@ -167,6 +173,56 @@ func (a *Auditor) Run(ctx context.Context) error {
 	a.log.InfoContext(ctx, "auditor_stopped", "indexed", st.Indexed, "duplicates", st.Duplicates,
 		"dead_lettered", st.DeadLettered, "retried", st.Retried)
 	return errors.Join(consumeErr, drainErr)
+}
+
+// progress is what the flusher sees of the pull loop.
+type progress struct {
+	added   atomic.Uint64 // documents handed to the bulk indexer
+	waiting atomic.Bool   // waiting for a message from NATS
+	// more: the last message taken said the stream held more for the
+	// consumer (its pending count): a wait is delivery catching up, not
+	// the end of a burst.
+	more atomic.Bool
+}
+
+// stuckTicks is how many FlushIdle ticks the pull loop may wait while the
+// stream holds more before the flusher sends what it has anyway (the
+// consumer at MaxAckPending, delivery stalled).
+const stuckTicks = 5
+
+// flushWhenIdle flushes bi when, at a FlushIdle tick, the pull loop is
+// waiting for NATS, has added nothing since the previous tick but something
+// since the last flush, and either took the last message the stream held
+// (or could not tell) or has been waiting stuckTicks ticks; until stop is
+// closed. A pull loop held up by the bulk indexer itself (every worker
+// busy, queues full) is not idle, nor one waiting for a delivery that is
+// on its way (a busy machine): flushing then would only cut the requests
+// short.
+func (a *Auditor) flushWhenIdle(p *progress, bi *writers, stop <-chan struct{}) {
+	tick := time.NewTicker(a.cfg.FlushIdle)
+	defer tick.Stop()
+	var last, flushed uint64
+	idle := 0 // ticks without progress
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			n := p.added.Load()
+			if n != last || !p.waiting.Load() {
+				idle = 0
+			} else {
+				idle++
+			}
+			last = n
+			if idle > 0 && n != flushed && (!p.more.Load() || idle >= stuckTicks) {
+				flushed = n
+				if err := bi.flush(context.Background()); err != nil {
+					a.log.Debug("audit_flush_error", "error", err)
+				}
+			}
+		}
+	}
 }
 
 // setup makes what Run needs: the dead-letter stream, the index template
@@ -249,7 +305,7 @@ func (a *Auditor) ensureConsumer(ctx context.Context) (jetstream.Consumer, error
 		// Never drop an event for having been tried too often: an outage
 		// of any length only delays the audit trail.
 		MaxDeliver:    -1,
-		MaxAckPending: (2*a.cfg.Workers + 2) * a.cfg.BatchSize,
+		MaxAckPending: a.cfg.maxAckPending(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ensure consumer %s on %s: %w", a.cfg.Durable, events.StreamAuth, err)
@@ -279,7 +335,7 @@ func (a *Auditor) until(ctx context.Context, msg string, step func(context.Conte
 // consumeLoop pulls messages until ctx ends or the NATS connection closes,
 // re-creating the consumer when the server ends a subscription (consumer
 // deleted, leadership change).
-func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, flushNow chan<- struct{}) error {
+func (a *Auditor) consumeLoop(ctx context.Context, bi *writers, p *progress) error {
 	for {
 		var cons jetstream.Consumer
 		err := a.until(ctx, "audit_consumer_failed", func(ctx context.Context) error {
@@ -290,7 +346,7 @@ func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, flushN
 		if err != nil {
 			return nil // ctx ended
 		}
-		err = a.consume(ctx, cons, bi, flushNow)
+		err = a.consume(ctx, cons, bi, p)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -306,7 +362,7 @@ func (a *Auditor) consumeLoop(ctx context.Context, bi esutil.BulkIndexer, flushN
 
 // consume is one subscription's life: pull, turn each message into a bulk
 // item, and on ctx's end hand back what was pulled but not started on.
-func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esutil.BulkIndexer, flushNow chan<- struct{}) error {
+func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi *writers, p *progress) error {
 	it, err := cons.Messages(
 		jetstream.PullMaxMessages(a.cfg.BatchSize),
 		jetstream.WithMessagesErrOnMissingHeartbeat(false),
@@ -315,9 +371,15 @@ func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esuti
 		return fmt.Errorf("pull from %s: %w", events.StreamAuth, err)
 	}
 	defer it.Stop()
-	added := 0
+	var st loopState
 	for {
+		if ctx.Err() != nil {
+			a.handBack(it)
+			return nil
+		}
+		p.waiting.Store(true)
 		msg, err := it.Next(jetstream.NextContext(ctx))
+		p.waiting.Store(false)
 		if err != nil {
 			if ctx.Err() != nil {
 				a.handBack(it)
@@ -330,13 +392,12 @@ func (a *Auditor) consume(ctx context.Context, cons jetstream.Consumer, bi esuti
 			a.handBack(it)
 			return nil
 		}
-		a.handle(ctx, bi, msg)
-		if added++; added >= a.cfg.BatchSize {
-			added = 0
-			select {
-			case flushNow <- struct{}{}:
-			default: // a flush is already due
-			}
+		a.handle(ctx, bi, &st, msg)
+		p.added.Add(1)
+		pos := streamPos(msg.Reply())
+		p.more.Store(pos == posMore)
+		if pos == posLast {
+			bi.drained(time.Now())
 		}
 	}
 }
@@ -369,50 +430,144 @@ func (a *Auditor) hold(ctx context.Context) bool {
 	}
 }
 
+// loopState is what the pull loop reuses from one message to the next.
+type loopState struct {
+	dec decoder
+	// The index of the last event's day, and the day's bounds.
+	dayStart, dayEnd time.Time
+	index            string
+}
+
+// indexOf returns IndexName(prefix, t), computed once per day.
+func (st *loopState) indexOf(prefix string, t time.Time) string {
+	if st.index == "" || t.Before(st.dayStart) || !t.Before(st.dayEnd) {
+		u := t.UTC()
+		st.dayStart = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+		st.dayEnd = st.dayStart.AddDate(0, 0, 1)
+		st.index = IndexName(prefix, u)
+	}
+	return st.index
+}
+
 // handle turns one message into a bulk item whose callbacks acknowledge it
 // only once Elasticsearch has answered for it. A message that cannot
 // become a document goes to the dead-letter subject.
-func (a *Auditor) handle(ctx context.Context, bi esutil.BulkIndexer, msg jetstream.Msg) {
-	ev, err := events.Decode(msg.Data())
-	if err != nil {
-		a.deadLetter(msg, deadLetterInfo{Reason: "undecodable event: " + err.Error()})
-		return
+func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg jetstream.Msg) {
+	var ev events.Event
+	var o events.AuthOutcome
+	fast := st.dec.decode(msg.Data(), &ev, &o)
+	if fast {
+		// The decoder's strings live until its next message; the id
+		// outlives this one (callbacks, logs).
+		ev.ID = strings.Clone(ev.ID)
+	} else {
+		// The reference path: what the fast decoder does not take, and
+		// the reasons of the dead letters.
+		var err error
+		if ev, err = events.Decode(msg.Data()); err != nil {
+			a.deadLetter(msg, deadLetterInfo{Reason: "undecodable event: " + err.Error()})
+			return
+		}
 	}
 	if actionOfType(ev.Type) == "" || !strings.HasSuffix(ev.Type, ".v1") {
 		a.deadLetter(msg, deadLetterInfo{Reason: "unknown event type " + ev.Type, EventID: ev.ID})
 		return
 	}
-	var o events.AuthOutcome
-	if err := ev.DecodeData(&o); err != nil {
-		a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
-		return
+	if !fast {
+		var err error
+		if o, err = decodeData(ev); err != nil {
+			a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
+			return
+		}
 	}
-	doc, err := Document(ev, o)
+	pd := docPool.Get().(*pendingDoc)
+	doc, err := appendDocument(pd.buf[:0], ev, o)
 	if err != nil {
+		docPool.Put(pd)
 		a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
 		return
 	}
-	index := IndexName(a.cfg.IndexPrefix, ev.Time)
+	pd.buf = doc
+	pd.Reset(doc)
+	pd.a, pd.msg, pd.id = a, msg, ev.ID
+	pd.index = st.indexOf(a.cfg.IndexPrefix, ev.Time)
+	pd.done.Store(false)
 	item := esutil.BulkIndexerItem{
-		Index: index,
+		Index: pd.index,
 		// create, not index: a redelivered event meets its own document
 		// and gets 409 instead of rewriting it. 409 counts as written.
 		Action:     "create",
-		DocumentID: ev.ID,
-		Body:       bytes.NewReader(doc),
-		OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
-			a.indexed.Add(1)
-			a.written(msg)
-		},
-		OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-			a.failed(msg, ev.ID, index, res, err)
-		},
+		DocumentID: pd.id,
+		Body:       pd,
+		OnSuccess:  docWritten,
+		OnFailure:  docFailed,
 	}
-	if err := bi.Add(ctx, item); err != nil {
+	if err := bi.add(ctx, item, len(doc)); err != nil {
 		// Only when ctx ended while every worker queue was full: the item
 		// was not taken, NATS gets the message back.
+		pd.release()
 		_ = msg.Nak()
 	}
+}
+
+// decodeData is ev.DecodeData into an outcome of its own, so that the
+// caller's stays off the heap (it escapes into encoding/json).
+func decodeData(ev events.Event) (events.AuthOutcome, error) {
+	var o events.AuthOutcome
+	err := ev.DecodeData(&o)
+	return o, err
+}
+
+// pendingDoc is a document on its way to Elasticsearch: its bytes, the
+// reader the bulk indexer copies them from into its request (the item's
+// Body), and what its callbacks need, so that they are plain functions
+// rather than two closures per document. It is reused: a bulk indexer item
+// gets one callback, after its request, by which time the bytes were
+// copied long ago.
+type pendingDoc struct {
+	bytes.Reader
+	buf       []byte
+	a         *Auditor
+	msg       jetstream.Msg
+	id, index string
+	done      atomic.Bool // released: a second release (never expected) is ignored
+}
+
+// docSizeHint is the capacity a document starts with: most fit. A buffer
+// that grew past maxPooledDoc is left to the garbage collector.
+const (
+	docSizeHint  = 1536
+	maxPooledDoc = 64 << 10
+)
+
+var docPool = sync.Pool{New: func() any { return &pendingDoc{buf: make([]byte, 0, docSizeHint)} }}
+
+// release returns pd to the pool, once.
+func (pd *pendingDoc) release() {
+	if pd.done.Swap(true) || cap(pd.buf) > maxPooledDoc {
+		return
+	}
+	pd.Reset(nil)
+	pd.a, pd.msg = nil, nil
+	docPool.Put(pd)
+}
+
+// docWritten is the OnSuccess of every item: Elasticsearch created the
+// document.
+func docWritten(_ context.Context, item esutil.BulkIndexerItem, _ esutil.BulkIndexerResponseItem) {
+	pd := item.Body.(*pendingDoc)
+	a, msg := pd.a, pd.msg
+	pd.release()
+	a.indexed.Add(1)
+	a.written(msg)
+}
+
+// docFailed is the OnFailure of every item.
+func docFailed(_ context.Context, item esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+	pd := item.Body.(*pendingDoc)
+	a, msg, id, index := pd.a, pd.msg, pd.id, pd.index
+	pd.release()
+	a.failed(msg, id, index, res, err)
 }
 
 // written acknowledges a message whose document Elasticsearch confirmed.

@@ -2,6 +2,7 @@ package auditor
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +14,10 @@ import (
 // window do not escalate it: one failed bulk of 1,000 items is one failure.
 type backoff struct {
 	initial, max time.Duration
+
+	// failing is cur > 0, readable without the lock: success, called for
+	// every document written, takes the lock only after a failure.
+	failing atomic.Bool
 
 	mu    sync.Mutex
 	cur   time.Duration // 0 while healthy
@@ -36,6 +41,7 @@ func (b *backoff) failure(now time.Time) (time.Duration, bool) {
 	} else {
 		b.cur = min(2*b.cur, b.max)
 	}
+	b.failing.Store(true)
 	b.until = now.Add(b.cur)
 	return b.cur, true
 }
@@ -43,15 +49,22 @@ func (b *backoff) failure(now time.Time) (time.Duration, bool) {
 // success records that Elasticsearch accepted a document; it reports
 // whether the auditor was backing off until now (worth one log line).
 func (b *backoff) success() bool {
+	if !b.failing.Load() {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	was := b.cur > 0
 	b.cur, b.until = 0, time.Time{}
+	b.failing.Store(false)
 	return was
 }
 
 // hold returns how long new work must still wait at now (0: go ahead).
 func (b *backoff) hold(now time.Time) time.Duration {
+	if !b.failing.Load() {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if d := b.until.Sub(now); d > 0 {

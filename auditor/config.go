@@ -20,6 +20,8 @@ const (
 	DefaultIndexPrefix       = ".security-audit-"
 	DefaultDeadLetterSubject = "portcullis.audit.deadletter"
 	DefaultBatchSize         = 1000
+	DefaultFlushBytes        = 5_000_000
+	DefaultFlushIdle         = 20 * time.Millisecond
 	DefaultFlushInterval     = time.Second
 	DefaultMaxBackoff        = 30 * time.Second
 	DefaultWorkers           = 2
@@ -72,11 +74,25 @@ type Config struct {
 	// which it creates. Default "portcullis.audit.deadletter".
 	DeadLetterSubject string
 
-	// BatchSize is how many documents are pulled from NATS and flushed to
-	// Elasticsearch at once (split over Workers bulk requests). Default 1000.
+	// BatchSize is how many messages are pulled from NATS at once, and how
+	// many documents each worker's queue holds. Default 1000.
 	BatchSize int
-	// FlushInterval bounds how long a document waits for its batch to fill
-	// before it is written anyway. Default 1s.
+	// FlushBytes is the size of a bulk request: a worker sends its request
+	// when the documents it collected reach FlushBytes. The first requests
+	// of a burst are smaller (FlushBytes/16, doubling), so that
+	// Elasticsearch starts on them sooner. Default 5,000,000
+	// (esutil.BulkIndexer's default).
+	FlushBytes int
+	// FlushIdle: the documents the pull loop handed on are sent when it
+	// takes the last message the stream holds (the end of a burst), or
+	// when it has had no new message for between one and two FlushIdle,
+	// rather than after FlushInterval; at most about once per FlushIdle,
+	// so that a trickle of events causes at most one bulk request per
+	// FlushIdle. Negative: neither (documents wait for FlushBytes or
+	// FlushInterval). Default 20ms.
+	FlushIdle time.Duration
+	// FlushInterval bounds how long a document waits for its bulk request
+	// to fill before it is written anyway. Default 1s.
 	FlushInterval time.Duration
 	// MaxBackoff caps the delay between retries while Elasticsearch is down
 	// or overloaded (429, 5xx); retries start at 250ms and double. Default 30s.
@@ -109,6 +125,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize
+	}
+	if c.FlushBytes <= 0 {
+		c.FlushBytes = DefaultFlushBytes
+	}
+	if c.FlushIdle == 0 {
+		c.FlushIdle = DefaultFlushIdle
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = DefaultFlushInterval
@@ -167,6 +189,21 @@ func (c Config) validate() error {
 		bad("AckWait", "%s must exceed FlushInterval + RequestTimeout (%s)", c.AckWait, c.FlushInterval+c.RequestTimeout)
 	}
 	return errors.Join(errs...)
+}
+
+// minDocBytes is below the size of the smallest audit document (one with an
+// id, a time, an action and nothing else is about 330 bytes). MaxAckPending
+// is sized for bulk requests of such documents.
+const minDocBytes = 256
+
+// maxAckPending is the consumer's MaxAckPending: enough for every message
+// the auditor can hold without stalling the pull loop — the pulled batch,
+// each worker's queue, and each worker's bulk request being filled or in
+// flight (a worker does one at a time) of FlushBytes in documents of
+// minDocBytes. Should it be reached anyway, the consumer pauses until the
+// idle flush (FlushIdle) sends what is held.
+func (c Config) maxAckPending() int {
+	return (c.Workers+1)*c.BatchSize + c.Workers*((c.FlushBytes+minDocBytes-1)/minDocBytes)
 }
 
 // filterSubjects is the consumer's subject filter for the audited actions.

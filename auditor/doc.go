@@ -22,6 +22,19 @@
 // item; until then it stays in the stream, and an outage or a crash only
 // delays it (the consumer has no MaxDeliver limit).
 //
+// Throughput. Acknowledgements stay explicit, one per message: the
+// consumer's AckAll policy would let one auditor's acknowledgement cover
+// messages another auditor sharing the durable has not written yet. What
+// makes the auditor fast is elsewhere: messages are decoded in one pass
+// straight into the structs (decode.go; encoding/json for anything not
+// shaped as the gateway writes it) and documents written by hand
+// (appendDocument), both held to their encoding/json references by
+// differential fuzz tests; bulk requests as large as a plain
+// esutil.BulkIndexer's, filled in turn so that Elasticsearch always has one
+// to work on (bulk.go); no allocation per event beyond what NATS makes.
+// bench/audit measures it against a raw BulkIndexer loop (make
+// bench-audit).
+//
 // What this package must never do:
 //   - acknowledge a message before Elasticsearch confirmed its document (or
 //     the dead-letter stream confirmed its record): that is the only way to

@@ -338,7 +338,8 @@ func TestCrashMidBatch(t *testing.T) {
 	ids := publish(t, pubJS, outcomes...)
 
 	cfg := auditor.Config{
-		IndexPrefix: prefix, Durable: "crash-test",
+		// Bulk requests of some 60 documents: several per run.
+		IndexPrefix: prefix, Durable: "crash-test", FlushBytes: 64 << 10,
 		BatchSize: 100, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second,
 		RequestTimeout: time.Second, AckWait: 3 * time.Second,
 	}
@@ -503,10 +504,11 @@ func TestShutdownDrains(t *testing.T) {
 		outcomes[i] = failure("drain", fmt.Sprint(i))
 	}
 	publish(t, js, outcomes...)
-	// Batches never fill and the flush interval never passes: only the
-	// drain can write these documents.
+	// Bulk requests never fill, the pull loop never flushes when idle and
+	// the flush interval never passes: only the drain can write these
+	// documents.
 	a, err := auditor.New(auditor.Config{
-		JS: js, ES: newClient(t, es.url, nil), IndexPrefix: prefix, BatchSize: 5000, FlushInterval: time.Minute,
+		JS: js, ES: newClient(t, es.url, nil), IndexPrefix: prefix, BatchSize: 5000, FlushIdle: -1, FlushInterval: time.Minute,
 		AckWait: 5 * time.Minute,
 	}, auditor.WithLogger(testLogger(t)))
 	if err != nil {

@@ -101,6 +101,15 @@ const mappings = `{
 // of the default index prefix: index pattern ".security-audit-*".
 func Template() []byte { return templateFor(DefaultIndexPrefix) }
 
+// TemplateFor returns the index template of the indices prefix + "*",
+// the one an auditor configured with that IndexPrefix installs (under
+// TemplateName(prefix)).
+func TemplateFor(prefix string) []byte { return templateFor(prefix) }
+
+// TemplateName is the name of the index template an auditor configured with
+// IndexPrefix prefix installs.
+func TemplateName(prefix string) string { return templateName(prefix) }
+
 // templateFor returns the index template of the indices prefix + "*".
 //
 // The indices are deliberately not hidden: a wildcard expression such as
