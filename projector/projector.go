@@ -227,6 +227,28 @@ func New(cfg Config, opts ...Option) (*Projector, error) {
 // only: Apply and Sweep belong to the projector while Run runs.
 func (p *Projector) Model() *Model { return p.model }
 
+// StartStats tells how Run started the model.
+type StartStats struct {
+	// FromSnapshot is true when the model was loaded from a snapshot;
+	// StateSeq and TokensSeq are then the sequences it held (see
+	// SnapshotStats) and Load how long loading it took.
+	FromSnapshot        bool
+	StateSeq, TokensSeq uint64
+	Load                time.Duration
+	// Ready is the time from Run to ready (0 before), Events the number of
+	// events applied until then.
+	Ready  time.Duration
+	Events int
+}
+
+// Started returns how Run started the model; Ready is 0 until the
+// projector is ready.
+func (p *Projector) Started() StartStats {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	return p.w.stats
+}
+
 // Ready reports whether both streams were applied up to their last
 // sequence as of the start of Run (and OnChange has seen the result): the
 // health endpoint answers 503 before.
@@ -708,6 +730,7 @@ type writer struct {
 	caught    [numStreams]bool
 	start     time.Time
 	changes   Change // not reported to OnChange yet
+	stats     StartStats
 	applied   int    // events applied since start
 	snapBase  int    // applied as of the last snapshot written
 	unflushed int    // events applied since the last finish
@@ -773,9 +796,10 @@ func (w *writer) finish(ctx context.Context) {
 	}
 	p.broadcast()
 	if !wasReady {
+		w.stats.Ready, w.stats.Events = time.Since(w.start), w.applied
 		accounts, constraints, tokens := p.model.Counts()
 		p.log.InfoContext(ctx, "projector_ready",
-			"duration", time.Since(w.start), "events", w.applied,
+			"duration", w.stats.Ready, "events", w.applied, "from_snapshot", w.stats.FromSnapshot,
 			"accounts", accounts, "constraints", constraints, "tokens", tokens)
 	}
 }

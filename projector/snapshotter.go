@@ -214,6 +214,7 @@ func (p *Projector) loadSnapshot(ctx context.Context, pos [numStreams]position) 
 	p.applyMu.Lock()
 	// The policy is built from the whole model once ready.
 	p.w.changes |= ChangeAccount | ChangeConstraint | ChangeRole | ChangeAPIKey | ChangeToken
+	p.w.stats = StartStats{FromSnapshot: true, StateSeq: meta.stateSeq, TokensSeq: meta.tokensLow, Load: time.Since(start)}
 	p.applyMu.Unlock()
 	p.snapLast.Store(time.Now().UnixNano())
 	p.log.InfoContext(ctx, "projector_snapshot_loaded",

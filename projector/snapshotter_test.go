@@ -130,10 +130,11 @@ func TestSnapshotStart(t *testing.T) {
 	waitFor(t, a, events.StreamTokens, tokens)
 
 	b, rec := startedProjector(t, e, Config{Snapshots: store, SnapshotEvery: 1 << 30})
-	if line, ok := rec.has("projector_snapshot_loaded"); !ok {
+	if _, ok := rec.has("projector_snapshot_loaded"); !ok {
 		t.Fatalf("snapshot not loaded; log %v", rec.lines)
-	} else {
-		t.Log(line)
+	}
+	if s := b.Started(); !s.FromSnapshot || s.StateSeq != st.StateSeq || s.TokensSeq != st.TokensSeq || s.Ready == 0 {
+		t.Fatalf("started %+v, snapshot %+v", s, st)
 	}
 	waitFor(t, b, events.StreamState, state)
 	waitFor(t, b, events.StreamTokens, tokens)
@@ -220,7 +221,7 @@ func TestSnapshotUnusableFallsBack(t *testing.T) {
 			if !ok || !strings.Contains(line, tt.want) {
 				t.Fatalf("no projector_snapshot_unusable with %q; log %v", tt.want, rec.lines)
 			}
-			if _, ok := rec.has("projector_snapshot_loaded"); ok {
+			if _, ok := rec.has("projector_snapshot_loaded"); ok || b.Started().FromSnapshot {
 				t.Fatal("the spoiled snapshot was loaded")
 			}
 			full, _ := startedProjector(t, e, Config{})

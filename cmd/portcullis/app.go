@@ -70,15 +70,20 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := events.EnsureStreams(sctx, a.js, events.StreamsConfig{
-		Replicas: cfg.NATS.Replicas, TokenTTL: cfg.TokenTTL, AuthMaxAge: cfg.NATS.AuthMaxAge,
-	}); err != nil {
+	streams := events.StreamsConfig{Replicas: cfg.NATS.Replicas, TokenTTL: cfg.TokenTTL, AuthMaxAge: cfg.NATS.AuthMaxAge}
+	if err := events.EnsureStreams(sctx, a.js, streams); err != nil {
 		return fail(err)
+	}
+	pcfg := projector.Config{JS: a.js, SnapshotEvery: cfg.Snapshot.Every, SnapshotInterval: cfg.Snapshot.Interval}
+	if !cfg.Snapshot.Disabled {
+		if pcfg.Snapshots, err = events.EnsureSnapshots(sctx, a.js, streams); err != nil {
+			return fail(err)
+		}
 	}
 	if a.engine, err = policy.New(policy.Config{Dir: cfg.Policy.Dir}, policy.WithLogger(log)); err != nil {
 		return fail(fmt.Errorf("policy: %w", err))
 	}
-	a.proj, err = projector.New(projector.Config{JS: a.js},
+	a.proj, err = projector.New(pcfg,
 		projector.WithLogger(log),
 		projector.WithOnChange(a.onChange))
 	if err != nil {
