@@ -731,10 +731,10 @@ type writer struct {
 	start     time.Time
 	changes   Change // not reported to OnChange yet
 	stats     StartStats
-	applied   int    // events applied since start
-	snapBase  int    // applied as of the last snapshot written
-	unflushed int    // events applied since the last finish
-	held      bool   // Run was told about the unflushed events
+	applied   int  // events applied since start
+	snapBase  int  // applied as of the last snapshot written
+	unflushed int  // events applied since the last finish
+	held      bool // Run was told about the unflushed events
 }
 
 // apply folds one delivery and decides whether to publish now. A batch

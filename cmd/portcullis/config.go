@@ -43,9 +43,9 @@ type Config struct {
 	NATS     NATSConfig     `yaml:"nats"`
 	Snapshot SnapshotConfig `yaml:"snapshot"`
 	Policy   PolicyConfig   `yaml:"policy"`
-	Audit  AuditConfig  `yaml:"audit"`
-	Authc  AuthcConfig  `yaml:"authc"`
-	Log    LogConfig    `yaml:"log"`
+	Audit    AuditConfig    `yaml:"audit"`
+	Authc    AuthcConfig    `yaml:"authc"`
+	Log      LogConfig      `yaml:"log"`
 }
 
 // AuthcConfig configures authentication, named as Elasticsearch's
