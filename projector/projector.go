@@ -195,6 +195,10 @@ type Projector struct {
 	created  [numStreams]time.Time // guarded by snapMu; set by Run
 	snapLast atomic.Int64
 	snapping atomic.Bool
+
+	// orderedOnly skips the catch-up's own pull consumer (benchmarks
+	// compare the two).
+	orderedOnly bool
 }
 
 // New returns a Projector with an empty model. It checks cfg and fills its
@@ -469,7 +473,9 @@ func (p *Projector) run(ctx context.Context) error {
 	// the ordered consumers go on from the last sequence applied.
 	var wg sync.WaitGroup
 	for i, r := range readers {
-		wg.Go(func() { r.catchUp(ctx, targets[i]) })
+		if !p.orderedOnly {
+			wg.Go(func() { r.catchUp(ctx, targets[i]) })
+		}
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
