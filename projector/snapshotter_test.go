@@ -260,3 +260,5 @@ func TestSnapshotErrors(t *testing.T) {
 		t.Errorf("without a store: %v", err)
 	}
 }
+
+func slogOf(h slog.Handler) *slog.Logger { return slog.New(h) }
