@@ -20,11 +20,13 @@ const (
 	DefaultCatchUpWait   = 50 * time.Millisecond
 )
 
-// Tuning of the runner. Replay speed comes from large pulls (few round
-// trips), one decode per message (fastjson, see decode.go), no hand-off
-// between goroutines per message (the consumer's handler applies what it
-// decoded), and publishing in batches: one broadcast per batch, none
-// before the projector is ready.
+// Tuning of the runner. Start-up time comes from snapshots (only the tail
+// is replayed); replay speed from large pulls (few round trips) on a
+// consumer without per-message bookkeeping (catchup.go), one decode per
+// message (fastjson, see decode.go), no hand-off between goroutines per
+// message (the consumer's handler applies what it decoded), and
+// publishing in batches: one broadcast per batch, none before the
+// projector is ready.
 const (
 	pullMaxMessages = 8192                  // messages buffered per consumer
 	maxBatch        = 4096                  // events applied between two broadcasts
@@ -382,16 +384,20 @@ type delivery struct {
 	err     error
 }
 
-// Run consumes both streams from the start and applies every event until
-// ctx ends, then returns nil. It returns an error when a stream cannot be
-// read (missing, connection closed). Run is called once.
+// Run starts the model from the latest usable snapshot (or empty), then
+// consumes both streams from there and applies every event until ctx
+// ends, then returns nil. It returns an error when a stream cannot be read
+// (missing, connection closed). Run is called once.
 //
-// Goroutines: Run starts one ordered consumer per stream; their handlers,
-// on the NATS client's goroutines, decode and apply each message and take
-// turns on the apply lock, so the model has one writer at a time. Run's
-// own goroutine sweeps, publishes held batches, rechecks readiness and
-// reopens a consumer that ended. It stops the consumers and waits until
-// they ended before it returns.
+// Goroutines: Run reads each stream's backlog as of its start with a
+// catch-up of its own (two at once, see catchup.go), then starts one
+// ordered consumer per stream; their handlers, on the NATS client's
+// goroutines, decode and apply each message and take turns on the apply
+// lock, so the model has one writer at a time. Run's own goroutine
+// sweeps, publishes held batches, rechecks readiness, starts a snapshot
+// when one is due (on a goroutine it waits for) and reopens a consumer
+// that ended. It stops the consumers and waits until they ended before it
+// returns.
 func (p *Projector) Run(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return ErrAlreadyStarted
