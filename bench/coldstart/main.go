@@ -37,6 +37,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -131,6 +132,7 @@ func run(n, runs, tail int, bin, dir string, dedup time.Duration) error {
 		return err
 	}
 	full := row{what: "replay, no snapshot", events: n}
+	fullGC := row{what: "replay, no snapshot, GOGC=400 while replaying", events: n}
 	bare := row{what: "floor: bare pull consumer, TOKENS only, no decode", events: mix.tokens}
 	ordered := row{what: "floor: ordered consumer, TOKENS only, no decode", events: mix.tokens}
 	for range runs {
@@ -139,6 +141,13 @@ func run(n, runs, tail int, bin, dir string, dedup time.Duration) error {
 			return err
 		}
 		full.samples = append(full.samples, st.Ready)
+		old := debug.SetGCPercent(400)
+		st, err = startProjector(ctx, js, nil)
+		debug.SetGCPercent(old)
+		if err != nil {
+			return err
+		}
+		fullGC.samples = append(fullGC.samples, st.Ready)
 		d, err := consumeBare(ctx, js, mix.tokens)
 		if err != nil {
 			return err
@@ -150,6 +159,7 @@ func run(n, runs, tail int, bin, dir string, dedup time.Duration) error {
 		ordered.samples = append(ordered.samples, d)
 	}
 	full.note = fmt.Sprintf("%.2f × bare pull, %.2f × ordered consumer", rate(full)/rate(bare), rate(full)/rate(ordered))
+	fullGC.note = fmt.Sprintf("%.2f × bare pull, %.2f × the row above", rate(fullGC)/rate(bare), rate(fullGC)/rate(full))
 	snapStats, err := writeSnapshot(ctx, js, store)
 	if err != nil {
 		return err
@@ -158,7 +168,7 @@ func run(n, runs, tail int, bin, dir string, dedup time.Duration) error {
 	if fromSnap.samples, fromSnap.note, err = fromSnapshot(ctx, js, store, runs); err != nil {
 		return err
 	}
-	rows := []row{full, bare, ordered, fromSnap}
+	rows := []row{full, fullGC, bare, ordered, fromSnap}
 	var tmix mixCount
 	if tail > 0 {
 		// A tail as long as snapshot.every: the most a start replays
