@@ -158,8 +158,8 @@ func run(n, runs, tail int, bin, dir string, dedup time.Duration) error {
 		}
 		ordered.samples = append(ordered.samples, d)
 	}
-	full.note = fmt.Sprintf("%.2f × bare pull, %.2f × ordered consumer", rate(full)/rate(bare), rate(full)/rate(ordered))
-	fullGC.note = fmt.Sprintf("%.2f × bare pull, %.2f × the row above", rate(fullGC)/rate(bare), rate(fullGC)/rate(full))
+	full.note = fmt.Sprintf("%.2f × bare pull, %.2f × ordered consumer", ratio(full, bare), ratio(full, ordered))
+	fullGC.note = fmt.Sprintf("%.2f × bare pull, %.2f × the row above", ratio(fullGC, bare), ratio(fullGC, full))
 	snapStats, err := writeSnapshot(ctx, js, store)
 	if err != nil {
 		return err
@@ -279,10 +279,16 @@ func fromSnapshot(ctx context.Context, js jetstream.JetStream, store jetstream.O
 	return samples, note, nil
 }
 
-func rate(r row) float64 {
-	s := slices.Clone(r.samples)
-	slices.Sort(s)
-	return float64(r.events) / s[len(s)/2].Seconds()
+// ratio is the median over rounds of a's rate over b's: the rows of one
+// round ran one after the other, so the machine's load drifts less
+// between them than over the whole run.
+func ratio(a, b row) float64 {
+	var rs []float64
+	for i := range a.samples {
+		rs = append(rs, float64(a.events)/a.samples[i].Seconds()/(float64(b.events)/b.samples[i].Seconds()))
+	}
+	slices.Sort(rs)
+	return rs[len(rs)/2]
 }
 
 // startNATS runs the embedded server on dir as serve does, with an
