@@ -19,7 +19,8 @@ import (
 //
 // Integers of fixed size are little endian; crc is the CRC-32C
 // (Castagnoli) of kind, length and payload. The sections come in this
-// order, each once, except tokens, once per partition 0..63:
+// order, each once, except tokens, once per partition 0..63 (a partition's
+// tokens in expiry order, which the reader does not rely on):
 //
 //	meta, accounts, roles, constraints, api keys, subjects, dead uids,
 //	token pairs, tokens × 64, end
@@ -45,6 +46,9 @@ const (
 	snapPartitions = 64
 
 	maxSection = 1 << 30 // bound on one section's payload, against a corrupt length
+
+	// snapSlab is how many tokens the loader allocates at once.
+	snapSlab = 64
 )
 
 // A partition is frozen as a shard: they must be the same split.
