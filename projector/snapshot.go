@@ -62,6 +62,11 @@ type image struct {
 // lock is held).
 func (m *Model) freezeState(img *image) {
 	img.meta.stateSeq = m.applied[streamState].Load()
+	img.accounts = make([]*Account, 0, m.nAccounts.Load())
+	img.roles = make([]*Role, 0, len(m.roles))
+	img.constraints = make([]*Constraint, 0, len(m.constraints))
+	img.apiKeys = make([]*APIKey, 0, len(m.apiKeys))
+	img.deadUIDs = make([]string, 0, len(m.deadUIDs))
 	for i := range m.accounts {
 		for _, a := range m.accounts[i].m {
 			img.accounts = append(img.accounts, a)
