@@ -490,6 +490,9 @@ func (p *Projector) run(ctx context.Context) error {
 	for i, r := range readers {
 		c, err := r.open(ctx)
 		if err != nil {
+			if p.cfg.JS.Conn().IsClosed() {
+				return fmt.Errorf("read %s: %w: %w", streamNames[i], ErrConsumerClosed, err)
+			}
 			return fmt.Errorf("projector start: %w", err)
 		}
 		closed[i] = c
