@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"time"
 
@@ -52,21 +51,49 @@ type image struct {
 	roles       []*Role
 	constraints []*Constraint
 	apiKeys     []*APIKey
-	subjects    map[string]uint64
+	subjects    []subjectSeq
 	deadUIDs    []string
 	tokens      [snapPartitions][]*Token
 	floors      [snapPartitions]uint64 // TOKENS sequence each partition was copied at
 }
 
-// freezeState copies the STATE half of the model. Writer only (the apply
-// lock is held).
+type subjectSeq struct {
+	subject string
+	seq     uint64
+}
+
+// sizeImage allocates img's lists for the model's sizes now, and a margin,
+// so that the freezes, which hold the apply lock, do not allocate (an
+// allocation may have to help the garbage collector for milliseconds). Any
+// goroutine: it takes the read locks.
+func (m *Model) sizeImage(img *image) {
+	margin := func(n int) int { return n + n/8 + 16 }
+	img.accounts = make([]*Account, 0, margin(int(m.nAccounts.Load())))
+	m.rmu.RLock()
+	img.roles = make([]*Role, 0, margin(len(m.roles)))
+	m.rmu.RUnlock()
+	m.cmu.RLock()
+	img.constraints = make([]*Constraint, 0, margin(len(m.constraints)))
+	m.cmu.RUnlock()
+	m.kmu.RLock()
+	img.apiKeys = make([]*APIKey, 0, margin(len(m.apiKeys)))
+	m.kmu.RUnlock()
+	m.smu.RLock()
+	img.subjects = make([]subjectSeq, 0, margin(len(m.subjects)))
+	m.smu.RUnlock()
+	for i := range m.tokens {
+		s := &m.tokens[i]
+		s.mu.RLock()
+		n := len(s.m)
+		s.mu.RUnlock()
+		img.tokens[i] = make([]*Token, 0, margin(n))
+	}
+}
+
+// freezeState copies the STATE half of the model into img's lists. Writer
+// only (the apply lock is held).
 func (m *Model) freezeState(img *image) {
 	img.meta.stateSeq = m.applied[streamState].Load()
-	img.accounts = make([]*Account, 0, m.nAccounts.Load())
-	img.roles = make([]*Role, 0, len(m.roles))
-	img.constraints = make([]*Constraint, 0, len(m.constraints))
-	img.apiKeys = make([]*APIKey, 0, len(m.apiKeys))
-	img.deadUIDs = make([]string, 0, len(m.deadUIDs))
 	for i := range m.accounts {
 		for _, a := range m.accounts[i].m {
 			img.accounts = append(img.accounts, a)
@@ -81,20 +108,19 @@ func (m *Model) freezeState(img *image) {
 	for _, k := range m.apiKeys {
 		img.apiKeys = append(img.apiKeys, k)
 	}
-	img.subjects = maps.Clone(m.subjects)
+	for s, seq := range m.subjects {
+		img.subjects = append(img.subjects, subjectSeq{s, seq})
+	}
 	for uid := range m.deadUIDs {
 		img.deadUIDs = append(img.deadUIDs, uid)
 	}
 }
 
-// freezeTokens copies token partition i. Writer only.
+// freezeTokens copies token partition i into img's list. Writer only.
 func (m *Model) freezeTokens(img *image, i int) {
-	s := &m.tokens[i]
-	l := make([]*Token, 0, len(s.m))
-	for _, t := range s.m {
-		l = append(l, t)
+	for _, t := range m.tokens[i].m {
+		img.tokens[i] = append(img.tokens[i], t)
 	}
-	img.tokens[i] = l
 	img.floors[i] = m.applied[streamTokens].Load()
 }
 
@@ -173,9 +199,9 @@ func writeSnapshot(w io.Writer, img *image, flushAt int) (int64, error) {
 	})
 	sw.section(secSubjects, func(e *enc) {
 		e.uvarint(uint64(len(img.subjects)))
-		for s, seq := range img.subjects {
-			e.str(s)
-			e.uvarint(seq)
+		for _, s := range img.subjects {
+			e.str(s.subject)
+			e.uvarint(s.seq)
 		}
 	})
 	sw.section(secDeadUIDs, func(e *enc) {

@@ -84,6 +84,7 @@ func (p *Projector) Snapshot(ctx context.Context) (SnapshotStats, error) {
 		img   = &image{}
 		based int
 	)
+	p.model.sizeImage(img)
 	hold := func(f func()) {
 		p.applyMu.Lock()
 		t := time.Now()
