@@ -105,3 +105,17 @@ bench-audit:
 
 clean:
 	rm -rf bin
+
+.PHONY: bench-coldstart bench-revocation bench-memory
+
+## bench-coldstart: start-up with 1M state events, with and without a snapshot (bench/coldstart)
+bench-coldstart: build
+	$(GO) run ./bench/coldstart -bin $(BIN)
+
+## bench-revocation: p50/p99/max from a logout or key invalidation on one replica to refusal on another
+bench-revocation:
+	$(GO) test -run='^$$' -bench=Revocation -benchtime=1x ./cmd/portcullis/
+
+## bench-memory: bytes per live token with 1M tokens; snapshot codec against encoding/gob
+bench-memory:
+	$(GO) test -run='^$$' -bench='TokenMemory|SnapshotCodec' -benchtime=1x -benchmem ./projector/

@@ -94,6 +94,28 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c StreamsConfig)
 	return nil
 }
 
+// SnapshotsConfig returns the JetStream configuration of the snapshot
+// bucket: file storage, replicated as the streams.
+func SnapshotsConfig(c StreamsConfig) jetstream.ObjectStoreConfig {
+	c = c.withDefaults()
+	return jetstream.ObjectStoreConfig{
+		Bucket:      BucketSnapshots,
+		Description: "Portcullis snapshots of the read model (hashes only); safe to delete.",
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+	}
+}
+
+// EnsureSnapshots creates the snapshot bucket, or updates it to the
+// configuration, and returns it (idempotent, as EnsureStreams).
+func EnsureSnapshots(ctx context.Context, js jetstream.JetStream, c StreamsConfig) (jetstream.ObjectStore, error) {
+	store, err := js.CreateOrUpdateObjectStore(ctx, SnapshotsConfig(c))
+	if err != nil {
+		return nil, fmt.Errorf("ensure bucket %s: %w", BucketSnapshots, err)
+	}
+	return store, nil
+}
+
 // Expect is the optimistic-concurrency condition of an append: the stream
 // sequence of the last event on the aggregate's subject, 0 for "no event
 // yet".

@@ -15,6 +15,13 @@ const (
 	SubjectState  = "portcullis.state.>"
 	SubjectTokens = "portcullis.token.>"
 	SubjectAuth   = "portcullis.auth.>"
+
+	// BucketSnapshots is the object store bucket of the projector's
+	// snapshots of the read model: a summary of STATE and TOKENS that a
+	// replica starts from instead of replaying them whole. It holds what
+	// the streams hold (hashes, never a secret) and can be deleted at any
+	// time: the next start replays the streams.
+	BucketSnapshots = "PORTCULLIS_SNAPSHOTS"
 )
 
 // Aggregate kinds, the third token of a state subject.

@@ -11,10 +11,22 @@ import (
 // snapshot of its owner's roles as policy.APIKeyLimitedRoleName(id, role).
 // The server recompiles the policy with it whenever a role or a key changes.
 func PolicyRoles(m *projector.Model) []policy.Role {
+	return append(RolePolicyRoles(m), APIKeyPolicyRoles(m)...)
+}
+
+// RolePolicyRoles is the roles of the role API, as the policy compiles them.
+func RolePolicyRoles(m *projector.Model) []policy.Role {
 	var out []policy.Role
 	for _, r := range m.Roles() {
 		out = append(out, policyRole(r.Name, r))
 	}
+	return out
+}
+
+// APIKeyPolicyRoles is, for each API key not invalidated, its descriptor
+// roles and the snapshot of its owner's roles, as the policy compiles them.
+func APIKeyPolicyRoles(m *projector.Model) []policy.Role {
+	var out []policy.Role
 	for _, k := range m.APIKeys() {
 		if k.Invalidated {
 			continue

@@ -1,9 +1,15 @@
 package projector
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"fmt"
+	"io"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,7 +23,8 @@ import (
 // BenchmarkReplay measures a replica's start: 10k accounts on STATE and
 // 190k tokens on TOKENS, replayed from a real (embedded) nats-server into
 // an empty model until both streams are applied. DESIGN budget:
-// ≥ 500k events/s.
+// ≥ 500k events/s. catchup is the projector as it runs; ordered reads the
+// backlog with the library's ordered consumer instead, for comparison.
 func BenchmarkReplay(b *testing.B) {
 	const accounts, tokens = 10_000, 190_000
 	e := startNATS(b)
@@ -54,31 +61,39 @@ func BenchmarkReplay(b *testing.B) {
 		b.Fatal("publish did not complete")
 	}
 
-	b.ReportAllocs()
-	cpu := cpuMeter(b, accounts+tokens)
-	defer cpu()
-	for b.Loop() {
-		p := newProjector(b, e.js, Config{})
-		ctx, cancel := context.WithCancel(context.Background())
-		errc := make(chan error, 1)
-		go func() { errc <- p.Run(ctx) }()
-		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-		if err := p.WaitFor(wctx, events.StreamState, accounts); err != nil {
-			b.Fatal(err)
-		}
-		if err := p.WaitFor(wctx, events.StreamTokens, tokens); err != nil {
-			b.Fatal(err)
-		}
-		wcancel()
-		cancel()
-		if err := <-errc; err != nil {
-			b.Fatal(err)
-		}
-		if a, _, t := p.Model().Counts(); a != accounts || t != tokens {
-			b.Fatalf("replayed %d accounts, %d tokens", a, t)
-		}
+	for _, bc := range []struct {
+		name    string
+		ordered bool
+	}{{"catchup", false}, {"ordered", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := cpuMeter(b, accounts+tokens)
+			defer cpu()
+			for b.Loop() {
+				p := newProjector(b, e.js, Config{})
+				p.orderedOnly = bc.ordered
+				ctx, cancel := context.WithCancel(context.Background())
+				errc := make(chan error, 1)
+				go func() { errc <- p.Run(ctx) }()
+				wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+				if err := p.WaitFor(wctx, events.StreamState, accounts); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.WaitFor(wctx, events.StreamTokens, tokens); err != nil {
+					b.Fatal(err)
+				}
+				wcancel()
+				cancel()
+				if err := <-errc; err != nil {
+					b.Fatal(err)
+				}
+				if a, _, t := p.Model().Counts(); a != accounts || t != tokens {
+					b.Fatalf("replayed %d accounts, %d tokens", a, t)
+				}
+			}
+			b.ReportMetric(float64(accounts+tokens)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(accounts+tokens)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkConsumeBaseline is the ceiling BenchmarkReplay works under:
@@ -149,54 +164,129 @@ func cpuMeter(b *testing.B, events int) func() {
 	}
 }
 
-// BenchmarkTokenMemory measures the heap a million live tokens of 1000
-// accounts cost, as bytes per token. DESIGN budget: ≤ 300.
+// BenchmarkTokenMemory measures what a million live tokens of 1000
+// accounts cost in memory, per token (DESIGN budget: ≤ 300 bytes): the
+// growth of the live heap (heap-B/token), of the heap spans in use
+// (inuse-B/token) and of the resident set after a GC and returning free
+// memory to the OS (rss-B/token). The tokens reach the model three ways:
+// apply (folded records with fresh strings), replay (as the projector's
+// reader decodes and applies each JSON message) and snapshot (loaded from
+// a snapshot). `make bench-memory` runs it.
 func BenchmarkTokenMemory(b *testing.B) {
 	const accounts, tokens = 1000, 1_000_000
 	exp := t0.Add(time.Hour)
-	var m *Model
-	for b.Loop() {
-		m = nil
-		runtime.GC()
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-
-		m = NewModel()
-		var seq [numStreams]uint64
+	uid := func(u int) string { return fmt.Sprintf("0192f3c4-aaaa-7bbb-8ccc-%012d", u) }
+	withAccounts := func(b *testing.B) *Model {
+		m := NewModel()
 		for i := range accounts {
 			name := fmt.Sprint("user-", i)
-			seq[streamState]++
-			r := record{kind: kindAccountCreated, payload: &events.AccountCreated{
-				UID: fmt.Sprintf("0192f3c4-aaaa-7bbb-8ccc-%012d", i), Username: name, PasswordHash: "h"}}
-			if _, err := m.apply(streamState, seq[streamState], accountSubject(name), r, nil); err != nil {
+			r := record{kind: kindAccountCreated, payload: &events.AccountCreated{UID: uid(i), Username: name, PasswordHash: "h"}}
+			if _, err := m.apply(streamState, uint64(i+1), accountSubject(name), r, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
+		return m
+	}
+	apply := func(b *testing.B) *Model {
+		m := withAccounts(b)
 		for i := range tokens {
 			u := i % accounts
 			// Fresh strings, as the decoder makes them.
-			p := &tokenIssued{
-				Hash:       tokenHash(fmt.Sprint("token-", i)),
-				Username:   strings.Clone(fmt.Sprint("user-", u)),
-				AccountUID: strings.Clone(fmt.Sprintf("0192f3c4-aaaa-7bbb-8ccc-%012d", u)),
-				Epoch:      1,
-				ExpiresAt:  exp,
-			}
-			seq[streamTokens]++
-			if _, err := m.apply(streamTokens, seq[streamTokens], "", record{kind: kindTokenIssued, payload: p}, nil); err != nil {
+			p := &tokenIssued{Hash: tokenHash(fmt.Sprint("token-", i)), Username: strings.Clone(fmt.Sprint("user-", u)),
+				AccountUID: strings.Clone(uid(u)), Epoch: 1, ExpiresAt: exp}
+			if _, err := m.apply(streamTokens, uint64(i+1), "", record{kind: kindTokenIssued, payload: p}, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
-
-		runtime.GC()
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		if _, _, n := m.Counts(); n != tokens {
-			b.Fatalf("%d tokens", n)
-		}
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/tokens, "bytes/token")
+		return m
 	}
-	runtime.KeepAlive(m)
+	cases := []struct {
+		name string
+		// prepare runs before the first measurement (what it keeps is
+		// not counted); build makes the model.
+		prepare func(b *testing.B) any
+		build   func(b *testing.B, prepared any) *Model
+	}{
+		{"apply", nil, func(b *testing.B, _ any) *Model { return apply(b) }},
+		{"replay", nil, func(b *testing.B, _ any) *Model {
+			m := withAccounts(b)
+			var (
+				p  fastjson.Parser
+				in interner
+			)
+			for i := range tokens {
+				u := i % accounts
+				raw, err := tokenIssuedEv(b, fmt.Sprint("token-", i), fmt.Sprint("user-", u), uid(u), 1, exp).Encode()
+				if err != nil {
+					b.Fatal(err)
+				}
+				rec, err := decodeMessage(&p, &in, raw)
+				if _, err := m.apply(streamTokens, uint64(i+1), "", rec, err); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return m
+		}},
+		{"snapshot", func(b *testing.B) any {
+			var buf bytes.Buffer
+			if _, err := writeSnapshot(&buf, snapshotOf(apply(b)), 1<<20); err != nil {
+				b.Fatal(err)
+			}
+			return buf.Bytes()
+		}, func(b *testing.B, prepared any) *Model {
+			m := NewModel()
+			if _, err := m.loadSnapshot(bytes.NewReader(prepared.([]byte)), noCheck); err != nil {
+				b.Fatal(err)
+			}
+			return m
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			var (
+				m        *Model
+				prepared any
+			)
+			for b.Loop() {
+				m = nil
+				if c.prepare != nil {
+					prepared = c.prepare(b)
+				}
+				before := memNow(b)
+				m = c.build(b, prepared)
+				after := memNow(b)
+				if _, _, n := m.Counts(); n != tokens {
+					b.Fatalf("%d tokens", n)
+				}
+				b.ReportMetric(float64(after.heap-before.heap)/tokens, "heap-B/token")
+				b.ReportMetric(float64(after.inuse-before.inuse)/tokens, "inuse-B/token")
+				b.ReportMetric(float64(after.rss-before.rss)/tokens, "rss-B/token")
+			}
+			runtime.KeepAlive(m)
+			runtime.KeepAlive(prepared)
+		})
+	}
+}
+
+type memSample struct{ heap, inuse, rss int64 }
+
+// memNow collects garbage, returns free pages to the OS, and reads the
+// live heap, the heap spans in use and the resident set.
+func memNow(b *testing.B) memSample {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	statm, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(statm))
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return memSample{heap: int64(ms.HeapAlloc), inuse: int64(ms.HeapInuse), rss: pages * int64(os.Getpagesize())}
 }
 
 func benchModel(b *testing.B, n int) (*Model, [][32]byte) {
@@ -322,5 +412,94 @@ func BenchmarkContextLookup(b *testing.B) {
 			}
 			i++
 		}
+	})
+}
+
+// BenchmarkSnapshotCodec encodes and decodes a snapshot of 1000 accounts
+// and a million tokens (from bytes in memory, no NATS), against
+// encoding/gob of the same values as the yardstick.
+func BenchmarkSnapshotCodec(b *testing.B) {
+	const accounts, tokens = 1000, 1_000_000
+	m := NewModel()
+	exp := t0.Add(time.Hour)
+	var seq uint64
+	for i := range accounts {
+		name := fmt.Sprint("user-", i)
+		seq++
+		r := record{kind: kindAccountCreated, payload: &events.AccountCreated{UID: fmt.Sprint("uid-", i), Username: name,
+			PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g", Roles: []string{"reader"}}}
+		if _, err := m.apply(streamState, seq, accountSubject(name), r, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range tokens {
+		u := i % accounts
+		p := &tokenIssued{Hash: tokenHash(fmt.Sprint("token-", i)), Username: fmt.Sprint("user-", u),
+			AccountUID: fmt.Sprint("uid-", u), Epoch: 1, ExpiresAt: exp.Add(time.Duration(i) * time.Millisecond)}
+		if _, err := m.apply(streamTokens, uint64(i+1), "", record{kind: kindTokenIssued, payload: p}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	img := snapshotOf(m)
+	var buf bytes.Buffer
+	if _, err := writeSnapshot(&buf, img, 1<<20); err != nil {
+		b.Fatal(err)
+	}
+	snap := buf.Bytes()
+	type gobImage struct {
+		Accounts []Account
+		Tokens   []Token
+	}
+	var gi gobImage
+	for _, a := range img.accounts {
+		gi.Accounts = append(gi.Accounts, *a)
+	}
+	for _, l := range img.tokens {
+		for _, t := range l {
+			gi.Tokens = append(gi.Tokens, *t)
+		}
+	}
+	var gbuf bytes.Buffer
+	if err := gob.NewEncoder(&gbuf).Encode(gi); err != nil {
+		b.Fatal(err)
+	}
+	gobBytes := gbuf.Bytes()
+
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(snap)))
+		for b.Loop() {
+			if _, err := writeSnapshot(io.Discard, img, 1<<20); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tokens), "ns/token")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(snap)))
+		for b.Loop() {
+			if _, err := NewModel().loadSnapshot(bytes.NewReader(snap), noCheck); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tokens), "ns/token")
+	})
+	b.Run("gob-encode", func(b *testing.B) {
+		b.SetBytes(int64(len(gobBytes)))
+		for b.Loop() {
+			if err := gob.NewEncoder(io.Discard).Encode(gi); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tokens), "ns/token")
+	})
+	b.Run("gob-decode", func(b *testing.B) {
+		b.SetBytes(int64(len(gobBytes)))
+		for b.Loop() {
+			var out gobImage
+			if err := gob.NewDecoder(bytes.NewReader(gobBytes)).Decode(&out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tokens), "ns/token")
 	})
 }

@@ -19,11 +19,14 @@
 //     nothing. Values handed out (*Account, *Token, *Role, Constraint) are
 //     immutable and shared: a change replaces the pointer, it never writes
 //     through it, so callers must not modify them either.
-//   - Projector is the NATS edge: it replays both streams from the start
-//     with ordered consumers, applies each event with its stream sequence,
-//     sweeps expired and revoked tokens, and lets commands wait until their
-//     own event is applied (read-your-writes) and requests wait, briefly,
-//     for events another replica just published.
+//   - Projector is the NATS edge: it starts the model from the latest
+//     snapshot, if one fits the streams (snapshot.go, snapshotter.go),
+//     reads the backlog of both streams with a pull consumer of its own
+//     (catchup.go) and then follows them with ordered consumers, applies
+//     each event with its stream sequence, sweeps expired and revoked
+//     tokens, writes a snapshot now and then, and lets commands wait until
+//     their own event is applied (read-your-writes) and requests wait,
+//     briefly, for events another replica just published.
 //
 // Context bindings are bounded (Config.MaxContexts, in all and per owner)
 // and expire. Unlike tokens they are not swept by the clock: each opened
@@ -47,14 +50,16 @@
 // holds two of its locks at once.
 //
 // In a Projector the writer is whoever holds the apply lock: the handler of
-// either stream's consumer (on the NATS client's goroutines), or Run's
-// goroutine sweeping one shard. Lock order: reader.mu, then
-// Projector.applyMu, then the Model's locks or Projector.notifyMu. Nothing
-// that holds the apply lock waits for I/O, except OnChange if it does.
+// either stream's consumer (on the NATS client's goroutines), Run's
+// goroutine sweeping one shard, or a snapshot copying a part of the model.
+// Lock order: Projector.snapMu, then reader.mu, then Projector.applyMu,
+// then the Model's locks or Projector.notifyMu. Nothing that holds the
+// apply lock waits for I/O, except OnChange if it does.
 //
 // # What this package must never do
 //
 // It never holds a secret: passwords arrive as hashes, tokens as SHA-256
-// digests. It never logs a password hash or a token hash, never writes to a
-// stream, and never blocks a reader on I/O.
+// digests, and a snapshot holds nothing else. It never logs a password hash
+// or a token hash, never writes to an event stream (only snapshots, to
+// their own bucket), and never blocks a reader on I/O.
 package projector

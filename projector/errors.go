@@ -43,6 +43,13 @@ var (
 	// without Run being cancelled (the NATS connection was closed).
 	ErrConsumerClosed = errors.New("stream consumer closed")
 
+	// ErrNoSnapshots is returned by Snapshot when Config.Snapshots is not
+	// set.
+	ErrNoSnapshots = errors.New("no snapshot store configured")
+
+	// ErrNotReady is returned by Snapshot before the projector is ready.
+	ErrNotReady = errors.New("projector not ready")
+
 	// ErrBehind is returned by WaitForLatest when the projection did not
 	// reach the stream's last sequence within Config.CatchUpWait.
 	ErrBehind = errors.New("projection behind stream")

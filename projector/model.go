@@ -126,6 +126,10 @@ type Model struct {
 	victims  [][32]byte
 	renamed  []*Token
 	ctx      contextTable
+	// floors is, per token shard, the TOKENS sequence a loaded snapshot
+	// holds that shard up to: events at or below it are in it already
+	// (see snapshot.go). Zero without a snapshot.
+	floors [snapPartitions]uint64
 }
 
 // reserveTokens sizes the empty token maps for about n tokens, so that a
@@ -392,7 +396,7 @@ func (m *Model) apply(si int, seq uint64, subject string, r record, decErr error
 	case si == streamState && r.kind.isAPIKey():
 		change, err = m.applyAPIKey(subject, r)
 	case si == streamTokens && r.kind.isToken():
-		change, err = m.applyToken(r)
+		change, err = m.applyToken(seq, r)
 	case si == streamTokens && r.kind.isContext():
 		change, err = m.applyContext(r)
 	default:
@@ -538,13 +542,16 @@ func (m *Model) applyAPIKey(subject string, r record) (Change, error) {
 	return ChangeAPIKey, nil
 }
 
-func (m *Model) applyToken(r record) (Change, error) {
+func (m *Model) applyToken(seq uint64, r record) (Change, error) {
 	var hash [32]byte
 	switch p := r.payload.(type) {
 	case *tokenIssued:
 		hash = p.Hash
 	case *tokenRevoked:
 		hash = p.hash
+	}
+	if seq <= m.floors[hash[0]&(shardCount-1)] {
+		return ChangeNone, nil // in the snapshot the shard was loaded from
 	}
 	s := m.tokenShard(&hash)
 	cur := s.m[hash]

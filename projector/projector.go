@@ -20,11 +20,13 @@ const (
 	DefaultCatchUpWait   = 50 * time.Millisecond
 )
 
-// Tuning of the runner. Replay speed comes from large pulls (few round
-// trips), one decode per message (fastjson, see decode.go), no hand-off
-// between goroutines per message (the consumer's handler applies what it
-// decoded), and publishing in batches: one broadcast per batch, none
-// before the projector is ready.
+// Tuning of the runner. Start-up time comes from snapshots (only the tail
+// is replayed); replay speed from large pulls (few round trips) on a
+// consumer without per-message bookkeeping (catchup.go), one decode per
+// message (fastjson, see decode.go), no hand-off between goroutines per
+// message (the consumer's handler applies what it decoded), and
+// publishing in batches: one broadcast per batch, none before the
+// projector is ready.
 const (
 	pullMaxMessages = 8192                  // messages buffered per consumer
 	maxBatch        = 4096                  // events applied between two broadcasts
@@ -66,6 +68,20 @@ type Config struct {
 	// user cannot use up MaxContexts. Default 4096
 	// (DefaultMaxContextsPerOwner).
 	MaxContextsPerOwner int
+
+	// Snapshots is the object store the model is snapshotted into and
+	// started from (events.EnsureSnapshots makes it; see snapshotter.go).
+	// Default nil: no snapshots, every start replays both streams.
+	Snapshots jetstream.ObjectStore
+
+	// SnapshotEvery is how many events applied since the last snapshot
+	// (written or loaded) make the next one due. Default 50,000
+	// (DefaultSnapshotEvery).
+	SnapshotEvery int
+
+	// SnapshotInterval is the shortest time between two snapshots of this
+	// replica. Default 1m (DefaultSnapshotInterval).
+	SnapshotInterval time.Duration
 }
 
 // setDefaults fills the zero fields, then validate reports every problem
@@ -82,6 +98,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxContextsPerOwner == 0 {
 		c.MaxContextsPerOwner = DefaultMaxContextsPerOwner
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = DefaultSnapshotInterval
 	}
 }
 
@@ -104,6 +126,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxContextsPerOwner < 0 {
 		errs = append(errs, fmt.Errorf("projector.max_contexts_per_owner: %d is negative", c.MaxContextsPerOwner))
+	}
+	if c.SnapshotEvery < 0 {
+		errs = append(errs, fmt.Errorf("projector.snapshot_every: %d is negative", c.SnapshotEvery))
+	}
+	if c.SnapshotInterval < 0 {
+		errs = append(errs, fmt.Errorf("projector.snapshot_interval: %s is negative", c.SnapshotInterval))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
@@ -182,6 +210,19 @@ type Projector struct {
 	streamMu sync.Mutex
 	streams  [numStreams]jetstream.Stream // guarded by streamMu; looked up once
 	readers  [numStreams]*reader          // guarded by streamMu; set by Run
+
+	// snapMu makes snapshots take turns; created is when each stream was
+	// made, which a snapshot records. snapLast is when the last snapshot
+	// was written or loaded (unix ns, 0 for never); snapping is set while
+	// Run's snapshot goroutine runs.
+	snapMu   sync.Mutex
+	created  [numStreams]time.Time // guarded by snapMu; set by Run
+	snapLast atomic.Int64
+	snapping atomic.Bool
+
+	// orderedOnly skips the catch-up's own pull consumer (benchmarks
+	// compare the two).
+	orderedOnly bool
 }
 
 // New returns a Projector with an empty model. It checks cfg and fills its
@@ -215,6 +256,28 @@ func New(cfg Config, opts ...Option) (*Projector, error) {
 // only: Apply and Sweep belong to the projector while Run runs.
 func (p *Projector) Model() *Model { return p.model }
 
+// StartStats tells how Run started the model.
+type StartStats struct {
+	// FromSnapshot is true when the model was loaded from a snapshot;
+	// StateSeq and TokensSeq are then the sequences it held (see
+	// SnapshotStats) and Load how long loading it took.
+	FromSnapshot        bool
+	StateSeq, TokensSeq uint64
+	Load                time.Duration
+	// Ready is the time from Run to ready (0 before), Events the number of
+	// events applied until then.
+	Ready  time.Duration
+	Events int
+}
+
+// Started returns how Run started the model; Ready is 0 until the
+// projector is ready.
+func (p *Projector) Started() StartStats {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	return p.w.stats
+}
+
 // Ready reports whether both streams were applied up to their last
 // sequence as of the start of Run (and OnChange has seen the result): the
 // health endpoint answers 503 before.
@@ -236,9 +299,13 @@ func (p *Projector) stream(ctx context.Context, i int) (jetstream.Stream, error)
 }
 
 // position is where a stream stands: its last sequence (0 when it holds
-// no message: nothing to wait for), its first sequence and its size.
+// no message: nothing to wait for), its first sequence and its size; end
+// is the last sequence ever stored, also when no message is left, and
+// created identifies the stream (one deleted and made again starts its
+// sequences over).
 type position struct {
-	last, first, msgs uint64
+	last, first, msgs, end uint64
+	created                time.Time
 }
 
 // position asks the server where stream i stands. The handle's cached
@@ -252,7 +319,7 @@ func (p *Projector) position(ctx context.Context, i int) (position, error) {
 	if err != nil {
 		return position{}, fmt.Errorf("stream %s info: %w", streamNames[i], err)
 	}
-	pos := position{first: info.State.FirstSeq, msgs: info.State.Msgs}
+	pos := position{first: info.State.FirstSeq, msgs: info.State.Msgs, end: info.State.LastSeq, created: info.Created}
 	if pos.msgs > 0 {
 		pos.last = info.State.LastSeq
 	}
@@ -340,16 +407,20 @@ type delivery struct {
 	err     error
 }
 
-// Run consumes both streams from the start and applies every event until
-// ctx ends, then returns nil. It returns an error when a stream cannot be
-// read (missing, connection closed). Run is called once.
+// Run starts the model from the latest usable snapshot (or empty), then
+// consumes both streams from there and applies every event until ctx
+// ends, then returns nil. It returns an error when a stream cannot be read
+// (missing, connection closed). Run is called once.
 //
-// Goroutines: Run starts one ordered consumer per stream; their handlers,
-// on the NATS client's goroutines, decode and apply each message and take
-// turns on the apply lock, so the model has one writer at a time. Run's
-// own goroutine sweeps, publishes held batches, rechecks readiness and
-// reopens a consumer that ended. It stops the consumers and waits until
-// they ended before it returns.
+// Goroutines: Run reads each stream's backlog as of its start with a
+// catch-up of its own (two at once, see catchup.go), then starts one
+// ordered consumer per stream; their handlers, on the NATS client's
+// goroutines, decode and apply each message and take turns on the apply
+// lock, so the model has one writer at a time. Run's own goroutine
+// sweeps, publishes held batches, rechecks readiness, starts a snapshot
+// when one is due (on a goroutine it waits for) and reopens a consumer
+// that ended. It stops the consumers and waits until they ended before it
+// returns.
 func (p *Projector) Run(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return ErrAlreadyStarted
@@ -367,22 +438,30 @@ func (p *Projector) run(ctx context.Context) error {
 	p.w = writer{p: p, start: time.Now()}
 	p.applyMu.Unlock()
 	// The targets of readiness: each stream's last sequence now.
-	var targets [numStreams]uint64
+	var (
+		targets [numStreams]uint64
+		pos     [numStreams]position
+	)
 	for i := range numStreams {
-		pos, err := p.position(ctx, i)
-		if err != nil {
+		var err error
+		if pos[i], err = p.position(ctx, i); err != nil {
 			return fmt.Errorf("projector start: %w", err)
 		}
-		targets[i] = pos.last
-		if i == streamTokens {
-			p.applyMu.Lock()
-			p.model.reserveTokens(int(min(pos.msgs, maxReserve)))
-			p.applyMu.Unlock()
-		}
+		targets[i] = pos[i].last
+	}
+	p.snapMu.Lock()
+	p.created = [numStreams]time.Time{pos[streamState].created, pos[streamTokens].created}
+	p.snapMu.Unlock()
+	loaded := p.loadSnapshot(ctx, pos)
+	if ctx.Err() != nil {
+		return nil
 	}
 	p.applyMu.Lock()
+	if !loaded {
+		p.model.reserveTokens(int(min(pos[streamTokens].msgs, maxReserve)))
+	}
 	for i, t := range targets {
-		p.w.targets[i], p.w.caught[i] = t, t == 0
+		p.w.targets[i], p.w.caught[i] = t, t <= p.model.applied[i].Load()
 	}
 	p.applyMu.Unlock()
 
@@ -390,12 +469,19 @@ func (p *Projector) run(ctx context.Context) error {
 		readers [numStreams]*reader
 		closed  [numStreams]<-chan struct{}
 	)
+	for i := range numStreams {
+		s, err := p.stream(ctx, i)
+		if err != nil {
+			return fmt.Errorf("projector start: %w", err)
+		}
+		readers[i] = &reader{p: p, i: i, stream: s, last: p.model.applied[i].Load()}
+	}
 	defer func() {
 		for i, r := range readers {
-			if r == nil {
+			r.stop()
+			if closed[i] == nil {
 				continue
 			}
-			r.stop()
 			select {
 			case <-closed[i]:
 			case <-time.After(stopWait):
@@ -403,17 +489,6 @@ func (p *Projector) run(ctx context.Context) error {
 			}
 		}
 	}()
-	for i := range numStreams {
-		s, err := p.stream(ctx, i)
-		if err != nil {
-			return fmt.Errorf("projector start: %w", err)
-		}
-		r := &reader{p: p, i: i, stream: s}
-		if closed[i], err = r.open(ctx); err != nil {
-			return fmt.Errorf("projector start: %w", err)
-		}
-		readers[i] = r
-	}
 	p.streamMu.Lock()
 	p.readers = readers
 	p.streamMu.Unlock()
@@ -423,6 +498,33 @@ func (p *Projector) run(ctx context.Context) error {
 	p.w.finish(ctx) // both streams may be empty: ready at once
 	p.applyMu.Unlock()
 
+	// The backlog as of now, both streams at once, on the fast path; then
+	// the ordered consumers go on from the last sequence applied.
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		if !p.orderedOnly {
+			wg.Go(func() { r.catchUp(ctx, targets[i]) })
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	for i, r := range readers {
+		c, err := r.open(ctx)
+		if err != nil {
+			if p.cfg.JS.Conn().IsClosed() {
+				return fmt.Errorf("read %s: %w: %w", streamNames[i], ErrConsumerClosed, err)
+			}
+			return fmt.Errorf("projector start: %w", err)
+		}
+		closed[i] = c
+	}
+
+	var snapWG sync.WaitGroup
+	defer snapWG.Wait()
+	snapTick := time.NewTicker(min(snapshotCheck, p.cfg.SnapshotInterval))
+	defer snapTick.Stop()
 	sweep := time.NewTicker(p.cfg.SweepInterval)
 	defer sweep.Stop()
 	recheck := time.NewTicker(readyRecheck)
@@ -452,6 +554,18 @@ func (p *Projector) run(ctx context.Context) error {
 			p.flush(ctx)
 		case <-sweep.C:
 			p.sweep(ctx)
+		case <-snapTick.C:
+			p.applyMu.Lock()
+			due := p.snapshotDueLocked()
+			p.applyMu.Unlock()
+			if due && p.snapping.CompareAndSwap(false, true) {
+				snapWG.Go(func() {
+					defer p.snapping.Store(false)
+					if _, err := p.Snapshot(ctx); err != nil && ctx.Err() == nil {
+						p.log.WarnContext(ctx, "projector_snapshot_failed", "error", err)
+					}
+				})
+			}
 		case <-recheckC:
 			p.recheck(ctx)
 		}
@@ -569,6 +683,7 @@ type reader struct {
 	strs    interner
 	last    uint64 // last stream sequence applied
 	cc      jetstream.ConsumeContext
+	fetch   *fetch // the catch-up running, nil when none
 	stopped bool
 }
 
@@ -606,20 +721,24 @@ func (r *reader) open(ctx context.Context) (<-chan struct{}, error) {
 	return closed, nil
 }
 
-// stop ends the consumer, now and for any later open.
+// stop ends the consumer and the catch-up, now and for any later open.
 func (r *reader) stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopped = true
+	if r.fetch != nil {
+		r.fetch.endLocked("", nil)
+	}
 	if r.cc != nil {
 		r.cc.Stop()
 	}
 }
 
 func (r *reader) handle(ctx context.Context, msg jetstream.Msg) {
-	meta, err := msg.Metadata()
-	if err != nil {
-		r.p.log.WarnContext(ctx, "projector_message_skipped", "stream", streamNames[r.i], "error", err)
+	seq, _, pending, ok := ackSeqs(msg.Reply())
+	if !ok {
+		r.p.log.WarnContext(ctx, "projector_message_skipped", "stream", streamNames[r.i],
+			"error", fmt.Errorf("%w: reply subject %q", ErrMalformed, msg.Reply()))
 		return
 	}
 	r.mu.Lock()
@@ -627,7 +746,13 @@ func (r *reader) handle(ctx context.Context, msg jetstream.Msg) {
 	if r.stopped {
 		return
 	}
-	d := delivery{stream: r.i, seq: meta.Sequence.Stream, pending: meta.NumPending, subject: msg.Subject(), raw: msg.Data()}
+	r.applyLocked(ctx, seq, pending, msg.Subject(), msg.Data())
+}
+
+// applyLocked decodes one message and applies it under the apply lock.
+// r.mu is held.
+func (r *reader) applyLocked(ctx context.Context, seq, pending uint64, subject string, raw []byte) {
+	d := delivery{stream: r.i, seq: seq, pending: pending, subject: subject, raw: raw}
 	d.rec, d.err = decodeMessage(&r.parser, &r.strs, d.raw)
 	r.p.applyMu.Lock()
 	r.p.w.apply(ctx, d)
@@ -643,9 +768,11 @@ type writer struct {
 	caught    [numStreams]bool
 	start     time.Time
 	changes   Change // not reported to OnChange yet
-	applied   int    // events applied since start
-	unflushed int    // events applied since the last finish
-	held      bool   // Run was told about the unflushed events
+	stats     StartStats
+	applied   int  // events applied since start
+	snapBase  int  // applied as of the last snapshot written
+	unflushed int  // events applied since the last finish
+	held      bool // Run was told about the unflushed events
 }
 
 // apply folds one delivery and decides whether to publish now. A batch
@@ -707,9 +834,10 @@ func (w *writer) finish(ctx context.Context) {
 	}
 	p.broadcast()
 	if !wasReady {
+		w.stats.Ready, w.stats.Events = time.Since(w.start), w.applied
 		accounts, constraints, tokens := p.model.Counts()
 		p.log.InfoContext(ctx, "projector_ready",
-			"duration", time.Since(w.start), "events", w.applied,
+			"duration", w.stats.Ready, "events", w.applied, "from_snapshot", w.stats.FromSnapshot,
 			"accounts", accounts, "constraints", constraints, "tokens", tokens)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -44,6 +46,10 @@ type app struct {
 	auditor   *auditor.Auditor // nil when audit.disabled
 	fileRealm *filerealm.Realm // nil when authc.file.users is empty
 	closeOnce sync.Once
+
+	// compiled is what onChange last gave the policy, nil before. Only
+	// onChange touches it: the projector calls it one at a time.
+	compiled *compiledRoles
 }
 
 // newApp connects to NATS, ensures the streams and builds every part. Call
@@ -70,15 +76,20 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := events.EnsureStreams(sctx, a.js, events.StreamsConfig{
-		Replicas: cfg.NATS.Replicas, TokenTTL: cfg.TokenTTL, AuthMaxAge: cfg.NATS.AuthMaxAge,
-	}); err != nil {
+	streams := events.StreamsConfig{Replicas: cfg.NATS.Replicas, TokenTTL: cfg.TokenTTL, AuthMaxAge: cfg.NATS.AuthMaxAge}
+	if err := events.EnsureStreams(sctx, a.js, streams); err != nil {
 		return fail(err)
+	}
+	pcfg := projector.Config{JS: a.js, SnapshotEvery: cfg.Snapshot.Every, SnapshotInterval: cfg.Snapshot.Interval}
+	if !cfg.Snapshot.Disabled {
+		if pcfg.Snapshots, err = events.EnsureSnapshots(sctx, a.js, streams); err != nil {
+			return fail(err)
+		}
 	}
 	if a.engine, err = policy.New(policy.Config{Dir: cfg.Policy.Dir}, policy.WithLogger(log)); err != nil {
 		return fail(fmt.Errorf("policy: %w", err))
 	}
-	a.proj, err = projector.New(projector.Config{JS: a.js},
+	a.proj, err = projector.New(pcfg,
 		projector.WithLogger(log),
 		projector.WithOnChange(a.onChange))
 	if err != nil {
@@ -173,7 +184,15 @@ func newAuditor(cfg Config, js jetstream.JetStream, log *slog.Logger) (*auditor.
 // onChange recompiles the policy when constraints, roles or API keys
 // changed (a key's role descriptors are roles _apikey/<id>/<name>). It runs
 // on the projector's writer before waiters are woken, so a constraint or
-// role is enforced by the time its creation is answered.
+// role is enforced by the time its creation is answered. A compilation
+// holds the projector's apply lock, and so delays the events behind it (a
+// revocation), so it is skipped when it would change nothing that can be
+// reached: when the roles of the role API are as compiled and every API
+// key role is compiled already. That covers a key without descriptors
+// created or invalidated, and a key with descriptors invalidated: its
+// roles stay compiled until the next compilation, unreachable, since an
+// invalidated key fails authentication and a key's roles are granted only
+// to requests authenticated with that key (policy.APIKeyRolePrefix).
 func (a *app) onChange(ch projector.Change) {
 	if ch&projector.ChangeConstraint != 0 {
 		cs := a.proj.Model().Constraints()
@@ -187,11 +206,46 @@ func (a *app) onChange(ch projector.Change) {
 	}
 	if ch&(projector.ChangeRole|projector.ChangeAPIKey) != 0 {
 		model := a.proj.Model()
-		prs := gateway.PolicyRoles(model)
-		if err := a.engine.SetRoles(context.Background(), prs); err != nil {
-			a.log.Error("policy_compile_failed", "roles", len(prs), "error", err)
+		users, keys := gateway.RolePolicyRoles(model), gateway.APIKeyPolicyRoles(model)
+		if a.compiled != nil && a.compiled.covers(users, keys) {
+			return
+		}
+		if err := a.engine.SetRoles(context.Background(), append(slices.Clip(users), keys...)); err != nil {
+			a.log.Error("policy_compile_failed", "roles", len(users)+len(keys), "error", err)
+			return
+		}
+		a.compiled = newCompiledRoles(users, keys)
+	}
+}
+
+// compiledRoles is what onChange last gave the policy.
+type compiledRoles struct {
+	users []policy.Role
+	keys  map[string]policy.Role
+}
+
+func newCompiledRoles(users, keys []policy.Role) *compiledRoles {
+	c := &compiledRoles{users: users, keys: make(map[string]policy.Role, len(keys))}
+	for _, r := range keys {
+		c.keys[r.Name] = r
+	}
+	return c
+}
+
+// covers reports whether compiling users and keys would change nothing
+// reachable: the same roles of the role API, and API key roles that are
+// all compiled already (the compiled ones may hold more: those of keys
+// invalidated since).
+func (c *compiledRoles) covers(users, keys []policy.Role) bool {
+	if !reflect.DeepEqual(users, c.users) {
+		return false
+	}
+	for _, r := range keys {
+		if have, ok := c.keys[r.Name]; !ok || !reflect.DeepEqual(have, r) {
+			return false
 		}
 	}
+	return true
 }
 
 // Addr binds the gateway's listener and returns its address.

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/portcullis/portcullis/gateway"
+	"github.com/portcullis/portcullis/projector"
 )
 
 // Config is the root configuration: one YAML file (--config), then
@@ -39,11 +40,12 @@ type Config struct {
 	// authenticates, for clocks that drift between replicas. Default 0. Env PORTCULLIS_API_KEY_CLOCK_SKEW.
 	APIKeyClockSkew time.Duration `yaml:"api_key_clock_skew" env:"PORTCULLIS_API_KEY_CLOCK_SKEW"`
 
-	NATS   NATSConfig   `yaml:"nats"`
-	Policy PolicyConfig `yaml:"policy"`
-	Audit  AuditConfig  `yaml:"audit"`
-	Authc  AuthcConfig  `yaml:"authc"`
-	Log    LogConfig    `yaml:"log"`
+	NATS     NATSConfig     `yaml:"nats"`
+	Snapshot SnapshotConfig `yaml:"snapshot"`
+	Policy   PolicyConfig   `yaml:"policy"`
+	Audit    AuditConfig    `yaml:"audit"`
+	Authc    AuthcConfig    `yaml:"authc"`
+	Log      LogConfig      `yaml:"log"`
 }
 
 // AuthcConfig configures authentication, named as Elasticsearch's
@@ -175,6 +177,18 @@ type NATSConfig struct {
 	AuthMaxAge time.Duration `yaml:"auth_max_age" env:"PORTCULLIS_NATS_AUTH_MAX_AGE"`
 }
 
+// SnapshotConfig configures the snapshots of the read model, kept in the
+// object store bucket PORTCULLIS_SNAPSHOTS, that bound a replica's start:
+// it loads the latest and replays only the events after it.
+type SnapshotConfig struct {
+	// Disabled turns snapshots off: every start replays both streams in full. Default false. Env PORTCULLIS_SNAPSHOT_DISABLED.
+	Disabled bool `yaml:"disabled" env:"PORTCULLIS_SNAPSHOT_DISABLED"`
+	// Every is how many events applied since the last snapshot make the next one due. Default 50000. Env PORTCULLIS_SNAPSHOT_EVERY.
+	Every int `yaml:"every" env:"PORTCULLIS_SNAPSHOT_EVERY"`
+	// Interval is the shortest time between two snapshots of one replica. Default 1m. Env PORTCULLIS_SNAPSHOT_INTERVAL.
+	Interval time.Duration `yaml:"interval" env:"PORTCULLIS_SNAPSHOT_INTERVAL"`
+}
+
 // PolicyConfig locates the Rego policy.
 type PolicyConfig struct {
 	// Dir of .rego files replacing the built-in policy (rego/ of the repository). Default "": built in. Env PORTCULLIS_POLICY_DIR, flag --policy-dir.
@@ -199,6 +213,7 @@ func defaultConfig() Config {
 		BasicCacheTTL:   20 * time.Minute,
 		UpstreamTimeout: 120 * time.Second,
 		NATS:            NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour},
+		Snapshot:        SnapshotConfig{Every: projector.DefaultSnapshotEvery, Interval: projector.DefaultSnapshotInterval},
 		Authc:           AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true}},
 		Log:             LogConfig{Level: "info", Format: "text"},
 	}
@@ -355,6 +370,12 @@ func (c Config) validate() error {
 	}
 	if c.NATS.Listen != "" && c.NATS.Password == "" {
 		errs = append(errs, errors.New("nats.password: required when nats.listen opens the embedded server's client port"))
+	}
+	if c.Snapshot.Every < 1 {
+		errs = append(errs, fmt.Errorf("snapshot.every: %d is not positive", c.Snapshot.Every))
+	}
+	if c.Snapshot.Interval < 0 {
+		errs = append(errs, fmt.Errorf("snapshot.interval: %s is negative", c.Snapshot.Interval))
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("nats.replicas: %d is not in 1..5", c.NATS.Replicas))
