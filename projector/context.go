@@ -228,6 +228,31 @@ func (m *Model) applyContext(r record) (Change, error) {
 	return ChangeContext, nil
 }
 
+// loadContext adds a binding read from a snapshot, within the limits, as
+// its opened event did. Writer only (before the first Apply).
+func (m *Model) loadContext(c *Context) error {
+	t := &m.ctx
+	switch {
+	case c.Hash == [32]byte{} || c.Owner.Username == "" || c.Owner.RealmType == "" || c.ExpiresAt.IsZero():
+		return fmt.Errorf("context binding without id hash, owner or expiry")
+	case c.Kind != events.ContextScroll && c.Kind != events.ContextPIT && c.Kind != events.ContextAsync:
+		return fmt.Errorf("context binding of unknown kind %q", c.Kind)
+	case t.nodes[c.Hash] != nil:
+		return fmt.Errorf("duplicate context binding")
+	case len(t.nodes) >= t.limits.max || t.byOwner[c.Owner] >= t.limits.perOwner:
+		return fmt.Errorf("context bindings beyond the limits")
+	}
+	n := &contextNode{hash: c.Hash, owner: c.Owner, expires: c.ExpiresAt}
+	heap.Push(&t.heap, n)
+	t.nodes[c.Hash] = n
+	t.byOwner[c.Owner]++
+	s := m.contextShard(&c.Hash)
+	s.mu.Lock()
+	s.m[c.Hash] = c
+	s.mu.Unlock()
+	return nil
+}
+
 // dropContextNode removes n from the writer's index (not from the shard).
 func (m *Model) dropContextNode(n *contextNode) {
 	t := &m.ctx

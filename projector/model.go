@@ -130,6 +130,9 @@ type Model struct {
 	// holds that shard up to: events at or below it are in it already
 	// (see snapshot.go). Zero without a snapshot.
 	floors [snapPartitions]uint64
+	// ctxFloor is the TOKENS sequence the context bindings of a loaded
+	// snapshot are at: context events at or below it are in it already.
+	ctxFloor uint64
 }
 
 // reserveTokens sizes the empty token maps for about n tokens, so that a
@@ -398,6 +401,9 @@ func (m *Model) apply(si int, seq uint64, subject string, r record, decErr error
 	case si == streamTokens && r.kind.isToken():
 		change, err = m.applyToken(seq, r)
 	case si == streamTokens && r.kind.isContext():
+		if seq <= m.ctxFloor {
+			break // in the loaded snapshot already
+		}
 		change, err = m.applyContext(r)
 	default:
 		err = fmt.Errorf("%w: not a %s event", ErrInconsistent, streamNames[si])

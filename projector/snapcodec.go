@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The snapshot format, version 1. It must be read by every later version
+// The snapshot format, version 2 (1 had no context bindings). It must be read by every later version
 // or refused by it (a new layout is a new version; an unknown version is
 // never guessed at, the reader replays the streams instead).
 //
@@ -23,7 +23,11 @@ import (
 // tokens in expiry order, which the reader does not rely on):
 //
 //	meta, accounts, roles, constraints, api keys, subjects, dead uids,
-//	token pairs, tokens × 64, end
+//	token pairs, tokens × 64, contexts, end
+//
+// contexts holds the search context bindings (scroll, PIT and async ids
+// bound to their creator), copied with token partition 0: the TOKENS
+// sequence they are at, then each one's hash, kind, owner and expiry.
 //
 // Inside a payload, numbers are uvarints (varints where signed), strings
 // and byte strings a uvarint length then the bytes; a list or byte string
@@ -37,7 +41,7 @@ import (
 // times as long, see BenchmarkSnapshotCodec).
 const (
 	snapMagic   = "PCSNAP"
-	snapVersion = 1
+	snapVersion = 2
 
 	// snapPartitions splits the tokens as the model's shards do (the
 	// first byte of the hash, modulo 64), so that each partition is
@@ -66,6 +70,7 @@ const (
 	secDeadUIDs
 	secTokenPairs
 	secTokens
+	secContexts
 	secEnd sectionKind = 0xFF
 )
 

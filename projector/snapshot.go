@@ -55,6 +55,8 @@ type image struct {
 	deadUIDs    []string
 	tokens      [snapPartitions][]*Token
 	floors      [snapPartitions]uint64 // TOKENS sequence each partition was copied at
+	contexts    []*Context             // the search context bindings, copied with partition 0
+	ctxFloor    uint64                 // TOKENS sequence they were copied at
 }
 
 type subjectSeq struct {
@@ -122,6 +124,15 @@ func (m *Model) freezeTokens(img *image, i int) {
 		img.tokens[i] = append(img.tokens[i], t)
 	}
 	img.floors[i] = m.applied[streamTokens].Load()
+	if i == 0 {
+		// The context bindings (also TOKENS events) in the same turn.
+		for j := range m.contexts {
+			for _, c := range m.contexts[j].m {
+				img.contexts = append(img.contexts, c)
+			}
+		}
+		img.ctxFloor = img.floors[0]
+	}
 }
 
 // sealTokens sets the meta's TOKENS range from the partitions' floors.
@@ -257,6 +268,19 @@ func writeSnapshot(w io.Writer, img *image, flushAt int) (int64, error) {
 		})
 		total += uint64(len(l))
 	}
+	sw.section(secContexts, func(e *enc) {
+		e.uvarint(img.ctxFloor)
+		e.uvarint(uint64(len(img.contexts)))
+		for _, c := range img.contexts {
+			e.b = append(e.b, c.Hash[:]...)
+			e.str(c.Kind)
+			e.str(c.Owner.Username)
+			e.str(c.Owner.RealmType)
+			e.str(c.Owner.RealmName)
+			e.str(c.Owner.APIKeyID)
+			e.time(c.ExpiresAt)
+		}
+	})
 	sw.section(secEnd, func(e *enc) {
 		e.uvarint(uint64(len(img.accounts)))
 		e.uvarint(total)
@@ -510,6 +534,30 @@ func (m *Model) loadSnapshot(r io.Reader, check func(snapshotMeta) error) (meta 
 		nTokens += uint64(n)
 	}
 
+	if d, err = sr.expect(secContexts); err != nil {
+		return meta, err
+	}
+	ctxFloor := d.uvarint()
+	if d.err == nil && (ctxFloor < meta.tokensLow || ctxFloor > meta.tokensHigh) {
+		return meta, snapErr("context bindings at seq %d, outside %d..%d", ctxFloor, meta.tokensLow, meta.tokensHigh)
+	}
+	for range d.count(32 + 6) {
+		c := &Context{Hash: d.hash(), Kind: d.str()}
+		c.Owner = events.ContextOwner{Username: d.str(), RealmType: d.str(), RealmName: d.str(), APIKeyID: d.str()}
+		c.ExpiresAt = d.time()
+		if d.err != nil {
+			break
+		}
+		if err := m.loadContext(c); err != nil {
+			d.fail(err.Error())
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return meta, err
+	}
+	m.ctxFloor = ctxFloor
+
 	if d, err = sr.expect(secEnd); err != nil {
 		return meta, err
 	}
@@ -580,6 +628,16 @@ func (m *Model) clear() {
 	m.smu.Unlock()
 	m.deadUIDs = make(map[string]struct{})
 	m.floors = [snapPartitions]uint64{}
+	m.ctxFloor = 0
+	for i := range m.contexts {
+		s := &m.contexts[i]
+		s.mu.Lock()
+		s.m = make(map[[32]byte]*Context)
+		s.mu.Unlock()
+	}
+	m.ctx.nodes = make(map[[32]byte]*contextNode)
+	m.ctx.byOwner = make(map[events.ContextOwner]int)
+	m.ctx.heap = nil
 	for i := range m.applied {
 		m.applied[i].Store(0)
 	}

@@ -231,6 +231,11 @@ func dumpModel(m *Model) string {
 	for uid := range m.deadUIDs {
 		add("7 dead %s", uid)
 	}
+	for i := range m.contexts {
+		for _, c := range m.contexts[i].m {
+			add("8 context %s %s %+v %s", hex.EncodeToString(c.Hash[:]), c.Kind, c.Owner, ts(c.ExpiresAt))
+		}
+	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
@@ -578,4 +583,75 @@ func FuzzLoadSnapshot(f *testing.F) {
 			t.Fatalf("counts %d %d, maps hold %d %d", a, tokens, na, nt)
 		}
 	})
+}
+
+// TestSnapshotContexts: the search context bindings travel in the
+// snapshot; context events the snapshot holds are skipped on the tail, and
+// the later ones (a close, a renewal, a new binding) apply, so the loaded
+// model equals the full replay's.
+func TestSnapshotContexts(t *testing.T) {
+	keyOwner := events.ContextOwner{Username: "carol", RealmType: "_es_api_key", APIKeyID: "k1"}
+	ldapOwner := events.ContextOwner{Username: "dave", RealmType: "ldap", RealmName: "ldap1"}
+	before := []events.Event{
+		ctxOpened(t, "A", events.ContextScroll, ownerA, t0, t0.Add(time.Hour)),
+		ctxOpened(t, "B", events.ContextPIT, keyOwner, t0, t0.Add(time.Hour)),
+		ctxOpened(t, "C", events.ContextAsync, ldapOwner, t0, t0.Add(time.Hour)),
+		ctxClosed(t, "B", keyOwner),
+	}
+	after := []events.Event{
+		ctxOpened(t, "D", events.ContextScroll, ownerA, t0.Add(time.Minute), t0.Add(2*time.Hour)),
+		ctxClosed(t, "A", ownerA),
+		ctxOpened(t, "C", events.ContextAsync, ldapOwner, t0.Add(time.Minute), t0.Add(3*time.Hour)), // renewal
+	}
+	var log []logEvent
+	for i, ev := range append(append([]events.Event{}, before...), after...) {
+		log = append(log, logEvent{stream: events.StreamTokens, seq: uint64(i + 1), subject: events.ContextSubject(ev.Subject), ev: ev})
+	}
+	full := NewModel()
+	applyLog(t, full, log[:len(before)])
+	img := &image{meta: snapshotMeta{taken: t0}}
+	full.freezeState(img)
+	for i := range snapPartitions {
+		full.freezeTokens(img, i)
+	}
+	img.sealTokens()
+	applyLog(t, full, log[len(before):])
+
+	var buf bytes.Buffer
+	if _, err := writeSnapshot(&buf, img, 512); err != nil {
+		t.Fatal(err)
+	}
+	loaded := NewModel()
+	if _, err := loaded.loadSnapshot(bytes.NewReader(buf.Bytes()), noCheck); err != nil {
+		t.Fatal(err)
+	}
+	if n := loaded.Contexts(); n != 2 {
+		t.Fatalf("snapshot holds %d bindings, want 2 (A and C)", n)
+	}
+	got := applyLog(t, loaded, log)
+	for i := range before {
+		if want := fmt.Sprintf("%s %d %v %v", events.StreamTokens, i+1, ChangeNone, nil); got[i] != want {
+			t.Fatalf("event %d held by the snapshot: %s, want %s", i, got[i], want)
+		}
+	}
+	diffDumps(t, dumpModel(full), dumpModel(loaded))
+	for id, want := range map[string]bool{"A": false, "B": false, "C": true, "D": true} {
+		if _, ok := loaded.Context(ctxHash(id), t0.Add(30*time.Minute)); ok != want {
+			t.Errorf("binding %s after snapshot and tail: %v, want %v", id, ok, want)
+		}
+	}
+	if c, _ := loaded.Context(ctxHash("C"), t0); !c.ExpiresAt.Equal(t0.Add(3*time.Hour)) || c.Owner != ldapOwner {
+		t.Errorf("renewed binding C: %+v", c)
+	}
+
+	// A binding that does not hold is refused with the snapshot.
+	bad := NewModel()
+	img.contexts = append(img.contexts, &Context{Hash: ctxHash("E"), Kind: "cursor", Owner: ownerA, ExpiresAt: t0.Add(time.Hour)})
+	buf.Reset()
+	if _, err := writeSnapshot(&buf, img, 512); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.loadSnapshot(&buf, noCheck); !errors.Is(err, errSnapshot) || bad.Contexts() != 0 {
+		t.Fatalf("a binding of an unknown kind: %v, %d bindings left", err, bad.Contexts())
+	}
 }
