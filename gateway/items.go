@@ -11,13 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/canon"
 	"github.com/portcullis/portcullis/gateway/classify"
+	"github.com/portcullis/portcullis/internal/jsonstr"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -403,48 +403,8 @@ func appendSecurityError(b []byte, rf *itemRefusal, detailed bool) []byte {
 }
 
 // appendJSONString appends s as a JSON string the way Elasticsearch's
-// Jackson writes one: '"' and '\' escaped, control characters as \b \t \n
-// \f \r or \u00XX, everything else (non-ASCII included) as is. Invalid
-// UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				b = append(b, "\uFFFD"...)
-			} else {
-				b = append(b, s[i:i+n]...)
-			}
-			i += n
-			continue
-		}
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\r':
-			b = append(b, '\\', 'r')
-		default:
-			if c < 0x20 {
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			} else {
-				b = append(b, c)
-			}
-		}
-		i++
-	}
-	return append(b, '"')
-}
+// Jackson writes one (jsonstr.AppendJackson).
+func appendJSONString(b []byte, s string) []byte { return jsonstr.AppendJackson(b, s) }
 
 // responseShape is the shape of a multi-item API's answer.
 type responseShape struct {
