@@ -78,7 +78,14 @@ func StreamConfigs(c StreamsConfig) []jetstream.StreamConfig {
 			MaxAge:      c.AuthMaxAge,
 			MaxBytes:    c.AuthMaxBytes,
 			Discard:     jetstream.DiscardOld,
-			Duplicates:  2 * time.Minute,
+			// The emitter's retries of one outcome come within seconds; a
+			// longer window only grows the server's duplicate table, one
+			// entry per outcome (at 16k requests/s, 2 minutes held 2M
+			// entries, most of the process's live heap, and the garbage
+			// collector's work on it made the latency tail). A retry later
+			// than this is stored twice with the same event id, which the
+			// auditor writes once (_id) and subscribers can drop.
+			Duplicates: AuthDuplicateWindow,
 		},
 	}
 }

@@ -81,6 +81,10 @@ func ContextSubject(idHash string) string { return "portcullis.token.context." +
 // AuthSubject is the subject of an auth outcome, portcullis.auth.<action>.
 func AuthSubject(action string) string { return "portcullis.auth." + action }
 
+// AuthDuplicateWindow is the AUTH stream's duplicate window (Nats-Msg-Id =
+// event id): short, as outcomes are many and their retries prompt.
+const AuthDuplicateWindow = 10 * time.Second
+
 // TokenStreamMaxAge is how long the TOKENS stream keeps an event: the
 // longest token TTL plus a margin for clock skew, so that an expired token's
 // events leave the log by themselves and a revocation outlives its token.
