@@ -66,9 +66,9 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 	b := append(dst, `{"@timestamp":"`...)
 	b = ev.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `","event":{"id":`...)
-	b = appendString(b, ev.ID)
+	b = jsonstr.Append(b, ev.ID)
 	b = append(b, `,"kind":"event","action":`...)
-	b = appendString(b, action)
+	b = jsonstr.Append(b, action)
 	b = append(b, `,"outcome":"`...)
 	b = append(b, outcome(o.Outcome)...)
 	b = append(b, `","category":`...)
@@ -78,7 +78,7 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 	b = append(b, `,"dataset":"`+Dataset+`","module":"portcullis"`...)
 	if o.Reason != "" {
 		b = append(b, `,"reason":`...)
-		b = appendString(b, o.Reason)
+		b = jsonstr.Append(b, o.Reason)
 	}
 	b = append(b, `},"ecs":{"version":"`+ecsVersion+`"}`...)
 
@@ -92,17 +92,17 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 	}
 	if o.AuthType != "" {
 		b = append(b, `,"authentication":{"type":`...)
-		b = appendString(b, o.AuthType)
+		b = jsonstr.Append(b, o.AuthType)
 		b = append(b, '}')
 	}
 	if o.APIKeyID != "" {
 		b = append(b, `,"apikey":{"id":`...)
-		b = appendString(b, o.APIKeyID)
+		b = jsonstr.Append(b, o.APIKeyID)
 		b = append(b, '}')
 	}
 	if o.Realm != "" {
 		b = append(b, `,"realm":`...)
-		b = appendString(b, o.Realm)
+		b = jsonstr.Append(b, o.Realm)
 	}
 	if len(o.Realms) > 0 {
 		b = append(b, `,"realms":[`...)
@@ -111,7 +111,7 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 				b = append(b, ',')
 			}
 			b = append(b, `{"name":`...)
-			b = appendString(b, r.Realm)
+			b = jsonstr.Append(b, r.Realm)
 			f := fields{b: b, n: 1}
 			f.str("type", r.Type)
 			f.str("reason", r.Reason)
@@ -122,7 +122,7 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 	b = append(b, `,"origin":{"type":"rest"`...)
 	if o.SourceIP != "" {
 		b = append(b, `,"address":`...)
-		b = appendString(b, o.SourceIP)
+		b = jsonstr.Append(b, o.SourceIP)
 	}
 	b = append(b, '}')
 
@@ -138,7 +138,7 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 			f.b = strconv.AppendUint(f.b, uint64(port), 10)
 		}
 		f.key("address")
-		b = appendString(f.b, o.SourceIP)
+		b = jsonstr.Append(f.b, o.SourceIP)
 		b = append(b, '}')
 	}
 	if o.Path != "" || o.Query != "" {
@@ -150,10 +150,10 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 		if o.Path != "" || q != "" {
 			f.key("original")
 			f.b = append(f.b, '"')
-			f.b = appendStringContent(f.b, o.Path)
+			f.b = jsonstr.AppendContent(f.b, o.Path)
 			if q != "" {
 				f.b = append(f.b, '?')
-				f.b = appendStringContent(f.b, q)
+				f.b = jsonstr.AppendContent(f.b, q)
 			}
 			f.b = append(f.b, '"')
 		}
@@ -188,7 +188,7 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 	}
 	if o.ESAction != "" {
 		b = append(b, `,"action":`...)
-		b = appendString(b, o.ESAction)
+		b = jsonstr.Append(b, o.ESAction)
 	}
 	if len(o.Indices) > 0 {
 		b = append(b, `,"indices":`...)
@@ -203,16 +203,16 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 	}
 	if ev.Source != "" {
 		b = append(b, `,"node":{"id":`...)
-		b = appendString(b, ev.Source)
+		b = jsonstr.Append(b, ev.Source)
 		b = append(b, `},"observer":{"name":`...)
-		b = appendString(b, ev.Source)
+		b = jsonstr.Append(b, ev.Source)
 		b = append(b, `,"product":"portcullis"}`...)
 	}
 	if name != "" || ip != "" {
 		b = append(b, `,"related":{`...)
 		if name != "" {
 			b = append(b, `"user":[`...)
-			b = appendString(b, name)
+			b = jsonstr.Append(b, name)
 			b = append(b, ']')
 		}
 		if ip != "" {
@@ -220,7 +220,7 @@ func appendDocument(dst []byte, ev events.Event, o events.AuthOutcome) ([]byte, 
 				b = append(b, ',')
 			}
 			b = append(b, `"ip":[`...)
-			b = appendString(b, ip)
+			b = jsonstr.Append(b, ip)
 			b = append(b, ']')
 		}
 		b = append(b, '}')
@@ -251,7 +251,7 @@ func (f *fields) str(k, v string) {
 		return
 	}
 	f.key(k)
-	f.b = appendString(f.b, v)
+	f.b = jsonstr.Append(f.b, v)
 }
 
 // strs appends "k":[...] unless vs is empty (omitempty).
@@ -271,17 +271,10 @@ func appendStrings(b []byte, vs []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, v)
+		b = jsonstr.Append(b, v)
 	}
 	return append(b, ']')
 }
-
-// appendString appends s as a JSON string, escaped exactly as encoding/json
-// does with SetEscapeHTML(false).
-func appendString(b []byte, s string) []byte { return jsonstr.Append(b, s) }
-
-// appendStringContent is appendString without the quotes.
-func appendStringContent(b []byte, s string) []byte { return jsonstr.AppendContent(b, s) }
 
 // actionOfType extracts <action> from portcullis.auth.<action>.v1 ("" when
 // typ is not an auth outcome type).

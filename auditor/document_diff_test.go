@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/internal/jsonstr"
 )
 
 // Strings the differential tests draw from: everything encoding/json
@@ -156,8 +157,8 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 				if err := enc.Encode(s); err != nil {
 					t.Fatal(err)
 				}
-				if got := appendString(nil, s); !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
-					t.Fatalf("appendString(%q) = %s, want %s", s, got, want.Bytes())
+				if got := jsonstr.Append(nil, s); !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+					t.Fatalf("jsonstr.Append(%q) = %s, want %s", s, got, want.Bytes())
 				}
 			}
 		}

@@ -80,8 +80,8 @@ func StreamConfigs(c StreamsConfig) []jetstream.StreamConfig {
 			Discard:     jetstream.DiscardOld,
 			// The emitter's retries of one outcome come within seconds; a
 			// longer window only grows the server's duplicate table, one
-			// entry per outcome (at 16k requests/s, 2 minutes held 2M
-			// entries, most of the process's live heap, and the garbage
+			// entry per outcome (at 16k requests/s, 2 minutes is about 2M
+			// entries: the live heap grew 25 → 91 MB in 36 s, and the garbage
 			// collector's work on it made the latency tail). A retry later
 			// than this is stored twice with the same event id, which the
 			// auditor writes once (_id) and subscribers can drop.

@@ -192,20 +192,13 @@ func (g *Gateway) limitedBy(p *principal) (json.RawMessage, []string, error) {
 func snapshotJSON(roles []projector.Role) (json.RawMessage, error) {
 	m := make(map[string]descriptor, len(roles))
 	for _, r := range roles {
-		m[r.Name] = descriptor{Cluster: nonNil(r.Cluster), Indices: nonNilIndices(r.Indices)}
+		m[r.Name] = descriptor{Cluster: nonNil(r.Cluster), Indices: nonNil(r.Indices)}
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("api key: encode the owner's roles: %w", err)
 	}
 	return b, nil
-}
-
-func nonNilIndices(ip []events.IndexPrivileges) []events.IndexPrivileges {
-	if ip == nil {
-		return []events.IndexPrivileges{}
-	}
-	return ip
 }
 
 // owner is who owns the keys p creates, and the realm that vouches for

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/gateway/classify"
+	"github.com/portcullis/portcullis/internal/jsonstr"
 )
 
 // _bulk items: see items.go. Elasticsearch authorizes each bulk shard
@@ -77,10 +78,10 @@ func bulkRefusalItem(it classify.BulkItem, index string, rf *itemRefusal) []byte
 	b = append(b, `{"`...)
 	b = append(b, it.Op...)
 	b = append(b, `":{"_index":`...)
-	b = appendJSONString(b, index)
+	b = jsonstr.AppendJackson(b, index)
 	b = append(b, `,"_id":`...)
 	if it.HasID {
-		b = appendJSONString(b, it.ID)
+		b = jsonstr.AppendJackson(b, it.ID)
 	} else {
 		b = append(b, "null"...)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/portcullis/portcullis/auditor/auditortest"
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/classify"
+	"github.com/portcullis/portcullis/internal/jsonstr"
 )
 
 func TestBulkRefusalItem(t *testing.T) {
@@ -61,13 +62,13 @@ func TestAppendJSONString(t *testing.T) {
 		"bad\xffutf8":  "\"bad\uFFFDutf8\"",
 		"<&>":          `"<&>"`,
 	} {
-		got := string(appendJSONString(nil, in))
+		got := string(jsonstr.AppendJackson(nil, in))
 		if got != want {
-			t.Errorf("appendJSONString(%q) = %s, want %s", in, got, want)
+			t.Errorf("jsonstr.AppendJackson(%q) = %s, want %s", in, got, want)
 		}
 		var back string
 		if err := json.Unmarshal([]byte(got), &back); err != nil {
-			t.Errorf("appendJSONString(%q) = %s: %v", in, got, err)
+			t.Errorf("jsonstr.AppendJackson(%q) = %s: %v", in, got, err)
 		}
 	}
 }

@@ -59,16 +59,12 @@ func (m *memState) Append(ctx context.Context, subject string, ev events.Event, 
 		}
 	}
 	if ch&(projector.ChangeRole|projector.ChangeAPIKey) != 0 {
-		if err := m.engine.SetRoles(ctx, testPolicyRoles(m.model)); err != nil {
+		if err := m.engine.SetRoles(ctx, PolicyRoles(m.model)); err != nil {
 			return 0, err
 		}
 	}
 	return m.seq[stream], nil
 }
-
-// testPolicyRoles is what cmd/portcullis compiles: the roles, and the role
-// descriptors of the API keys not invalidated.
-func testPolicyRoles(m *projector.Model) []policy.Role { return PolicyRoles(m) }
 
 // outcomes records what the gateway emitted.
 type outcomes struct {

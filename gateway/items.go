@@ -385,7 +385,7 @@ type renderedItem struct {
 func appendSecurityError(b []byte, rf *itemRefusal, detailed bool) []byte {
 	cause := func(b []byte) []byte {
 		b = append(b, `"type":"security_exception","reason":`...)
-		b = appendJSONString(b, rf.reason)
+		b = jsonstr.AppendJackson(b, rf.reason)
 		if rf.status == fasthttp.StatusUnauthorized {
 			b = append(b, `,"header":`...)
 			b = append(b, wwwAuthenticateJSON...)
@@ -401,10 +401,6 @@ func appendSecurityError(b []byte, rf *itemRefusal, detailed bool) []byte {
 	b = cause(b)
 	return append(b, '}')
 }
-
-// appendJSONString appends s as a JSON string the way Elasticsearch's
-// Jackson writes one (jsonstr.AppendJackson).
-func appendJSONString(b []byte, s string) []byte { return jsonstr.AppendJackson(b, s) }
 
 // responseShape is the shape of a multi-item API's answer.
 type responseShape struct {
@@ -476,7 +472,7 @@ func mergeResponse(upstream []byte, shape responseShape, total int, refused []re
 		if !first {
 			out = append(out, ',')
 		}
-		out = appendJSONString(out, key)
+		out = jsonstr.AppendJackson(out, key)
 		out = append(out, ':')
 		switch {
 		case key == shape.array:

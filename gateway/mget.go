@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/gateway/classify"
+	"github.com/portcullis/portcullis/internal/jsonstr"
 )
 
 // _mget docs: see items.go. Elasticsearch authorizes each shard request
@@ -133,7 +134,7 @@ func (b *mgetBody) forward(refused map[int]*itemRefusal) []byte {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = appendJSONString(out, m.key)
+		out = jsonstr.AppendJackson(out, m.key)
 		out = append(out, ':')
 		if m.elems == nil {
 			out = append(out, m.raw...)
@@ -159,10 +160,10 @@ func (b *mgetBody) forward(refused map[int]*itemRefusal) []byte {
 func (b *mgetBody) render(i int, rf *itemRefusal) []byte {
 	out := make([]byte, 0, 96+2*len(rf.reason))
 	out = append(out, `{"_index":`...)
-	out = appendJSONString(out, b.indices[i])
+	out = jsonstr.AppendJackson(out, b.indices[i])
 	out = append(out, `,"_id":`...)
 	if b.hasID[i] {
-		out = appendJSONString(out, b.ids[i])
+		out = jsonstr.AppendJackson(out, b.ids[i])
 	} else {
 		out = append(out, "null"...)
 	}

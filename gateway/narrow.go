@@ -338,6 +338,9 @@ func (g *Gateway) restrictWildcards(ctx *fasthttp.RequestCtx, now time.Time, r *
 			// An item without its own index names the path's.
 			continue
 		}
+		if namesOnly(t.Indices) {
+			continue // nothing to parse on the usual request
+		}
 		list := t.Indices
 		if classify.IsAll(list) {
 			list = []string{"*"}
@@ -370,8 +373,8 @@ func (g *Gateway) restrictWildcards(ctx *fasthttp.RequestCtx, now time.Time, r *
 // decide.
 func (g *Gateway) narrowRead(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *principal, res classify.Result, in *policy.Input) bool {
 	t := res.Targets[0]
-	if !classify.IsAll(t.Indices) && !slices.ContainsFunc(t.Indices, func(s string) bool { return strings.IndexByte(s, '*') >= 0 }) {
-		// Names only: nothing to narrow (the hot path stays free of it).
+	if namesOnly(t.Indices) {
+		// Nothing to narrow (the hot path stays free of it).
 		return true
 	}
 	orig := *in
@@ -415,6 +418,12 @@ func (g *Gateway) narrowRead(ctx *fasthttp.RequestCtx, now time.Time, r *request
 	in.Request.Path = path
 	in.Request.Targets = []policy.Target{{Action: t.Action, Indices: targets}}
 	return true
+}
+
+// namesOnly reports whether an index list names indices only: no wildcard,
+// not all indices.
+func namesOnly(list []string) bool {
+	return !classify.IsAll(list) && !slices.ContainsFunc(list, func(s string) bool { return strings.IndexByte(s, '*') >= 0 })
 }
 
 // allowedOn asks the policy whether p may do action on the one index

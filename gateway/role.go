@@ -151,11 +151,11 @@ func roleViewOf(r *projector.Role) roleView {
 	return v
 }
 
-func nonNil(ss []string) []string {
-	if ss == nil {
-		return []string{}
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	return ss
+	return s
 }
 
 // superuserView is the built-in superuser as Elasticsearch shows it. The

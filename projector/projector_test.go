@@ -520,6 +520,13 @@ func TestReopenAfterConsumerEnds(t *testing.T) {
 	p.streamMu.Lock()
 	r := p.readers[streamTokens]
 	p.streamMu.Unlock()
+	// Ready can come while the catch-up consumer still reads: wait for the
+	// ordered consumer that takes over from it.
+	eventually(t, "ordered consumer open", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.cc != nil
+	})
 	r.mu.Lock()
 	r.cc.Stop() // not r.stop(): the reader was not asked to stop
 	r.mu.Unlock()

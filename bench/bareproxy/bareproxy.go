@@ -7,11 +7,12 @@ package bareproxy
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/bench/upstream"
 )
 
 // Proxy forwards every request to one upstream.
@@ -46,23 +47,5 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 
 // Serve proxies the requests of ln until ctx ends.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
-	s := &fasthttp.Server{
-		Handler:               p.Handle,
-		Name:                  "bench-bareproxy",
-		NoDefaultServerHeader: true,
-		ReadTimeout:           time.Minute,
-		IdleTimeout:           time.Minute,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("bare proxy serve: %w", err)
-	case <-ctx.Done():
-	}
-	if err := s.ShutdownWithContext(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("bare proxy shutdown: %w", err)
-	}
-	<-errc
-	return nil
+	return upstream.ServeHandler(ctx, ln, "bench-bareproxy", p.Handle)
 }

@@ -29,9 +29,15 @@ func Handler(ctx *fasthttp.RequestCtx) {
 
 // Serve answers on ln until ctx ends.
 func Serve(ctx context.Context, ln net.Listener) error {
+	return ServeHandler(ctx, ln, "bench-upstream", Handler)
+}
+
+// ServeHandler serves h on ln as the bench's servers do (name, timeouts,
+// no default Server header) until ctx ends, then shuts down cleanly.
+func ServeHandler(ctx context.Context, ln net.Listener, name string, h fasthttp.RequestHandler) error {
 	s := &fasthttp.Server{
-		Handler:               Handler,
-		Name:                  "bench-upstream",
+		Handler:               h,
+		Name:                  name,
 		NoDefaultServerHeader: true,
 		ReadTimeout:           time.Minute,
 		IdleTimeout:           time.Minute,
@@ -40,11 +46,11 @@ func Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- s.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("upstream serve: %w", err)
+		return fmt.Errorf("%s serve: %w", name, err)
 	case <-ctx.Done():
 	}
 	if err := s.ShutdownWithContext(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("upstream shutdown: %w", err)
+		return fmt.Errorf("%s shutdown: %w", name, err)
 	}
 	<-errc
 	return nil
