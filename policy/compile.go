@@ -92,8 +92,9 @@ type foldCache struct {
 // compile parses srcs and compiles them with the generated module gen, and
 // if precompute their rules that do not depend on the request precomputed
 // (fold; fc, if not nil, keeps the result for the next compilation). It
-// returns the compiler and the paths of the precomputed rules.
-func compile(ctx context.Context, srcs []source, gen generated, precompute bool, fc *foldCache) (*ast.Compiler, []string, error) {
+// returns the compiler, the modules it compiled (parsed, precomputed rules
+// in place) and the paths of the precomputed rules.
+func compile(ctx context.Context, srcs []source, gen generated, precompute bool, fc *foldCache) (*ast.Compiler, map[string]*ast.Module, []string, error) {
 	var modules map[string]*ast.Module
 	var folded []string
 	if fc != nil && precompute && fc.modules != nil && fc.roles == gen.rolesText && slices.Equal(fc.policy, srcs) {
@@ -101,7 +102,7 @@ func compile(ctx context.Context, srcs []source, gen generated, precompute bool,
 	} else {
 		var err error
 		if modules, err = parse(srcs); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if precompute {
 			modules, folded = fold(ctx, modules, gen)
@@ -111,11 +112,11 @@ func compile(ctx context.Context, srcs []source, gen generated, precompute bool,
 		}
 	}
 	modules[generatedName] = gen.module
-	c := newCompiler(false)
+	c := newCompiler(false) // Compile copies the modules: they stay as parsed
 	if c.Compile(modules); c.Failed() {
-		return nil, nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
 	}
-	return c, folded, nil
+	return c, modules, folded, nil
 }
 
 // newCompiler returns a compiler for Rego v1 without deniedBuiltins, with

@@ -27,6 +27,7 @@ type options struct {
 	logger    *slog.Logger
 	cacheSize int
 	plain     bool // no precomputed rules, no memo: see withoutPrecomputation
+	topdown   bool // evaluate with topdown, not the plan: see withTopdown
 }
 
 // Option configures an Engine beyond its Config.
@@ -54,12 +55,18 @@ func WithDecisionCache(entries int) Option {
 // The tests compare the two.
 func withoutPrecomputation() Option { return func(o *options) { o.plain = true } }
 
+// withTopdown makes the engine evaluate the policy with OPA's evaluator,
+// topdown, instead of interpreting its plan (vm.go). The tests compare the
+// two; withoutPrecomputation implies it.
+func withTopdown() Option { return func(o *options) { o.topdown = true } }
+
 // Engine evaluates the authorization policy. It is safe for concurrent use.
 type Engine struct {
 	cfg       Config
 	log       *slog.Logger
 	cacheSize int
 	plain     bool
+	topdown   bool
 
 	// mu serialises compilations (SetConstraints, SetRoles, Reload) so the
 	// last change wins and no change is lost; Decide never takes it. Each
@@ -80,12 +87,22 @@ type Engine struct {
 
 // prepared is one compiled policy, immutable once published.
 type prepared struct {
-	eval      *evaluator
-	revision  string
-	generated string         // source
-	cache     *decisionCache // nil when disabled or the policy is not cacheable
-	noCache   string         // why the policy is not cacheable, or ""
-	folded    []string       // the rules precomputed when compiling (fold)
+	eval      decider
+	fields    inputFields // of the input document, those the policy reads
+	evaluator string      // "plan" or "topdown"
+	// evaluatorReason says why a policy is evaluated by topdown.
+	evaluatorReason string
+	revision        string
+	generated       string         // source
+	cache           *decisionCache // nil when disabled or the policy is not cacheable
+	noCache         string         // why the policy is not cacheable, or ""
+	folded          []string       // the rules precomputed when compiling (fold)
+}
+
+// decider evaluates the decision query of one compiled policy: a program
+// (the plan, vm.go) or an evaluator (topdown, eval.go).
+type decider interface {
+	eval(ctx context.Context, input ast.Value) (*ast.Term, error)
 }
 
 // New returns an Engine with the policy of cfg, no constraints and no roles
@@ -95,7 +112,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	e := &Engine{cfg: cfg, log: o.logger, cacheSize: o.cacheSize, plain: o.plain}
+	e := &Engine{cfg: cfg, log: o.logger, cacheSize: o.cacheSize, plain: o.plain, topdown: o.topdown || o.plain}
 
 	policy, err := loadPolicy(cfg.Dir)
 	if err != nil {
@@ -174,7 +191,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 // install compiles policy with generated and publishes it. e.mu is held.
 func (e *Engine) install(ctx context.Context, policy []source, gen generated, cs []Constraint, rs []Role) error {
 	start := time.Now()
-	p, err := prepare(ctx, policy, gen, e.cacheSize, !e.plain, &e.folds)
+	p, err := prepare(ctx, policy, gen, e.cacheSize, !e.plain, !e.topdown, &e.folds)
 	if err != nil {
 		e.log.ErrorContext(ctx, "policy_compilation_failed", slog.Any("error", err))
 		return err
@@ -189,6 +206,8 @@ func (e *Engine) install(ctx context.Context, policy []source, gen generated, cs
 		slog.Bool("decision_cache", p.cache != nil),
 		slog.String("decision_cache_off_reason", p.noCache),
 		slog.Any("precomputed", p.folded),
+		slog.String("evaluator", p.evaluator),
+		slog.String("evaluator_reason", p.evaluatorReason),
 		slog.Duration("duration", time.Since(start)))
 	return nil
 }
@@ -229,7 +248,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
 		}
 	}
 
-	t, err := p.eval.eval(ctx, inputValue(in, method, p.eval.fields))
+	t, err := p.eval.eval(ctx, inputValue(in, method, p.fields))
 	if err != nil {
 		return Decision{Reason: "policy evaluation failed", Revision: p.revision}, fmt.Errorf("%w: %w", ErrEval, err)
 	}
@@ -301,9 +320,11 @@ func checkConstraints(cs []Constraint) error {
 // prepare compiles policy and generated into a prepared decision query,
 // with a decision cache of cacheSize entries if the policy allows one, and
 // if precompute its input-independent rules folded and its pure functions
-// memoised (fc: see compile).
-func prepare(ctx context.Context, policy []source, gen generated, cacheSize int, precompute bool, fc *foldCache) (*prepared, error) {
-	compiler, folded, err := compile(ctx, policy, gen, precompute, fc)
+// memoised (fc: see compile). If planned, the decision is evaluated by
+// interpreting its plan (plan.go, vm.go), unless the planner or the
+// interpreter cannot take the policy: then, as otherwise, by topdown.
+func prepare(ctx context.Context, policy []source, gen generated, cacheSize int, precompute, planned bool, fc *foldCache) (*prepared, error) {
+	compiler, modules, folded, err := compile(ctx, policy, gen, precompute, fc)
 	if err != nil {
 		return nil, err
 	}
@@ -316,9 +337,21 @@ func prepare(ctx context.Context, policy []source, gen generated, cacheSize int,
 		}
 	}
 
-	ev, err := newEvaluator(ctx, compiler, gen, precompute)
-	if err != nil {
-		return nil, err
+	fields := readInputFields(compiler)
+	var ev decider
+	kind, reason := "topdown", "configured"
+	if planned {
+		prog, err := newPlanned(ctx, modules, gen, fields)
+		if err == nil {
+			ev, kind, reason = prog, "plan", ""
+		} else {
+			reason = err.Error()
+		}
+	}
+	if ev == nil {
+		if ev, err = newEvaluator(ctx, compiler, gen, precompute); err != nil {
+			return nil, err
+		}
 	}
 	ok, why := cacheable(compiler)
 	var cache *decisionCache
@@ -326,11 +359,14 @@ func prepare(ctx context.Context, policy []source, gen generated, cacheSize int,
 		cache = newDecisionCache(cacheSize)
 	}
 	return &prepared{
-		cache:     cache,
-		noCache:   why,
-		eval:      ev,
-		folded:    folded,
-		revision:  revision(append(slices.Clone(policy), source{name: generatedName, text: gen.source})),
-		generated: gen.source,
+		cache:           cache,
+		noCache:         why,
+		eval:            ev,
+		fields:          fields,
+		folded:          folded,
+		evaluator:       kind,
+		evaluatorReason: reason,
+		revision:        revision(append(slices.Clone(policy), source{name: generatedName, text: gen.source})),
+		generated:       gen.source,
 	}, nil
 }

@@ -105,7 +105,7 @@ func TestReadInputFields(t *testing.T) {
 // its policy reads, and a policy reading another field gets it.
 func TestInputWithoutUnreadFields(t *testing.T) {
 	e := newEngine(t, Config{}, testConstraints)
-	if f := e.cur.Load().eval.fields; f&(fieldSourceIP|fieldRequestID|fieldUserName) != 0 || f&fieldUserRoles == 0 {
+	if f := e.cur.Load().fields; f&(fieldSourceIP|fieldRequestID|fieldUserName) != 0 || f&fieldUserRoles == 0 {
 		t.Errorf("embedded policy: fields %013b", f)
 	}
 	dir := writePolicy(t, map[string]string{"ip.rego": `package portcullis.authz

@@ -15,7 +15,7 @@ import (
 )
 
 func TestMemoFuncs(t *testing.T) {
-	c, _, err := compile(context.Background(), mustLoad(t), mustGenerate(t, nil, testRoles), true, nil)
+	c, _, _, err := compile(context.Background(), mustLoad(t), mustGenerate(t, nil, testRoles), true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ deny contains "too many" if {
 }
 `})
 	ctx := context.Background()
-	e := newEngine(t, Config{Dir: dir}, nil, WithDecisionCache(0))
+	e := newEngine(t, Config{Dir: dir}, nil, WithDecisionCache(0), withTopdown())
 	if err := e.SetRoles(ctx, []Role{{Name: "r", Indices: []IndexPrivileges{{Names: []string{"logs-*"}, Privileges: []string{"read"}}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ deny contains "too many" if {
 	if _, err := e.Decide(ctx, in); !errors.Is(err, ErrEval) {
 		t.Fatalf("Decide: %v, want ErrEval", err)
 	}
-	m := e.cur.Load().eval.memo
+	m := e.cur.Load().eval.(*evaluator).memo
 	call := ast.Ref{ast.NewTerm(ast.MustParseRef("data.portcullis.authz.role_grants_index")), ast.StringTerm("r"), ast.StringTerm("indices:data/read/search"), ast.StringTerm("logs-1")}
 	if v := m.get(call); v != nil {
 		t.Errorf("a failed evaluation left %v in the memo", v)
