@@ -155,4 +155,3 @@ func constantRuleDef(r *ast.Rule) bool {
 	return !r.Default && r.Else == nil && len(h.Args) == 0 && h.Key == nil && h.Value != nil &&
 		ast.IsConstant(h.Value.Value) && trivialBody(r.Body)
 }
-

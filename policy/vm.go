@@ -476,8 +476,8 @@ type machine struct {
 	rules   []*ast.Term // values of rules evaluated (remembered)
 	ruleSet []bool
 	result  func(*ast.Term) // called by ResultSetAddStmt
-	ret     *ast.Term // value of the function returning
-	out     *ast.Term // value of the builtin returning
+	ret     *ast.Term       // value of the function returning
+	out     *ast.Term       // value of the builtin returning
 	iter    func(*ast.Term) error
 	bctx    topdown.BuiltinContext
 }
