@@ -136,7 +136,9 @@ func refsOverlap(a, b ast.Ref) bool {
 //
 // Terms are carved out of one slice, strings the policy reads on every
 // request are interned: this runs once per decision.
-func inputValue(in *Input, method string, fields inputFields) ast.Value {
+//
+// targets, if not nil, serves the term of request.targets.
+func inputValue(in *Input, method string, fields inputFields, targets *targetsCache) ast.Value {
 	r := &in.Request
 	prefixes := 0
 	if fields&fieldPathPrefixes != 0 {
@@ -184,7 +186,12 @@ func inputValue(in *Input, method string, fields inputFields) ast.Value {
 	request = add(request, fieldAction, keyAction, func() *ast.Term { return str(r.Action) })
 	request = add(request, fieldRequestID, keyRequestID, func() *ast.Term { return str(r.RequestID) })
 	request = add(request, fieldSourceIP, keySourceIP, func() *ast.Term { return str(r.SourceIP) })
-	request = add(request, fieldTargets, keyTargets, func() *ast.Term { return targetsTerm(r.Targets) })
+	request = add(request, fieldTargets, keyTargets, func() *ast.Term {
+		if targets != nil {
+			return targets.term(r.Targets)
+		}
+		return targetsTerm(r.Targets, identity)
+	})
 	requestTerm := ast.NewTerm(ast.NewObject(request...))
 
 	return ast.NewObject(
@@ -223,12 +230,15 @@ func appendPathPrefixes(dst []*ast.Term, path string, str func(string) *ast.Term
 	return append(dst, str(path))
 }
 
+func identity(s string) string { return s }
+
 // emptyArray is the targets of a request without any.
 var emptyArray = ast.ArrayTerm()
 
 // targetsTerm is request.targets: [{"action", "indices"}], with
-// "any_index": true on a target that has it.
-func targetsTerm(ts []Target) *ast.Term {
+// "any_index": true on a target that has it; its strings are str(s) for
+// each string s of ts (strings.Clone for a term that outlives the request).
+func targetsTerm(ts []Target, str func(string) string) *ast.Term {
 	if len(ts) == 0 {
 		return emptyArray
 	}
@@ -236,10 +246,10 @@ func targetsTerm(ts []Target) *ast.Term {
 	for i, t := range ts {
 		idx := make([]*ast.Term, len(t.Indices))
 		for j, s := range t.Indices {
-			idx[j] = ast.StringTerm(s)
+			idx[j] = ast.StringTerm(str(s))
 		}
 		items := [][2]*ast.Term{
-			ast.Item(keyAction, ast.StringTerm(t.Action)),
+			ast.Item(keyAction, ast.StringTerm(str(t.Action))),
 			ast.Item(keyIndices, ast.ArrayTerm(idx...)),
 		}
 		if t.AnyIndex {

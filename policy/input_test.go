@@ -18,7 +18,7 @@ func TestInputDocument(t *testing.T) {
 		User:    User{Name: "alice", Roles: []string{"user", "ops"}, Realm: "native", AuthType: "realm"},
 		Request: Request{Method: "get", Path: "/logs/_doc/1", Kind: KindContent, Privilege: "", Action: "indices:data/read/get", RequestID: "r-1", SourceIP: "192.0.2.1"},
 	}
-	v, err := ast.JSON(inputValue(in, "GET", allInputFields))
+	v, err := ast.JSON(inputValue(in, "GET", allInputFields, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestPathPrefixes(t *testing.T) {
 func TestInputTargets(t *testing.T) {
 	in := &Input{Request: Request{Method: "POST", Path: "/_search/scroll", Kind: KindContent, Targets: []Target{
 		{Action: "indices:data/read/scroll", AnyIndex: true}, {Action: "indices:data/read/search", Indices: []string{"a", "b"}}}}}
-	v, err := ast.JSON(inputValue(in, "POST", allInputFields))
+	v, err := ast.JSON(inputValue(in, "POST", allInputFields, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,7 @@ type program struct {
 	strings []*ast.Term // static strings
 	plan    *ir.Plan
 	planLen int // locals of the plan
+	entry   int // the function the plan calls for the decision, or -1
 	funcs   []*function
 	paths   map[string]int // function index by path, for CallDynamicStmt
 	data    *ast.Term
@@ -182,12 +183,37 @@ func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generate
 	for _, fn := range prog.funcs {
 		resolve(fn.f.Blocks)
 	}
+	prog.entry = decisionEntry(prog)
 	prog.pool.New = func() any {
 		m := &machine{prog: prog, rules: make([]*ast.Term, rules), ruleSet: make([]bool, rules)}
 		m.iter = func(t *ast.Term) error { m.out = t; return nil }
 		return m
 	}
 	return prog, nil
+}
+
+// decisionEntry returns the function of the decision rule if the plan is
+// only `result = <call of it>` (what planDecision plans), or -1.
+func decisionEntry(p *program) int {
+	if len(p.plan.Blocks) != 1 || len(p.strings) == 0 || p.strings[0].Value.Compare(ast.String(planResult)) != 0 {
+		return -1
+	}
+	st := p.plan.Blocks[0].Stmts
+	if len(st) != 5 {
+		return -1
+	}
+	c, ok1 := st[0].(*callStmt)
+	a, ok2 := st[1].(*ir.AssignVarStmt)
+	mk, ok3 := st[2].(*ir.MakeObjectStmt)
+	ins, ok4 := st[3].(*ir.ObjectInsertStmt)
+	add, ok5 := st[4].(*ir.ResultSetAddStmt)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || c.fn < 0 || len(c.Args) != 2 ||
+		c.Args[0].Value != ir.Local(ir.Input) || c.Args[1].Value != ir.Local(ir.Data) ||
+		a.Source.Value != c.Result || ins.Object != mk.Target || ins.Value.Value != a.Target ||
+		ins.Key.Value != ir.StringIndex(0) || add.Value != mk.Target {
+		return -1
+	}
+	return c.fn
 }
 
 // readsClock reports whether builtin name reads the evaluation's time
@@ -488,7 +514,23 @@ var (
 )
 
 // eval runs the program on input and returns the decision, unconverted.
+// The plan of the decision query calls the decision rule's function and
+// wraps its value in a result object: eval calls the function directly.
 func (p *program) eval(ctx context.Context, input ast.Value) (*ast.Term, error) {
+	if p.entry >= 0 {
+		m := p.get(ctx)
+		m.args = append(m.args, ast.NewTerm(input), p.data)
+		t, err := m.function(p.entry, 0)
+		m.reset()
+		p.pool.Put(m)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil {
+			return nil, errors.New("no decision")
+		}
+		return t, nil
+	}
 	var out *ast.Term
 	n := 0
 	err := p.run(ctx, ast.NewTerm(input), func(t *ast.Term) {
@@ -515,6 +557,19 @@ func (p *program) eval(ctx context.Context, input ast.Value) (*ast.Term, error) 
 // run runs the program on input (nil: undefined) and calls result with
 // each result (an object of the query's variables) the plan adds.
 func (p *program) run(ctx context.Context, input *ast.Term, result func(*ast.Term)) error {
+	m := p.get(ctx)
+	m.result = result
+	l := m.push(p.planLen)
+	l[0] = input
+	l[1] = p.data
+	_, err := m.exec(p.plan.Blocks, l)
+	m.reset()
+	p.pool.Put(m)
+	return err
+}
+
+// get returns a machine for an evaluation under ctx.
+func (p *program) get(ctx context.Context) *machine {
 	m := p.pool.Get().(*machine)
 	m.bctx = topdown.BuiltinContext{
 		Context:                     ctx,
@@ -528,14 +583,7 @@ func (p *program) run(ctx context.Context, input *ast.Term, result func(*ast.Ter
 	if p.clock {
 		m.bctx.Time = ast.UIntNumberTerm(uint64(time.Now().UnixNano()))
 	}
-	m.result = result
-	l := m.push(p.planLen)
-	l[0] = input
-	l[1] = p.data
-	_, err := m.exec(p.plan.Blocks, l)
-	m.reset()
-	p.pool.Put(m)
-	return err
+	return m
 }
 
 // push returns a frame of n locals on the stack, all undefined; pop(n)
