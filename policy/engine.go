@@ -81,7 +81,7 @@ type Engine struct {
 
 	cur atomic.Pointer[prepared]
 
-	targets *targetsCache // input terms of request targets, see inputValue
+	terms *inputTerms // input terms kept across requests, see inputValue
 
 	// granting serves PrivilegesGranting (privileges_granting.go).
 	granting atomic.Pointer[grantingSnapshot]
@@ -114,7 +114,7 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	e := &Engine{cfg: cfg, log: o.logger, cacheSize: o.cacheSize, plain: o.plain, topdown: o.topdown || o.plain, targets: newTargetsCache()}
+	e := &Engine{cfg: cfg, log: o.logger, cacheSize: o.cacheSize, plain: o.plain, topdown: o.topdown || o.plain, terms: newInputTerms()}
 
 	policy, err := loadPolicy(cfg.Dir)
 	if err != nil {
@@ -250,7 +250,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
 		}
 	}
 
-	t, err := p.eval.eval(ctx, inputValue(in, method, p.fields, e.targets))
+	t, err := p.eval.eval(ctx, inputValue(in, method, p.fields, e.terms))
 	if err != nil {
 		return Decision{Reason: "policy evaluation failed", Revision: p.revision}, fmt.Errorf("%w: %w", ErrEval, err)
 	}

@@ -137,14 +137,14 @@ func refsOverlap(a, b ast.Ref) bool {
 // Terms are carved out of one slice, strings the policy reads on every
 // request are interned: this runs once per decision.
 //
-// targets, if not nil, serves the term of request.targets.
-func inputValue(in *Input, method string, fields inputFields, targets *targetsCache) ast.Value {
+// terms, if not nil, serves the terms of the user and request.targets.
+func inputValue(in *Input, method string, fields inputFields, terms *inputTerms) ast.Value {
 	r := &in.Request
 	prefixes := 0
 	if fields&fieldPathPrefixes != 0 {
 		prefixes = pathPrefixCount(r.Path)
 	}
-	nStrings := 11 + len(in.User.Roles) + prefixes
+	nStrings := 8 + prefixes
 	slab := make([]ast.Term, 0, nStrings)
 	str := func(s string) *ast.Term {
 		if t, ok := interned[s]; ok {
@@ -162,18 +162,12 @@ func inputValue(in *Input, method string, fields inputFields, targets *targetsCa
 		return append(kvs, [2]*ast.Term{key, value()})
 	}
 
-	user := kv[:0]
-	user = add(user, fieldUserName, keyName, func() *ast.Term { return str(in.User.Name) })
-	user = add(user, fieldUserRoles, keyRoles, func() *ast.Term {
-		roles := make([]*ast.Term, len(in.User.Roles))
-		for i, role := range in.User.Roles {
-			roles[i] = str(role)
-		}
-		return ast.ArrayTerm(roles...)
-	})
-	user = add(user, fieldUserRealm, keyRealm, func() *ast.Term { return str(in.User.Realm) })
-	user = add(user, fieldUserAuthType, keyAuthType, func() *ast.Term { return str(in.User.AuthType) })
-	userTerm := ast.NewTerm(ast.NewObject(user...))
+	var userTerm *ast.Term
+	if terms != nil {
+		userTerm = terms.users.term(newUserKey(&in.User, fields))
+	} else {
+		userTerm = newUserTerm(newUserKey(&in.User, fields))
+	}
 
 	request := kv[:0]
 	request = add(request, fieldMethod, keyMethod, func() *ast.Term { return str(method) })
@@ -187,8 +181,8 @@ func inputValue(in *Input, method string, fields inputFields, targets *targetsCa
 	request = add(request, fieldRequestID, keyRequestID, func() *ast.Term { return str(r.RequestID) })
 	request = add(request, fieldSourceIP, keySourceIP, func() *ast.Term { return str(r.SourceIP) })
 	request = add(request, fieldTargets, keyTargets, func() *ast.Term {
-		if targets != nil {
-			return targets.term(r.Targets)
+		if terms != nil {
+			return terms.targetsTerm(r.Targets)
 		}
 		return targetsTerm(r.Targets, identity)
 	})

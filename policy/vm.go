@@ -79,6 +79,18 @@ type callStmt struct {
 	relation bool // the builtin's outputs, all of them, are its value (walk)
 }
 
+// inputDotStmt is a DotStmt looking a constant key up in the input
+// (input.<k1>), or in what the statement before it looked up there
+// (input.<k1>.<k2>, second set). The input does not change during an
+// evaluation, so its value is kept, in slot, for the next lookup of the
+// same keys, which the plan of each rule makes again.
+type inputDotStmt struct {
+	*ir.DotStmt
+	key    *ast.Term
+	slot   int
+	second *inputDotStmt // the lookup of k1, for input.<k1>.<k2>
+}
+
 // constStmt assigns a constant to a local: a literal collection with
 // constant elements, built once (foldLiterals).
 type constStmt struct {
@@ -158,12 +170,88 @@ func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generate
 	if err != nil {
 		return nil, err
 	}
+	// Functions of the constant rules (planDecision): their value is known.
+	constants := map[int]*ast.Term{}
+	if c, ok := termValue[ast.Object](data.Get(ast.InternedTerm(constantsKey))); ok {
+		for i, fn := range prog.funcs {
+			if _, path, ok := strings.Cut(fn.f.Name, "."); ok && len(fn.f.Params) == 2 {
+				if v := c.Get(ast.StringTerm(path)); v != nil {
+					constants[i] = v
+				}
+			}
+		}
+	}
+	// Does every function of the plan get the input as its first
+	// argument, in local 0? Then lookups in the input (inputDotStmt) are
+	// the same wherever they are made.
+	inputArgs := true
+	for _, fn := range prog.funcs {
+		inputArgs = inputArgs && len(fn.f.Params) >= 2 && fn.f.Params[0] == ir.Input
+	}
+	walkAll := func(f func(ir.Stmt)) {
+		walkStmts(prog.plan.Blocks, f)
+		for _, fn := range prog.funcs {
+			walkStmts(fn.f.Blocks, f)
+		}
+	}
+	walkAll(func(stmt ir.Stmt) {
+		switch s := stmt.(type) {
+		case *ir.CallStmt:
+			if _, ok := byName[s.Func]; ok && (len(s.Args) == 0 || s.Args[0].Value != ir.Local(ir.Input)) {
+				inputArgs = false
+			}
+		case *ir.CallDynamicStmt:
+			if len(s.Args) == 0 || s.Args[0] != ir.Input {
+				inputArgs = false
+			}
+		}
+	})
+	slots := map[[2]int]int{}
+	slot := func(k [2]int) int {
+		if i, ok := slots[k]; ok {
+			return i
+		}
+		slots[k] = len(slots)
+		return slots[k]
+	}
+
 	// The plan is this program's own: its statements are rewritten in
-	// place (resolved calls, constants).
+	// place (resolved calls, constants, lookups in the input).
 	resolve := func(blocks []*ir.Block) {
 		eachBlock(blocks, func(b *ir.Block) {
 			for i, stmt := range b.Stmts {
-				if s, ok := stmt.(*ir.CallStmt); ok {
+				switch s := stmt.(type) {
+				case *ir.MakeNumberRefStmt:
+					n := ast.NewTerm(ast.Number(prog.strings[s.Index].Value.(ast.String)))
+					b.Stmts[i] = &constStmt{Location: s.Location, Target: s.Target, Value: n}
+				case *ir.DotStmt:
+					if !inputArgs {
+						continue
+					}
+					k, ok := s.Key.Value.(ir.StringIndex)
+					if !ok {
+						continue
+					}
+					if s.Source.Value == ir.Local(ir.Input) {
+						b.Stmts[i] = &inputDotStmt{DotStmt: s, key: prog.strings[k], slot: slot([2]int{int(k), -1})}
+						continue
+					}
+					// input.<k1>.<k2>, in two statements in a row.
+					if i == 0 {
+						continue
+					}
+					prev, ok := b.Stmts[i-1].(*inputDotStmt)
+					if ok && prev.second == nil && s.Source.Value == prev.Target {
+						k1 := prev.Key.Value.(ir.StringIndex)
+						b.Stmts[i] = &inputDotStmt{DotStmt: s, key: prog.strings[k], slot: slot([2]int{int(k1), int(k)}), second: prev}
+					}
+				case *ir.CallStmt:
+					if v := constants[byName[s.Func]]; v != nil && len(s.Args) == 2 {
+						if _, ok := byName[s.Func]; ok {
+							b.Stmts[i] = &constStmt{Location: s.Location, Target: s.Result, Value: v}
+							continue
+						}
+					}
 					c := &callStmt{CallStmt: s, fn: -1}
 					if f, ok := byName[s.Func]; ok {
 						c.fn = f
@@ -184,8 +272,9 @@ func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generate
 		resolve(fn.f.Blocks)
 	}
 	prog.entry = decisionEntry(prog)
+	nslots := len(slots)
 	prog.pool.New = func() any {
-		m := &machine{prog: prog, rules: make([]*ast.Term, rules), ruleSet: make([]bool, rules)}
+		m := &machine{prog: prog, rules: make([]*ast.Term, rules), ruleSet: make([]bool, rules), slots: make([]*ast.Term, nslots)}
 		m.iter = func(t *ast.Term) error { m.out = t; return nil }
 		return m
 	}
@@ -501,6 +590,7 @@ type machine struct {
 	args    []*ast.Term // arguments of the function being called, builtin operands
 	rules   []*ast.Term // values of rules evaluated (remembered)
 	ruleSet []bool
+	slots   []*ast.Term // values of inputDotStmt lookups
 	result  func(*ast.Term) // called by ResultSetAddStmt
 	ret     *ast.Term       // value of the function returning
 	out     *ast.Term       // value of the builtin returning
@@ -610,6 +700,7 @@ func (m *machine) reset() {
 	m.stack = m.stack[:0]
 	clear(m.rules)
 	clear(m.ruleSet)
+	clear(m.slots)
 	clear(m.args[:cap(m.args)])
 	m.args = m.args[:0]
 	m.result, m.ret, m.out = nil, nil, nil
@@ -690,6 +781,19 @@ func (m *machine) stmt(s ir.Stmt, l []*ast.Term) (int, error) {
 		return m.call(s, l)
 	case *constStmt:
 		l[s.Target] = s.Value
+	case *inputDotStmt:
+		v := m.slots[s.slot]
+		if v == nil {
+			src := l[s.Source.Value.(ir.Local)]
+			if src == nil {
+				return undefined, nil
+			}
+			if v = dot(src.Value, s.key); v == nil {
+				return undefined, nil
+			}
+			m.slots[s.slot] = v
+		}
+		l[s.Target] = v
 	case *ir.EqualStmt:
 		a, b := m.operand(s.A, l), m.operand(s.B, l)
 		if a == nil || b == nil || a.Value.Compare(b.Value) != 0 {
