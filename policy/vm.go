@@ -590,7 +590,7 @@ type machine struct {
 	args    []*ast.Term // arguments of the function being called, builtin operands
 	rules   []*ast.Term // values of rules evaluated (remembered)
 	ruleSet []bool
-	slots   []*ast.Term // values of inputDotStmt lookups
+	slots   []*ast.Term     // values of inputDotStmt lookups
 	result  func(*ast.Term) // called by ResultSetAddStmt
 	ret     *ast.Term       // value of the function returning
 	out     *ast.Term       // value of the builtin returning
