@@ -104,7 +104,7 @@ type prepared struct {
 // decider evaluates the decision query of one compiled policy: a program
 // (the plan, vm.go) or an evaluator (topdown, eval.go).
 type decider interface {
-	eval(ctx context.Context, input ast.Value) (*ast.Term, error)
+	eval(ctx context.Context, user, request *ast.Term) (*ast.Term, error)
 }
 
 // New returns an Engine with the policy of cfg, no constraints and no roles
@@ -250,7 +250,8 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
 		}
 	}
 
-	t, err := p.eval.eval(ctx, inputValue(in, method, p.fields, e.terms))
+	user, request := inputParts(in, method, p.fields, e.terms)
+	t, err := p.eval.eval(ctx, user, request)
 	if err != nil {
 		return Decision{Reason: "policy evaluation failed", Revision: p.revision}, fmt.Errorf("%w: %w", ErrEval, err)
 	}

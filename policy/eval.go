@@ -94,8 +94,10 @@ func newEvaluator(ctx context.Context, compiler *ast.Compiler, gen generated, me
 	}, nil
 }
 
-// eval evaluates the decision for input and returns it, unconverted.
-func (ev *evaluator) eval(ctx context.Context, input ast.Value) (*ast.Term, error) {
+// eval evaluates the decision for the input of user and request and
+// returns it, unconverted.
+func (ev *evaluator) eval(ctx context.Context, user, request *ast.Term) (*ast.Term, error) {
+	input := inputObject(user, request)
 	var out *ast.Term
 	n := 0
 	vc := getFrameCache(ev.memo)

@@ -127,7 +127,7 @@ func refsOverlap(a, b ast.Ref) bool {
 	return true
 }
 
-// inputValue builds the input document of in directly as an ast.Value,
+// inputParts builds the input document of in directly as ast values,
 // sparing OPA a conversion from Go values, with the fields of fields only
 // (readInputFields: the others are never read). method is
 // in.Request.Method upper-cased; request.path_prefixes is derived from the
@@ -138,7 +138,9 @@ func refsOverlap(a, b ast.Ref) bool {
 // request are interned: this runs once per decision.
 //
 // terms, if not nil, serves the terms of the user and request.targets.
-func inputValue(in *Input, method string, fields inputFields, terms *inputTerms) ast.Value {
+//
+// inputParts returns the two members of the document, user and request.
+func inputParts(in *Input, method string, fields inputFields, terms *inputTerms) (*ast.Term, *ast.Term) {
 	r := &in.Request
 	prefixes := 0
 	if fields&fieldPathPrefixes != 0 {
@@ -186,12 +188,17 @@ func inputValue(in *Input, method string, fields inputFields, terms *inputTerms)
 		}
 		return targetsTerm(r.Targets, identity)
 	})
-	requestTerm := ast.NewTerm(ast.NewObject(request...))
+	return userTerm, ast.NewTerm(ast.NewObject(request...))
+}
 
-	return ast.NewObject(
-		[2]*ast.Term{keyUser, userTerm},
-		[2]*ast.Term{keyRequest, requestTerm},
-	)
+// inputObject is the input document {"user": user, "request": request}.
+func inputObject(user, request *ast.Term) ast.Value {
+	return ast.NewObject([2]*ast.Term{keyUser, user}, [2]*ast.Term{keyRequest, request})
+}
+
+// inputValue builds the input document of in: inputObject of inputParts.
+func inputValue(in *Input, method string, fields inputFields, terms *inputTerms) ast.Value {
+	return inputObject(inputParts(in, method, fields, terms))
 }
 
 // pathPrefixCount returns how many prefixes appendPathPrefixes appends.

@@ -591,6 +591,7 @@ type machine struct {
 	rules   []*ast.Term // values of rules evaluated (remembered)
 	ruleSet []bool
 	slots   []*ast.Term     // values of inputDotStmt lookups
+	root    *ast.Term       // the input document, see input
 	result  func(*ast.Term) // called by ResultSetAddStmt
 	ret     *ast.Term       // value of the function returning
 	out     *ast.Term       // value of the builtin returning
@@ -606,10 +607,10 @@ var (
 // eval runs the program on input and returns the decision, unconverted.
 // The plan of the decision query calls the decision rule's function and
 // wraps its value in a result object: eval calls the function directly.
-func (p *program) eval(ctx context.Context, input ast.Value) (*ast.Term, error) {
+func (p *program) eval(ctx context.Context, user, request *ast.Term) (*ast.Term, error) {
 	if p.entry >= 0 {
 		m := p.get(ctx)
-		m.args = append(m.args, ast.NewTerm(input), p.data)
+		m.args = append(m.args, m.input(user, request), p.data)
 		t, err := m.function(p.entry, 0)
 		m.reset()
 		p.pool.Put(m)
@@ -623,7 +624,7 @@ func (p *program) eval(ctx context.Context, input ast.Value) (*ast.Term, error) 
 	}
 	var out *ast.Term
 	n := 0
-	err := p.run(ctx, ast.NewTerm(input), func(t *ast.Term) {
+	err := p.run(ctx, ast.NewTerm(inputObject(user, request)), func(t *ast.Term) {
 		out = t
 		n++
 	})
@@ -656,6 +657,21 @@ func (p *program) run(ctx context.Context, input *ast.Term, result func(*ast.Ter
 	m.reset()
 	p.pool.Put(m)
 	return err
+}
+
+// input returns the input document of user and request: the machine's
+// own object, whose members are replaced (an object built per evaluation
+// costs more than the two replacements). It holds the last request's terms
+// until the next evaluation; it never leaves the machine.
+func (m *machine) input(user, request *ast.Term) *ast.Term {
+	if m.root == nil {
+		m.root = ast.NewTerm(inputObject(user, request))
+		return m.root
+	}
+	obj := m.root.Value.(ast.Object)
+	obj.Insert(keyUser, user)
+	obj.Insert(keyRequest, request)
+	return m.root
 }
 
 // get returns a machine for an evaluation under ctx.
