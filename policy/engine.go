@@ -344,7 +344,11 @@ func prepare(ctx context.Context, policy []source, gen generated, cacheSize int,
 	var ev decider
 	kind, reason := "topdown", "configured"
 	if planned {
-		prog, err := newPlanned(ctx, modules, gen, fields)
+		var pure []memoFunc
+		if precompute {
+			pure = memoFuncs(compiler)
+		}
+		prog, err := newPlanned(ctx, modules, gen, fields, pure)
 		if err == nil {
 			ev, kind, reason = prog, "plan", ""
 		} else {

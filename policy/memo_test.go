@@ -104,7 +104,8 @@ func TestMemoBounded(t *testing.T) {
 }
 
 // TestMemoCommitsOnSuccess: an evaluation that fails leaves nothing in the
-// memo; one that succeeds leaves the values of the pure calls it made.
+// memo; one that succeeds leaves the values of the pure calls it made. With
+// topdown and with the interpreter.
 func TestMemoCommitsOnSuccess(t *testing.T) {
 	dir := writePolicy(t, map[string]string{"fail.rego": `package portcullis.authz
 
@@ -113,28 +114,42 @@ deny contains "too many" if {
 	to_number(input.request.privilege) > 5 # fails on "x"
 }
 `})
-	ctx := context.Background()
-	e := newEngine(t, Config{Dir: dir}, nil, WithDecisionCache(0), withTopdown())
-	if err := e.SetRoles(ctx, []Role{{Name: "r", Indices: []IndexPrivileges{{Names: []string{"logs-*"}, Privileges: []string{"read"}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	in := content("GET", "/_search", "r")
-	in.Request.Targets = []Target{{Action: "indices:data/read/search", Indices: []string{"logs-1"}}}
-	in.Request.Privilege = "x"
-	if _, err := e.Decide(ctx, in); !errors.Is(err, ErrEval) {
-		t.Fatalf("Decide: %v, want ErrEval", err)
-	}
-	m := e.cur.Load().eval.(*evaluator).memo
-	call := ast.Ref{ast.NewTerm(ast.MustParseRef("data.portcullis.authz.role_grants_index")), ast.StringTerm("r"), ast.StringTerm("indices:data/read/search"), ast.StringTerm("logs-1")}
-	if v := m.get(call); v != nil {
-		t.Errorf("a failed evaluation left %v in the memo", v)
-	}
-	in.Request.Privilege = "1"
-	if d, err := e.Decide(ctx, in); err != nil || d.Rule != "role_privileges" {
-		t.Fatalf("Decide = %+v, %v", d, err)
-	}
-	if v := m.get(call); v == nil || !v.Equal(ast.BooleanTerm(true)) {
-		t.Errorf("memo holds %v for %v, want true", v, call)
+	for name, opts := range map[string][]Option{
+		"topdown": {WithDecisionCache(0), withTopdown()},
+		"plan":    {WithDecisionCache(0)},
+	} {
+		ctx := context.Background()
+		e := newEngine(t, Config{Dir: dir}, nil, opts...)
+		if err := e.SetRoles(ctx, []Role{{Name: "r", Indices: []IndexPrivileges{{Names: []string{"logs-*"}, Privileges: []string{"read"}}}}}); err != nil {
+			t.Fatal(err)
+		}
+		in := content("GET", "/_search", "r")
+		in.Request.Targets = []Target{{Action: "indices:data/read/search", Indices: []string{"logs-1"}}}
+		in.Request.Privilege = "x"
+		if _, err := e.Decide(ctx, in); !errors.Is(err, ErrEval) {
+			t.Fatalf("%s: Decide: %v, want ErrEval", name, err)
+		}
+		var m *memo
+		switch ev := e.cur.Load().eval.(type) {
+		case *evaluator:
+			m = ev.memo
+		case *program:
+			m = ev.memo
+		}
+		if m == nil {
+			t.Fatalf("%s: no memo", name)
+		}
+		call := ast.Ref{ast.NewTerm(ast.MustParseRef("data.portcullis.authz.role_grants_index")), ast.StringTerm("r"), ast.StringTerm("indices:data/read/search"), ast.StringTerm("logs-1")}
+		if v := m.get(call); v != nil {
+			t.Errorf("%s: a failed evaluation left %v in the memo", name, v)
+		}
+		in.Request.Privilege = "1"
+		if d, err := e.Decide(ctx, in); err != nil || d.Rule != "role_privileges" {
+			t.Fatalf("%s: Decide = %+v, %v", name, d, err)
+		}
+		if v := m.get(call); v == nil || !v.Equal(ast.BooleanTerm(true)) {
+			t.Errorf("%s: memo holds %v for %v, want true", name, v, call)
+		}
 	}
 }
 

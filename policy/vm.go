@@ -57,6 +57,7 @@ type program struct {
 	data    *ast.Term
 	fields  inputFields
 	clock   bool      // a builtin of the plan reads the evaluation's time
+	memo    *memo     // values of pure function calls, see memo.go; nil if none
 	pool    sync.Pool // of *machine
 
 	patterns cache.InterQueryValueCache
@@ -67,7 +68,8 @@ type program struct {
 type function struct {
 	f       *ir.Func
 	nlocals int
-	rule    int // index in machine.rules when the function is a rule, or -1
+	rule    int     // index in machine.rules when the function is a rule, or -1
+	pure    *ast.Term // the function's path if its calls are remembered (memo)
 }
 
 // callStmt is a CallStmt resolved: it calls function fn of the program,
@@ -100,12 +102,29 @@ type constStmt struct {
 }
 
 // newPlanned plans the decision of modules and readies the plan to run.
-func newPlanned(ctx context.Context, modules map[string]*ast.Module, gen generated, fields inputFields) (*program, error) {
+//
+// Calls of the functions of pure (memoFuncs) are remembered across
+// evaluations, as topdown remembers them (memo.go).
+func newPlanned(ctx context.Context, modules map[string]*ast.Module, gen generated, fields inputFields, pure []memoFunc) (*program, error) {
 	p, data, err := planDecision(ctx, modules)
 	if err != nil {
 		return nil, err
 	}
-	return newProgram(ctx, p, data, gen, fields)
+	prog, err := newProgram(ctx, p, data, gen, fields)
+	if err != nil {
+		return nil, err
+	}
+	if prog.memo = newMemo(pure, DefaultMemoSize); prog.memo != nil {
+		for _, fn := range prog.funcs {
+			_, path, _ := strings.Cut(fn.f.Name, ".")
+			for _, f := range pure {
+				if len(fn.f.Params) == 2+f.arity && f.path.String() == path {
+					fn.pure = ast.NewTerm(f.path)
+				}
+			}
+		}
+	}
+	return prog, nil
 }
 
 // newProgram readies p to run over data.
@@ -592,6 +611,7 @@ type machine struct {
 	ruleSet []bool
 	slots   []*ast.Term     // values of inputDotStmt lookups
 	root    *ast.Term       // the input document, see input
+	pending []memoEntry     // calls to remember once the evaluation succeeds
 	result  func(*ast.Term) // called by ResultSetAddStmt
 	ret     *ast.Term       // value of the function returning
 	out     *ast.Term       // value of the builtin returning
@@ -612,6 +632,9 @@ func (p *program) eval(ctx context.Context, user, request *ast.Term) (*ast.Term,
 		m := p.get(ctx)
 		m.args = append(m.args, m.input(user, request), p.data)
 		t, err := m.function(p.entry, 0)
+		if err == nil {
+			m.remember()
+		}
 		m.reset()
 		p.pool.Put(m)
 		if err != nil {
@@ -654,6 +677,9 @@ func (p *program) run(ctx context.Context, input *ast.Term, result func(*ast.Ter
 	l[0] = input
 	l[1] = p.data
 	_, err := m.exec(p.plan.Blocks, l)
+	if err == nil {
+		m.remember()
+	}
 	m.reset()
 	p.pool.Put(m)
 	return err
@@ -717,6 +743,8 @@ func (m *machine) reset() {
 	clear(m.rules)
 	clear(m.ruleSet)
 	clear(m.slots)
+	clear(m.pending)
+	m.pending = m.pending[:0]
 	clear(m.args[:cap(m.args)])
 	m.args = m.args[:0]
 	m.result, m.ret, m.out = nil, nil, nil
@@ -1148,6 +1176,16 @@ func (m *machine) function(i, base int) (*ast.Term, error) {
 		m.args = m.args[:base]
 		return m.rules[fn.rule], nil
 	}
+	var call ast.Ref // the memo's key: [path, arguments...]
+	if fn.pure != nil {
+		if call = memoCall(fn.pure, args[2:]); call != nil {
+			if v := m.prog.memo.get(call); v != nil {
+				clear(args)
+				m.args = m.args[:base]
+				return v, nil
+			}
+		}
+	}
 	frame := m.push(fn.nlocals)
 	for j, p := range fn.f.Params {
 		if j < len(args) {
@@ -1170,7 +1208,32 @@ func (m *machine) function(i, base int) (*ast.Term, error) {
 	if fn.rule >= 0 {
 		m.rules[fn.rule], m.ruleSet[fn.rule] = v, true
 	}
+	if call != nil && v != nil {
+		m.pending = append(m.pending, memoEntry{key: call, value: v})
+	}
 	return v, nil
+}
+
+// memoCall returns the memo's key of a call of path with args, or nil if
+// an argument is not a scalar (only such calls are remembered).
+func memoCall(path *ast.Term, args []*ast.Term) ast.Ref {
+	call := make(ast.Ref, 0, 1+len(args))
+	call = append(call, path)
+	for _, a := range args {
+		if a == nil || !ast.IsScalar(a.Value) {
+			return nil
+		}
+		call = append(call, a)
+	}
+	return call
+}
+
+// remember puts the calls of the evaluation that succeeded into the memo
+// (which copies them: they may hold strings of the request).
+func (m *machine) remember() {
+	for _, e := range m.pending {
+		m.prog.memo.put(e.key, e.value)
+	}
 }
 
 // callDynamic calls the function whose path the operands of s name; a
