@@ -68,7 +68,7 @@ type program struct {
 type function struct {
 	f       *ir.Func
 	nlocals int
-	rule    int     // index in machine.rules when the function is a rule, or -1
+	rule    int       // index in machine.rules when the function is a rule, or -1
 	pure    *ast.Term // the function's path if its calls are remembered (memo)
 }
 
