@@ -25,7 +25,7 @@ type termCache[K, S any] struct {
 	seed     maphash.Seed
 	perShard int
 	shards   [termShards]termShard[S]
-	hash     func(*maphash.Hash, K)
+	hash     func(maphash.Seed, K) uint64
 	match    func(S, K) bool
 	build    func(K) (S, *ast.Term)
 }
@@ -47,7 +47,7 @@ type termEntry[S any] struct {
 	term *ast.Term
 }
 
-func newTermCache[K, S any](hash func(*maphash.Hash, K), match func(S, K) bool, build func(K) (S, *ast.Term)) *termCache[K, S] {
+func newTermCache[K, S any](hash func(maphash.Seed, K) uint64, match func(S, K) bool, build func(K) (S, *ast.Term)) *termCache[K, S] {
 	c := &termCache[K, S]{seed: maphash.MakeSeed(), perShard: termCacheSize / termShards, hash: hash, match: match, build: build}
 	for i := range c.shards {
 		c.shards[i].m = make(map[uint64]termEntry[S])
@@ -57,10 +57,7 @@ func newTermCache[K, S any](hash func(*maphash.Hash, K), match func(S, K) bool, 
 
 // term returns the term of k, kept or built (and kept).
 func (c *termCache[K, S]) term(k K) *ast.Term {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	c.hash(&h, k)
-	sum := h.Sum64()
+	sum := c.hash(c.seed, k)
 	s := &c.shards[sum%termShards]
 	s.mu.RLock()
 	e, ok := s.m[sum]
@@ -107,15 +104,22 @@ func (c *inputTerms) targetsTerm(ts []Target) *ast.Term {
 	return c.targets.term(ts)
 }
 
-func hashTargets(h *maphash.Hash, ts []Target) {
+// mix combines hash h with the hash of s. maphash.String of each string,
+// not a maphash.Hash over all of them: its state is large to set up, and
+// these strings are short.
+func mix(seed maphash.Seed, h uint64, s string) uint64 {
+	return (h^maphash.String(seed, s))*0x9e3779b97f4a7c15 + uint64(len(s))
+}
+
+func hashTargets(seed maphash.Seed, ts []Target) uint64 {
+	h := uint64(len(ts))
 	for _, t := range ts {
-		h.WriteString(t.Action)
+		h = mix(seed, h, t.Action) + targetHead(t)
 		for _, s := range t.Indices {
-			h.WriteByte(0)
-			h.WriteString(s)
+			h = mix(seed, h, s)
 		}
-		h.WriteByte(1)
 	}
+	return h
 }
 
 // userKey is what the input's user object holds: the fields of the user
@@ -160,16 +164,15 @@ func (k userKey) clone() userKey {
 	return k
 }
 
-func hashUser(h *maphash.Hash, k userKey) {
-	h.WriteByte(byte(k.fields))
+func hashUser(seed maphash.Seed, k userKey) uint64 {
+	h := uint64(k.fields)<<32 | uint64(len(k.roles))
 	for _, s := range [...]string{k.name, k.realm, k.authType} {
-		h.WriteString(s)
-		h.WriteByte(0)
+		h = mix(seed, h, s)
 	}
 	for _, r := range k.roles {
-		h.WriteString(r)
-		h.WriteByte(0)
+		h = mix(seed, h, r)
 	}
+	return h
 }
 
 // newUserTerm is the input's user object for k.
