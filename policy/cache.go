@@ -115,26 +115,16 @@ func newDecisionCache(size int) *decisionCache {
 }
 
 func (c *decisionCache) hash(in *Input, method string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
+	// The hash only finds the slot: get compares in full.
+	h := uint64(len(in.User.Roles))
 	for _, s := range [...]string{method, in.Request.Path, in.Request.Kind, in.Request.Privilege} {
-		h.WriteString(s)
-		h.WriteByte(0)
+		h = mix(c.seed, h, s)
 	}
-	for _, t := range in.Request.Targets { // the hash only finds the slot: get compares in full
-		h.WriteString(t.Action)
-		for _, s := range t.Indices {
-			h.WriteByte(0)
-			h.WriteString(s)
-		}
-		h.WriteByte(1)
-	}
-	h.WriteByte(2)
+	h = hashTargets(c.seed, in.Request.Targets) ^ h*0x9e3779b97f4a7c15
 	for _, r := range in.User.Roles {
-		h.WriteString(r)
-		h.WriteByte(0)
+		h = mix(c.seed, h, r)
 	}
-	return h.Sum64()
+	return h
 }
 
 // get returns the decision cached for in, whose method is upper-cased. It
