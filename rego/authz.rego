@@ -27,8 +27,9 @@
 # same at ten constraints as at ten thousand. Keep it so when editing:
 # iterate over the request (its path prefixes, the user's roles), never over
 # data.portcullis.constraints. And mind that every rule that reads the input
-# runs for every request: in OPA's evaluator a lookup or a comprehension is
-# cheap, each helper rule or builtin call costs about a microsecond.
+# runs for every request: the engine runs OPA's plan of this policy (see
+# docs/policy.md, "Evaluation"), where each lookup, iteration, builtin call
+# and collection built still counts.
 #
 # Rules that do not read the input (the tables at the end of this file:
 # what each role grants, its privileges expanded into action patterns) are
