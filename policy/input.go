@@ -146,23 +146,7 @@ func inputParts(in *Input, method string, fields inputFields, terms *inputTerms)
 	if fields&fieldPathPrefixes != 0 {
 		prefixes = pathPrefixCount(r.Path)
 	}
-	nStrings := 8 + prefixes
-	slab := make([]ast.Term, 0, nStrings)
-	str := func(s string) *ast.Term {
-		if t, ok := interned[s]; ok {
-			return t
-		}
-		slab = append(slab, ast.Term{Value: ast.String(s)}) // never grows: cap is an upper bound
-		return &slab[len(slab)-1]
-	}
-
-	var kv [9][2]*ast.Term
-	add := func(kvs [][2]*ast.Term, f inputFields, key *ast.Term, value func() *ast.Term) [][2]*ast.Term {
-		if fields&f == 0 {
-			return kvs
-		}
-		return append(kvs, [2]*ast.Term{key, value()})
-	}
+	b := inputBuilder{slab: make([]ast.Term, 0, 8+prefixes)}
 
 	var userTerm *ast.Term
 	if terms != nil {
@@ -171,24 +155,65 @@ func inputParts(in *Input, method string, fields inputFields, terms *inputTerms)
 		userTerm = newUserTerm(newUserKey(&in.User, fields))
 	}
 
+	var kv [9][2]*ast.Term
 	request := kv[:0]
-	request = add(request, fieldMethod, keyMethod, func() *ast.Term { return str(method) })
-	request = add(request, fieldPath, keyPath, func() *ast.Term { return str(r.Path) })
-	request = add(request, fieldPathPrefixes, keyPathPrefixes, func() *ast.Term {
-		return ast.ArrayTerm(appendPathPrefixes(make([]*ast.Term, 0, prefixes), r.Path, str)...)
-	})
-	request = add(request, fieldKind, keyKind, func() *ast.Term { return str(r.Kind) })
-	request = add(request, fieldPrivilege, keyPrivilege, func() *ast.Term { return str(r.Privilege) })
-	request = add(request, fieldAction, keyAction, func() *ast.Term { return str(r.Action) })
-	request = add(request, fieldRequestID, keyRequestID, func() *ast.Term { return str(r.RequestID) })
-	request = add(request, fieldSourceIP, keySourceIP, func() *ast.Term { return str(r.SourceIP) })
-	request = add(request, fieldTargets, keyTargets, func() *ast.Term {
-		if terms != nil {
-			return terms.targetsTerm(r.Targets)
+	add := func(f inputFields, key, value *ast.Term) {
+		if fields&f != 0 {
+			request = append(request, [2]*ast.Term{key, value})
 		}
-		return targetsTerm(r.Targets, identity)
-	})
+	}
+	if fields&fieldMethod != 0 {
+		add(fieldMethod, keyMethod, b.str(method))
+	}
+	if fields&fieldPath != 0 {
+		add(fieldPath, keyPath, b.str(r.Path))
+	}
+	if fields&fieldPathPrefixes != 0 {
+		var buf [16]string
+		ps := appendPathPrefixes(buf[:0], r.Path)
+		ts := make([]*ast.Term, len(ps))
+		for i, p := range ps {
+			ts[i] = b.str(p)
+		}
+		add(fieldPathPrefixes, keyPathPrefixes, ast.ArrayTerm(ts...))
+	}
+	if fields&fieldKind != 0 {
+		add(fieldKind, keyKind, b.str(r.Kind))
+	}
+	if fields&fieldPrivilege != 0 {
+		add(fieldPrivilege, keyPrivilege, b.str(r.Privilege))
+	}
+	if fields&fieldAction != 0 {
+		add(fieldAction, keyAction, b.str(r.Action))
+	}
+	if fields&fieldRequestID != 0 {
+		add(fieldRequestID, keyRequestID, b.str(r.RequestID))
+	}
+	if fields&fieldSourceIP != 0 {
+		add(fieldSourceIP, keySourceIP, b.str(r.SourceIP))
+	}
+	if fields&fieldTargets != 0 {
+		if terms != nil {
+			add(fieldTargets, keyTargets, terms.targetsTerm(r.Targets))
+		} else {
+			add(fieldTargets, keyTargets, targetsTerm(r.Targets, identity))
+		}
+	}
 	return userTerm, ast.NewTerm(ast.NewObject(request...))
+}
+
+// inputBuilder makes the string terms of one input: carved out of one
+// slice, those most requests share interned.
+type inputBuilder struct {
+	slab []ast.Term // its capacity bounds the terms made: it never grows
+}
+
+func (b *inputBuilder) str(s string) *ast.Term {
+	if t, ok := interned[s]; ok {
+		return t
+	}
+	b.slab = append(b.slab, ast.Term{Value: ast.String(s)})
+	return &b.slab[len(b.slab)-1]
 }
 
 // inputObject is the input document {"user": user, "request": request}.
@@ -215,20 +240,20 @@ func pathPrefixCount(path string) int {
 // appendPathPrefixes appends "/" and every segment prefix of path, shortest
 // first: "/", "/a", "/a/b" for "/a/b". A path that does not start with "/"
 // has none, so no constraint covers it.
-func appendPathPrefixes(dst []*ast.Term, path string, str func(string) *ast.Term) []*ast.Term {
+func appendPathPrefixes(dst []string, path string) []string {
 	if !strings.HasPrefix(path, "/") {
 		return dst
 	}
-	dst = append(dst, str("/"))
+	dst = append(dst, "/")
 	if path == "/" {
 		return dst
 	}
 	for i := 1; i < len(path); i++ {
 		if path[i] == '/' {
-			dst = append(dst, str(path[:i]))
+			dst = append(dst, path[:i])
 		}
 	}
-	return append(dst, str(path))
+	return append(dst, path)
 }
 
 func identity(s string) string { return s }
