@@ -627,11 +627,12 @@ var (
 // eval runs the program on input and returns the decision, unconverted.
 // The plan of the decision query calls the decision rule's function and
 // wraps its value in a result object: eval calls the function directly.
-func (p *program) eval(ctx context.Context, user, request *ast.Term) (*ast.Term, error) {
+func (p *program) eval(ctx context.Context, user, request *ast.Term) (t *ast.Term, err error) {
 	if p.entry >= 0 {
 		m := p.get(ctx)
+		defer recoverEval(&err) // before the machine goes back to the pool: it does not
 		m.args = append(m.args, m.input(user, request), p.data)
-		t, err := m.function(p.entry, 0)
+		t, err = m.function(p.entry, 0)
 		if err == nil {
 			m.remember()
 		}
@@ -647,7 +648,7 @@ func (p *program) eval(ctx context.Context, user, request *ast.Term) (*ast.Term,
 	}
 	var out *ast.Term
 	n := 0
-	err := p.run(ctx, ast.NewTerm(inputObject(user, request)), func(t *ast.Term) {
+	err = p.run(ctx, ast.NewTerm(inputObject(user, request)), func(t *ast.Term) {
 		out = t
 		n++
 	})
@@ -661,7 +662,7 @@ func (p *program) eval(ctx context.Context, user, request *ast.Term) (*ast.Term,
 	if !ok {
 		return nil, errors.New("result is not an object")
 	}
-	t := obj.Get(p.strings[0]) // the query's variable, planResult: the plan's first string
+	t = obj.Get(p.strings[0]) // the query's variable, planResult: the plan's first string
 	if t == nil {
 		return nil, errors.New("result has no decision")
 	}
@@ -670,13 +671,14 @@ func (p *program) eval(ctx context.Context, user, request *ast.Term) (*ast.Term,
 
 // run runs the program on input (nil: undefined) and calls result with
 // each result (an object of the query's variables) the plan adds.
-func (p *program) run(ctx context.Context, input *ast.Term, result func(*ast.Term)) error {
+func (p *program) run(ctx context.Context, input *ast.Term, result func(*ast.Term)) (err error) {
 	m := p.get(ctx)
+	defer recoverEval(&err)
 	m.result = result
 	l := m.push(p.planLen)
 	l[0] = input
 	l[1] = p.data
-	_, err := m.exec(p.plan.Blocks, l)
+	_, err = m.exec(p.plan.Blocks, l)
 	if err == nil {
 		m.remember()
 	}
@@ -698,6 +700,18 @@ func (m *machine) input(user, request *ast.Term) *ast.Term {
 	obj.Insert(keyUser, user)
 	obj.Insert(keyRequest, request)
 	return m.root
+}
+
+// errPanic is the error of an evaluation that panicked: a builtin, or this
+// interpreter, failed in a way it did not foresee. The request is denied
+// and the process goes on; the machine is dropped, not pooled.
+var errPanic = errors.New("evaluation panicked")
+
+// recoverEval turns a panic of the evaluation into errPanic in *err.
+func recoverEval(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: %v", errPanic, r)
+	}
 }
 
 // get returns a machine for an evaluation under ctx.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // The embedded policy, and one with the user's deny rules, must be
@@ -174,5 +175,43 @@ func TestInterpreterConcurrent(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// A panic during an evaluation (a builtin's, or the interpreter's) is an
+// error, hence a denial; the process and the next evaluations go on.
+func TestInterpreterPanicIsAnError(t *testing.T) {
+	ctx := context.Background()
+	m := ast.MustParseModuleWithOpts(`package t
+p := upper(input.x)`, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	p, err := planQuery(ctx, "x = data.t.p", map[string]*ast.Module{"t.rego": m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := newProgram(ctx, p, ast.NewObject(), generated{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upper *callStmt
+	for _, fn := range prog.funcs {
+		walkStmts(fn.f.Blocks, func(s ir.Stmt) {
+			if c, ok := s.(*callStmt); ok && c.Func == "upper" {
+				upper = c
+			}
+		})
+	}
+	if upper == nil {
+		t.Fatal("no call of upper in the plan")
+	}
+	orig := upper.builtin
+	upper.builtin = func(topdown.BuiltinContext, []*ast.Term, func(*ast.Term) error) error { panic("boom") }
+	input := ast.MustParseTerm(`{"x": "a"}`)
+	if err := prog.run(ctx, input, func(*ast.Term) {}); !errors.Is(err, errPanic) {
+		t.Fatalf("run = %v, want errPanic", err)
+	}
+	upper.builtin = orig
+	var got *ast.Term
+	if err := prog.run(ctx, input, func(r *ast.Term) { got = r }); err != nil || got == nil || !got.Equal(ast.MustParseTerm(`{"x": "A"}`)) {
+		t.Fatalf("after the panic: %v, %v", got, err)
 	}
 }
