@@ -52,6 +52,7 @@ type program struct {
 	plan    *ir.Plan
 	planLen int // locals of the plan
 	entry   int // the function the plan calls for the decision, or -1
+	nslots  int // lookups in the input kept per evaluation (inputDotStmt)
 	funcs   []*function
 	paths   map[string]int // function index by path, for CallDynamicStmt
 	data    *ast.Term
@@ -224,6 +225,12 @@ func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generate
 				inputArgs = false
 			}
 		}
+		if l, ok := written(stmt); ok && l == ir.Input {
+			inputArgs = false
+		}
+		if sc, ok := stmt.(*ir.ScanStmt); ok && sc.Value == ir.Input {
+			inputArgs = false
+		}
 	})
 	slots := map[[2]int]int{}
 	slot := func(k [2]int) int {
@@ -292,6 +299,7 @@ func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generate
 	}
 	prog.entry = decisionEntry(prog)
 	nslots := len(slots)
+	prog.nslots = nslots
 	prog.pool.New = func() any {
 		m := &machine{prog: prog, rules: make([]*ast.Term, rules), ruleSet: make([]bool, rules), slots: make([]*ast.Term, nslots)}
 		m.iter = func(t *ast.Term) error { m.out = t; return nil }
@@ -466,6 +474,47 @@ func foldLiterals(blocks []*ir.Block, strings []*ast.Term) {
 		c := &constStmt{Location: *r.b.Stmts[r.i].GetLocation(), Target: r.target, Value: ast.NewTerm(r.value)}
 		r.b.Stmts = slices.Replace(r.b.Stmts, r.i, r.j, ir.Stmt(c))
 	}
+}
+
+// written returns the local a statement assigns, if it does.
+func written(s ir.Stmt) (ir.Local, bool) {
+	switch s := s.(type) {
+	case *ir.AssignIntStmt:
+		return s.Target, true
+	case *ir.AssignVarOnceStmt:
+		return s.Target, true
+	case *ir.AssignVarStmt:
+		return s.Target, true
+	case *ir.CallDynamicStmt:
+		return s.Result, true
+	case *ir.CallStmt:
+		return s.Result, true
+	case *ir.DotStmt:
+		return s.Target, true
+	case *ir.LenStmt:
+		return s.Target, true
+	case *ir.MakeArrayStmt:
+		return s.Target, true
+	case *ir.MakeNullStmt:
+		return s.Target, true
+	case *ir.MakeNumberIntStmt:
+		return s.Target, true
+	case *ir.MakeNumberRefStmt:
+		return s.Target, true
+	case *ir.MakeObjectStmt:
+		return s.Target, true
+	case *ir.MakeSetStmt:
+		return s.Target, true
+	case *ir.ObjectMergeStmt:
+		return s.Target, true
+	case *ir.ResetLocalStmt:
+		return s.Target, true
+	case *ir.ScanStmt:
+		return s.Key, true // and s.Value, which the caller checks
+	case *ir.WithStmt:
+		return s.Local, true
+	}
+	return 0, false
 }
 
 // mutated returns the local a statement adds to, if it does.

@@ -23,8 +23,15 @@ func TestEmbeddedPolicyIsPlanned(t *testing.T) {
 		if err := e.SetRoles(context.Background(), benchRoles(3)); err != nil {
 			t.Fatal(err)
 		}
-		if p := e.cur.Load(); p.evaluator != "plan" {
-			t.Errorf("%s: evaluated by %s (%s), want the plan", name, p.evaluator, p.evaluatorReason)
+		p := e.cur.Load()
+		if p.evaluator != "plan" {
+			t.Fatalf("%s: evaluated by %s (%s), want the plan", name, p.evaluator, p.evaluatorReason)
+		}
+		// And on its fast paths: the decision function called directly,
+		// lookups in the input kept, pure functions remembered.
+		prog := p.eval.(*program)
+		if prog.entry < 0 || prog.nslots == 0 || prog.memo == nil {
+			t.Errorf("%s: entry %d, input lookups kept %d, memo %v", name, prog.entry, prog.nslots, prog.memo != nil)
 		}
 	}
 }
