@@ -534,21 +534,11 @@ func mutated(s ir.Stmt) (ir.Local, bool) {
 
 // walkStmts calls f on every statement of blocks, nested ones included.
 func walkStmts(blocks []*ir.Block, f func(ir.Stmt)) {
-	for _, b := range blocks {
+	eachBlock(blocks, func(b *ir.Block) {
 		for _, s := range b.Stmts {
 			f(s)
-			switch s := s.(type) {
-			case *ir.BlockStmt:
-				walkStmts(s.Blocks, f)
-			case *ir.ScanStmt:
-				walkStmts([]*ir.Block{s.Block}, f)
-			case *ir.NotStmt:
-				walkStmts([]*ir.Block{s.Block}, f)
-			case *ir.WithStmt:
-				walkStmts([]*ir.Block{s.Block}, f)
-			}
 		}
-	}
+	})
 }
 
 // maxLocal returns the largest local s names, or -1.
@@ -814,8 +804,9 @@ func (m *machine) reset() {
 	m.bctx = topdown.BuiltinContext{}
 }
 
-// exec runs blocks in order, as a plan or a function does: each ends on an
-// undefined statement or a break out of it, and the next one runs.
+// exec runs blocks in order, as a plan, a function or a BlockStmt does:
+// each ends on an undefined statement or a break out of it, and the next one
+// runs; a break beyond a block leaves the others.
 func (m *machine) exec(blocks []*ir.Block, l []*ast.Term) (int, error) {
 	for _, b := range blocks {
 		r, err := m.block(b, l)
@@ -920,18 +911,7 @@ func (m *machine) stmt(s ir.Stmt, l []*ast.Term) (int, error) {
 			return undefined, nil
 		}
 	case *ir.BlockStmt:
-		for _, b := range s.Blocks {
-			r, err := m.block(b, l)
-			if err != nil {
-				return 0, err
-			}
-			if r == returned {
-				return returned, nil
-			}
-			if r > 0 {
-				return r - 1, nil
-			}
-		}
+		return m.exec(s.Blocks, l)
 	case *ir.BreakStmt:
 		return int(s.Index), nil
 	case *ir.ScanStmt:
@@ -993,31 +973,9 @@ func (m *machine) stmt(s ir.Stmt, l []*ast.Term) (int, error) {
 		}
 		set.Add(v)
 	case *ir.ObjectInsertStmt:
-		t, k, v := l[s.Object], m.operand(s.Key, l), m.operand(s.Value, l)
-		if t == nil || k == nil || v == nil {
-			return undefined, nil
-		}
-		obj, ok := t.Value.(ast.Object)
-		if !ok {
-			return undefined, nil
-		}
-		obj.Insert(k, v)
+		return insert(l[s.Object], m.operand(s.Key, l), m.operand(s.Value, l), false)
 	case *ir.ObjectInsertOnceStmt:
-		t, k, v := l[s.Object], m.operand(s.Key, l), m.operand(s.Value, l)
-		if t == nil || k == nil || v == nil {
-			return undefined, nil
-		}
-		obj, ok := t.Value.(ast.Object)
-		if !ok {
-			return undefined, nil
-		}
-		if cur := obj.Get(k); cur != nil {
-			if cur.Value.Compare(v.Value) != 0 {
-				return 0, errInsertConflict
-			}
-			return next, nil
-		}
-		obj.Insert(k, v)
+		return insert(l[s.Object], m.operand(s.Key, l), m.operand(s.Value, l), true)
 	case *ir.ObjectMergeStmt:
 		a, b := l[s.A], l[s.B]
 		if a == nil || b == nil {
@@ -1054,6 +1012,28 @@ func (m *machine) stmt(s ir.Stmt, l []*ast.Term) (int, error) {
 	default:
 		return 0, fmt.Errorf("statement %T not supported", s)
 	}
+	return next, nil
+}
+
+// insert runs an ObjectInsertStmt, or with once an ObjectInsertOnceStmt:
+// a key already there with another value is then a conflict.
+func insert(t, k, v *ast.Term, once bool) (int, error) {
+	if t == nil || k == nil || v == nil {
+		return undefined, nil
+	}
+	obj, ok := t.Value.(ast.Object)
+	if !ok {
+		return undefined, nil
+	}
+	if once {
+		if cur := obj.Get(k); cur != nil {
+			if cur.Value.Compare(v.Value) != 0 {
+				return 0, errInsertConflict
+			}
+			return next, nil
+		}
+	}
+	obj.Insert(k, v)
 	return next, nil
 }
 
@@ -1176,14 +1156,7 @@ func (m *machine) call(c *callStmt, l []*ast.Term) (int, error) {
 			m.args = append(m.args, m.operand(a, l))
 		}
 		v, err := m.function(c.fn, base)
-		if err != nil {
-			return 0, err
-		}
-		if v == nil {
-			return undefined, nil
-		}
-		l[s.Result] = v
-		return next, nil
+		return result(l, s.Result, v, err)
 	}
 	base := len(m.args)
 	for _, a := range s.Args {
@@ -1326,12 +1299,18 @@ func (m *machine) callDynamic(s *ir.CallDynamicStmt, l []*ast.Term) (int, error)
 		m.args = append(m.args, l[a])
 	}
 	v, err := m.function(i, base)
+	return result(l, s.Result, v, err)
+}
+
+// result ends a call statement whose call returned v, err: it fails, is
+// undefined, or assigns v to target.
+func result(l []*ast.Term, target ir.Local, v *ast.Term, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}
 	if v == nil {
 		return undefined, nil
 	}
-	l[s.Result] = v
+	l[target] = v
 	return next, nil
 }
