@@ -38,3 +38,50 @@ func FuzzValidateConstraint(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInterpreterMatchesTopdown decides requests of any strings (the
+// request's are untrusted) with the interpreter and with topdown, under the
+// same constraints and roles, and requires the same decision or the same
+// failure.
+func FuzzInterpreterMatchesTopdown(f *testing.F) {
+	f.Add("GET", "/aaa", "user", "content", "", "indices:data/read/get", "logs-1")
+	f.Add("PUT", "/aaa/zzz/1", "admin", "content", "", "indices:data/write/index", "*")
+	f.Add("POST", "/_security/user/bob", "r5", "management", "manage_security", "", "")
+	f.Add("HEAD", "/.security-7/x", "monitor", "content", "", "indices:monitor/stats", ".security-7")
+	f.Add("GET", "/m/\x00/x", "reader", "content", "1", "cluster:monitor/health", "a\x01b")
+	f.Add("DELETE", "//logs-2024//", "*", "other", "x", "indices:admin/delete", "logs-*,-logs-1")
+	ctx := context.Background()
+	roles := []Role{
+		{Name: "r5", Cluster: []string{"manage_api_key"}, Indices: []IndexPrivileges{{Names: []string{"logs-*"}, Privileges: []string{"read"}}, {Names: []string{"*"}, Privileges: []string{"index"}}}},
+		{Name: "admin", Indices: []IndexPrivileges{{Names: []string{"*", ".security*"}, Privileges: []string{"all"}, AllowRestrictedIndices: true}}},
+	}
+	engines := [2]*Engine{}
+	for i, opts := range [][]Option{{WithDecisionCache(0)}, {WithDecisionCache(0), withTopdown()}} {
+		e, err := New(Config{}, opts...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if err := e.SetConstraints(ctx, testConstraints); err != nil {
+			f.Fatal(err)
+		}
+		if err := e.SetRoles(ctx, roles); err != nil {
+			f.Fatal(err)
+		}
+		engines[i] = e
+	}
+	if engines[0].cur.Load().evaluator != "plan" || engines[1].cur.Load().evaluator != "topdown" {
+		f.Fatal("engines do not evaluate as meant")
+	}
+	f.Fuzz(func(t *testing.T, method, path, role, kind, privilege, action, index string) {
+		in := content(method, path, role, "user")
+		in.Request.Kind, in.Request.Privilege, in.Request.Action = kind, privilege, action
+		if action != "" {
+			in.Request.Targets = []Target{{Action: action, Indices: []string{index}}, {Action: action, AnyIndex: index == ""}}
+		}
+		got, gotErr := engines[0].Decide(ctx, in)
+		want, wantErr := engines[1].Decide(ctx, in)
+		if (gotErr != nil) != (wantErr != nil) || got != want {
+			t.Fatalf("%+v: plan %+v, %v; topdown %+v, %v", in.Request, got, gotErr, want, wantErr)
+		}
+	})
+}
