@@ -84,14 +84,14 @@ type callStmt struct {
 
 // inputDotStmt is a DotStmt looking a constant key up in the input
 // (input.<k1>), or in what the statement before it looked up there
-// (input.<k1>.<k2>, second set). The input does not change during an
+// (input.<k1>.<k2>, parent set). The input does not change during an
 // evaluation, so its value is kept, in slot, for the next lookup of the
 // same keys, which the plan of each rule makes again.
 type inputDotStmt struct {
 	*ir.DotStmt
 	key    *ast.Term
 	slot   int
-	second *inputDotStmt // the lookup of k1, for input.<k1>.<k2>
+	parent *inputDotStmt // the lookup of k1, for input.<k1>.<k2>
 }
 
 // constStmt assigns a constant to a local: a literal collection with
@@ -267,9 +267,9 @@ func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generate
 						continue
 					}
 					prev, ok := b.Stmts[i-1].(*inputDotStmt)
-					if ok && prev.second == nil && s.Source.Value == prev.Target {
+					if ok && prev.parent == nil && s.Source.Value == prev.Target {
 						k1 := prev.Key.Value.(ir.StringIndex)
-						b.Stmts[i] = &inputDotStmt{DotStmt: s, key: prog.strings[k], slot: slot([2]int{int(k1), int(k)}), second: prev}
+						b.Stmts[i] = &inputDotStmt{DotStmt: s, key: prog.strings[k], slot: slot([2]int{int(k1), int(k)}), parent: prev}
 					}
 				case *ir.CallStmt:
 					if v := constants[byName[s.Func]]; v != nil && len(s.Args) == 2 {
