@@ -20,6 +20,16 @@ func reference(t *testing.T, s string) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
+// marshal is json.Marshal's encoding of s (HTML escaping on).
+func marshal(t *testing.T, s string) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // jackson is what Jackson writes for s: encoding/json's escapes of the
 // string with invalid UTF-8 decoded to U+FFFD, with U+2028 and U+2029 as
 // they are (for the table's strings, which hold no backslash before a u).
@@ -30,7 +40,7 @@ func jackson(t *testing.T, s string) string {
 
 var cases = []string{
 	"", "plain", `quote " and \ backslash`, "tab\tnew\nline\r\f\b", "\x00\x01\x1f\x7f",
-	"<script>&amp;</script>", "é ü 日本", "line\u2028sep\u2029", "bad \xff utf8 \xc3", "long run of sixteen bytes, then \"",
+	"<script>&amp;</script>", "a<b>c&d, sixteen bytes<", "é ü 日本", "line\u2028sep\u2029", "bad \xff utf8 \xc3", "long run of sixteen bytes, then \"",
 	strings.Repeat("x", 7) + "\n" + strings.Repeat("y", 9),
 }
 
@@ -46,10 +56,14 @@ func TestAppend(t *testing.T) {
 		if got, want := string(AppendJackson(nil, s)), jackson(t, s); got != want {
 			t.Errorf("AppendJackson(%q) = %s, want %s", s, got, want)
 		}
+		if got, want := string(AppendHTML(nil, s)), marshal(t, s); got != want {
+			t.Errorf("AppendHTML(%q) = %s, want %s", s, got, want)
+		}
 	}
 }
 
-// FuzzAppend: byte for byte encoding/json (and Jackson's variant), and
+// FuzzAppend: byte for byte encoding/json (with and without HTML
+// escaping, and Jackson's variant), and
 // always valid JSON that decodes to s with invalid UTF-8 replaced.
 func FuzzAppend(f *testing.F) {
 	for _, s := range cases {
@@ -58,6 +72,9 @@ func FuzzAppend(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := string(Append(nil, s)), reference(t, s); got != want {
 			t.Fatalf("Append(%q) = %s, want %s", s, got, want)
+		}
+		if got, want := string(AppendHTML(nil, s)), marshal(t, s); got != want {
+			t.Fatalf("AppendHTML(%q) = %s, want %s", s, got, want)
 		}
 		j := AppendJackson(nil, s)
 		var back string
