@@ -1,9 +1,13 @@
 package events
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +26,10 @@ type EmitterConfig struct {
 	QueueSize int
 	// Batch is how many outcomes are in flight to NATS at once. Default 512.
 	Batch int
+	// AckTimeout is how long a published outcome waits for its JetStream
+	// acknowledgement before it is published again (a lost ack: a leader
+	// change). Default 10s.
+	AckTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -31,6 +39,12 @@ type EmitterConfig struct {
 // retries what NATS did not acknowledge (the event id is the Nats-Msg-Id, so
 // a retry is never stored twice). When the queue is full Emit fails and the
 // caller denies: nothing is dropped silently.
+//
+// Run publishes as JetStream's asynchronous publisher does (a core NATS
+// publish with a reply subject, the stream's acknowledgement on it), with
+// its own reply subscription so that a publish allocates next to nothing:
+// the message and its header are reused, the encoded event goes back to a
+// pool once acknowledged, and one timer serves a batch.
 type Emitter struct {
 	cfg     EmitterConfig
 	queue   chan outgoing
@@ -41,7 +55,21 @@ type Emitter struct {
 type outgoing struct {
 	subject string
 	id      string
-	data    []byte
+	buf     *[]byte // the encoded event, from bufPool
+}
+
+// bufPool holds the buffers of encoded events, returned once NATS
+// acknowledged them (NATS copies a message as it is published).
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledBuf is the largest buffer returned to bufPool.
+const maxPooledBuf = 64 << 10
+
+func releaseBuf(b *[]byte) {
+	if cap(*b) <= maxPooledBuf {
+		*b = (*b)[:0]
+		bufPool.Put(b)
+	}
 }
 
 // NewEmitter validates cfg and returns an Emitter; call Run to publish.
@@ -58,6 +86,9 @@ func NewEmitter(cfg EmitterConfig) (*Emitter, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 512
 	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 10 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -67,18 +98,29 @@ func NewEmitter(cfg EmitterConfig) (*Emitter, error) {
 // Emit enqueues an outcome for publication on portcullis.auth.<action>. It
 // never blocks; ErrEmitterFull means the outcome could not be recorded.
 func (e *Emitter) Emit(now time.Time, o AuthOutcome) error {
-	ev, err := New(e.cfg.Source, AuthType(o.Action), o.RequestID, now, o)
-	if err != nil {
-		return err
+	typ, subject := authNames(o.Action)
+	id := NewID(now)
+	buf := bufPool.Get().(*[]byte)
+	b, ok := appendAuthEvent((*buf)[:0], e.cfg.Source, id, typ, now.UTC().Truncate(time.Millisecond), &o)
+	if !ok {
+		// A time json.Marshal refuses: its error.
+		bufPool.Put(buf)
+		ev, err := New(e.cfg.Source, typ, o.RequestID, now, o)
+		if err != nil {
+			return err
+		}
+		ev.ID = id
+		if b, err = ev.Encode(); err != nil {
+			return err
+		}
+		buf = &b
 	}
-	b, err := ev.Encode()
-	if err != nil {
-		return err
-	}
+	*buf = b
 	select {
-	case e.queue <- outgoing{subject: AuthSubject(o.Action), id: ev.ID, data: b}:
+	case e.queue <- outgoing{subject: subject, id: id, buf: buf}:
 		return nil
 	default:
+		releaseBuf(buf)
 		e.dropped.Add(1)
 		return ErrEmitterFull
 	}
@@ -94,13 +136,18 @@ func (e *Emitter) Published() uint64 { return e.sent.Load() }
 // queued for up to five seconds (publishing on a context the caller's
 // cancellation does not cut short).
 func (e *Emitter) Run(ctx context.Context) error {
+	p, err := newPublisher(e.cfg.JS.Conn(), e.cfg.Batch, e.cfg.AckTimeout)
+	if err != nil {
+		return err
+	}
+	defer p.close()
 	batch := make([]outgoing, 0, e.cfg.Batch)
 	for {
 		select {
 		case <-ctx.Done():
 			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			return e.flush(flushCtx, batch)
+			return e.flush(flushCtx, p, batch)
 		case o := <-e.queue:
 			batch = append(batch[:0], o)
 		}
@@ -113,17 +160,18 @@ func (e *Emitter) Run(ctx context.Context) error {
 				break fill
 			}
 		}
-		if err := e.publish(ctx, batch); err != nil {
+		if err := e.publish(ctx, p, batch); err != nil {
 			// ctx ended while NATS was failing; keep the batch for the flush.
 			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			return e.flush(flushCtx, batch)
+			return e.flush(flushCtx, p, batch)
 		}
+		clear(batch)
 		batch = batch[:0]
 	}
 }
 
-func (e *Emitter) flush(ctx context.Context, batch []outgoing) error {
+func (e *Emitter) flush(ctx context.Context, p *publisher, batch []outgoing) error {
 	for {
 	fill:
 		for len(batch) < cap(batch) {
@@ -137,50 +185,35 @@ func (e *Emitter) flush(ctx context.Context, batch []outgoing) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := e.publish(ctx, batch); err != nil {
+		if err := e.publish(ctx, p, batch); err != nil {
 			n := len(batch) + len(e.queue)
 			e.cfg.Logger.ErrorContext(ctx, "auth_outcomes_unpublished", "count", n, "error", err)
 			return fmt.Errorf("flush auth outcomes: %d unpublished: %w", n, err)
 		}
+		clear(batch)
 		batch = batch[:0]
 	}
 }
 
 // publish sends batch pipelined and waits for every ack, retrying the
-// failed ones with backoff until they are acknowledged or ctx ends.
-func (e *Emitter) publish(ctx context.Context, batch []outgoing) error {
+// failed ones with backoff until they are acknowledged or ctx ends. The
+// buffers of the acknowledged ones go back to the pool; on an error, the
+// batch is as it was.
+func (e *Emitter) publish(ctx context.Context, p *publisher, batch []outgoing) error {
 	backoff := 50 * time.Millisecond
 	todo := batch
+	var failed []outgoing
 	for {
-		futures := make([]jetstream.PubAckFuture, len(todo))
-		var failed []outgoing
 		var lastErr error
-		for i, o := range todo {
-			msg := nats.NewMsg(o.subject)
-			msg.Data = o.data
-			f, err := e.cfg.JS.PublishMsgAsync(msg, jetstream.WithMsgID(o.id))
-			if err != nil {
-				failed = append(failed, o)
-				lastErr = err
-				continue
-			}
-			futures[i] = f
+		failed, lastErr = p.publish(ctx, todo, failed[:0])
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		for i, f := range futures {
-			if f == nil {
-				continue
-			}
-			select {
-			case <-f.Ok():
-				e.sent.Add(1)
-			case err := <-f.Err():
-				failed = append(failed, todo[i])
-				lastErr = err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		e.sent.Add(uint64(len(todo) - len(failed)))
 		if len(failed) == 0 {
+			for _, o := range batch {
+				releaseBuf(o.buf)
+			}
 			return nil
 		}
 		e.cfg.Logger.WarnContext(ctx, "auth_outcome_publish_retry", "count", len(failed), "error", lastErr)
@@ -190,6 +223,200 @@ func (e *Emitter) publish(ctx context.Context, batch []outgoing) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 2*time.Second)
-		todo = failed
+		// failed may share todo's array: copy it out before it is reused.
+		todo = append([]outgoing(nil), failed...)
 	}
+}
+
+// publisher publishes to JetStream and collects the acknowledgements on
+// its own reply subscription, prefix + a token per publish. A token is
+// never reused, so that a late ack of a publish given up on (timed out,
+// or cut by a reconnection) is ignored rather than taken for another's.
+type publisher struct {
+	nc      *nats.Conn
+	prefix  string
+	sub     *nats.Subscription
+	status  chan nats.Status
+	timeout time.Duration
+	msgs    []nats.Msg // one per slot of a batch, header included
+
+	mu      sync.Mutex
+	waiting map[uint64]slot // token → the publish it acknowledges
+	next    uint64          // the next token
+	gen     uint64          // the current round of publish
+
+	results chan ackResult
+}
+
+type slot struct {
+	gen uint64
+	i   int
+}
+
+type ackResult struct {
+	slot
+	err error
+}
+
+func newPublisher(nc *nats.Conn, batch int, timeout time.Duration) (*publisher, error) {
+	p := &publisher{
+		nc:      nc,
+		prefix:  nc.NewInbox() + ".",
+		timeout: timeout,
+		msgs:    make([]nats.Msg, batch),
+		waiting: make(map[uint64]slot, batch),
+		// The handler sends one result per waiting entry it removes; a
+		// round waits for all of its own, and at most one entry removed
+		// before a round gave up is sent after it.
+		results: make(chan ackResult, 2*batch+1),
+	}
+	for i := range p.msgs {
+		p.msgs[i].Header = nats.Header{jetstream.MsgIDHeader: []string{""}}
+	}
+	sub, err := nc.Subscribe(p.prefix+"*", p.handle)
+	if err != nil {
+		return nil, fmt.Errorf("emitter: subscribe to acks: %w", err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("emitter: acks subscription: %w", err)
+	}
+	p.sub = sub
+	p.status = nc.StatusChanged(nats.RECONNECTING, nats.CLOSED)
+	return p, nil
+}
+
+func (p *publisher) close() {
+	p.nc.RemoveStatusListener(p.status)
+	_ = p.sub.Unsubscribe()
+}
+
+// handle takes an acknowledgement.
+func (p *publisher) handle(m *nats.Msg) {
+	tok, err := strconv.ParseUint(m.Subject[len(p.prefix):], 36, 64)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	s, ok := p.waiting[tok]
+	delete(p.waiting, tok)
+	p.mu.Unlock()
+	if ok {
+		p.results <- ackResult{s, ackError(m)}
+	}
+}
+
+// ackError is nil for a JetStream acknowledgement of a stored message (or
+// of a duplicate), else why the message is not known stored, as
+// JetStream's publisher reports it.
+func ackError(m *nats.Msg) error {
+	d := m.Data
+	if len(d) == 0 && m.Header.Get("Status") == "503" {
+		return jetstream.ErrNoStreamResponse
+	}
+	const ackPrefix = `{"stream":"`
+	if bytes.HasPrefix(d, []byte(ackPrefix)) && len(d) > len(ackPrefix) && d[len(ackPrefix)] != '"' &&
+		!bytes.Contains(d, []byte(`"error"`)) && json.Valid(d) {
+		return nil // what the server writes: {"stream":"NAME","seq":N[,"duplicate": true]}
+	}
+	var ack struct {
+		Error  *jetstream.APIError `json:"error"`
+		Stream string              `json:"stream"`
+	}
+	if err := json.Unmarshal(d, &ack); err != nil {
+		return jetstream.ErrInvalidJSAck
+	}
+	if ack.Error != nil {
+		return ack.Error
+	}
+	if ack.Stream == "" {
+		return jetstream.ErrInvalidJSAck
+	}
+	return nil
+}
+
+// publish publishes todo (at most one batch) and waits until each is
+// acknowledged, refused, cut off by a reconnection, or its ack is late by
+// the timeout; it appends the ones not acknowledged to failed, with the
+// last error. It returns early, with todo not known published, when ctx
+// ends.
+func (p *publisher) publish(ctx context.Context, todo, failed []outgoing) ([]outgoing, error) {
+	// Status changes from before this round concern no publish of it.
+	for drained := false; !drained; {
+		select {
+		case <-p.status:
+		default:
+			drained = true
+		}
+	}
+	p.mu.Lock()
+	p.gen++
+	gen := p.gen
+	p.mu.Unlock()
+	var lastErr error
+	done := make([]bool, len(todo))
+	waiting := 0
+	for i, o := range todo {
+		p.mu.Lock()
+		tok := p.next
+		p.next++
+		p.waiting[tok] = slot{gen, i}
+		p.mu.Unlock()
+		m := &p.msgs[i]
+		m.Subject, m.Reply, m.Data = o.subject, p.prefix+strconv.FormatUint(tok, 36), *o.buf
+		m.Header[jetstream.MsgIDHeader][0] = o.id
+		if err := p.nc.PublishMsg(m); err != nil {
+			p.mu.Lock()
+			delete(p.waiting, tok)
+			p.mu.Unlock()
+			done[i] = true
+			failed = append(failed, o)
+			lastErr = err
+			continue
+		}
+		waiting++
+	}
+	var timer *time.Timer
+	if waiting > 0 {
+		timer = time.NewTimer(p.timeout)
+		defer timer.Stop()
+	}
+	for waiting > 0 {
+		var cut error
+		select {
+		case r := <-p.results:
+			if r.gen != gen || done[r.i] {
+				continue // a late ack of an earlier round
+			}
+			done[r.i] = true
+			waiting--
+			if r.err != nil {
+				failed = append(failed, todo[r.i])
+				lastErr = r.err
+			}
+			continue
+		case <-p.status:
+			cut = nats.ErrDisconnected
+		case <-timer.C:
+			cut = jetstream.ErrAsyncPublishTimeout
+		case <-ctx.Done():
+			cut = ctx.Err()
+		}
+		// Give up on the rest of the round: a late ack is ignored, and a
+		// publish again is a duplicate the stream recognises.
+		p.mu.Lock()
+		for tok, s := range p.waiting {
+			if s.gen == gen {
+				delete(p.waiting, tok)
+			}
+		}
+		p.mu.Unlock()
+		for i, d := range done {
+			if !d {
+				failed = append(failed, todo[i])
+			}
+		}
+		return failed, cut
+	}
+	return failed, lastErr
 }

@@ -68,10 +68,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 		a.nats.Close()
 		return nil, err
 	}
-	if a.js, err = jetstream.New(a.nats.nc, jetstream.WithPublishAsyncMaxPending(4096),
-		// An ack lost without a disconnect (a leader change) fails the
-		// publish after this long, and the emitter retries it.
-		jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
+	if a.js, err = jetstream.New(a.nats.nc); err != nil {
 		return fail(fmt.Errorf("jetstream: %w", err))
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -95,7 +92,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	if err != nil {
 		return fail(fmt.Errorf("projector: %w", err))
 	}
-	if a.emitter, err = events.NewEmitter(events.EmitterConfig{JS: a.js, Source: cfg.NodeID, Logger: log}); err != nil {
+	if a.emitter, err = events.NewEmitter(events.EmitterConfig{JS: a.js, Source: cfg.NodeID, Logger: log,
+		// An ack lost without a disconnect (a leader change) fails the
+		// publish after this long, and the emitter retries it.
+		AckTimeout: 10 * time.Second}); err != nil {
 		return fail(err)
 	}
 	if !cfg.Audit.Disabled {
