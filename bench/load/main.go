@@ -56,6 +56,8 @@ type options struct {
 	nice             int
 	keep             bool
 	quick            bool
+	portcullisEnv    []string // KEY=VALUE for the serve process only
+	natsServer       string   // a nats-server binary: NATS in its own process
 }
 
 var allTargets = []string{"upstream", "bareproxy", "nginx", "portcullis"}
@@ -101,6 +103,14 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.nice, "nice", 0, "nice value of the harness and its servers (negative, as root: less disturbed by the machine's other load, at its expense)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, JetStream store)")
 	fs.BoolVar(&o.quick, "quick", false, "a short run: 1s per target after 300ms of warm-up, one round")
+	fs.Func("portcullis-env", "KEY=VALUE in the environment of portcullis serve alone, e.g. GOGC=400 (repeatable)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		o.portcullisEnv = append(o.portcullisEnv, v)
+		return nil
+	})
+	fs.StringVar(&o.natsServer, "nats-server", "", "a nats-server binary: run NATS JetStream in its own process, on the server CPUs, and portcullis with --nats-url (default: portcullis's embedded NATS)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -329,13 +339,21 @@ func run(ctx context.Context, o options) error {
 			t.label = "nginx " + nginxVersion(bin) + " auth_basic (apr1)"
 			t.wl.addr, t.procs = addr, []*server{s, up}
 		case "portcullis":
-			p, err := startPortcullis(ctx, o.portcullis, dir, o.serverCPUs, upAddr)
+			p, err := startPortcullis(ctx, o.portcullis, dir, o.serverCPUs, upAddr, o.portcullisEnv, o.natsServer)
 			if err != nil {
 				return err
 			}
 			defer p.stop()
 			t.label = "Portcullis (Basic, role grant, outcomes to JetStream)"
 			t.wl.addr, t.procs, t.pc = p.addr, []*server{p.srv, up}, p
+			if p.nats != nil {
+				// NATS's CPU counts as Portcullis's.
+				t.label = "Portcullis (Basic, role grant, outcomes to JetStream in its own nats-server process)"
+				t.procs = append(t.procs, p.nats)
+			}
+			if len(o.portcullisEnv) > 0 {
+				t.label += " with " + strings.Join(o.portcullisEnv, " ")
+			}
 		}
 		if err := t.wl.check(ctx); err != nil {
 			return fmt.Errorf("%s does not answer the workload: %w", name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -28,20 +29,24 @@ const (
 
 // portcullisTarget is `portcullis serve` in front of the upstream, with its
 // embedded NATS JetStream (client port open on loopback so that the harness
-// can count the published outcomes).
+// can count the published outcomes), or with NATS in a nats-server process
+// of its own.
 type portcullisTarget struct {
 	srv      *server
+	nats     *server // the nats-server process, nil for the embedded one
 	addr     string
 	natsAddr string
 	nc       *nats.Conn       // the harness's own connection, opened by outcomes
 	auth     jetstream.Stream // the AUTH stream
 }
 
-// startPortcullis runs bin serve. The in-process auditor is off: its
-// consumer only takes the audited actions (failures, denials, config
-// changes), none of which this load produces, and the audit throughput has
-// its own benchmark (auditor/bench_test.go).
-func startPortcullis(ctx context.Context, bin, dir, cpus, upstreamAddr string) (*portcullisTarget, error) {
+// startPortcullis runs bin serve, with env added to its environment. The
+// in-process auditor is off: its consumer only takes the audited actions
+// (failures, denials, config changes), none of which this load produces,
+// and the audit throughput has its own benchmark (auditor/bench_test.go).
+// With natsBin, NATS runs as that nats-server binary (JetStream, store in
+// dir), pinned to the same cpus, and portcullis connects to it.
+func startPortcullis(ctx context.Context, bin, dir, cpus, upstreamAddr string, env []string, natsBin string) (*portcullisTarget, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -50,21 +55,41 @@ func startPortcullis(ctx context.Context, bin, dir, cpus, upstreamAddr string) (
 	if err != nil {
 		return nil, err
 	}
-	env := []string{
+	env = append([]string{
 		"PORTCULLIS_BOOTSTRAP_PASSWORD=" + superPassword,
 		"PORTCULLIS_AUDIT_DISABLED=true",
-		"PORTCULLIS_NATS_LISTEN=" + natsAddr,
 		"PORTCULLIS_NATS_PASSWORD=" + natsPassword,
 		"PORTCULLIS_NODE_ID=bench",
+	}, env...)
+	p := &portcullisTarget{addr: addr, natsAddr: natsAddr}
+	if natsBin != "" {
+		host, port, err := net.SplitHostPort(natsAddr)
+		if err != nil {
+			return nil, err
+		}
+		ns, err := start("nats-server", dir, cpus, nil, natsBin, "-a", host, "-p", port, "-js",
+			"-sd", filepath.Join(dir, "nats-store"), "--user", natsUser, "--pass", natsPassword)
+		if err != nil {
+			return nil, err
+		}
+		if err := waitListening(ctx, ns, natsAddr); err != nil {
+			ns.stop()
+			return nil, err
+		}
+		p.nats = ns
+		env = append(env, "PORTCULLIS_NATS_URL=nats://"+natsAddr, "PORTCULLIS_NATS_USER="+natsUser)
+	} else {
+		env = append(env, "PORTCULLIS_NATS_LISTEN="+natsAddr)
 	}
 	srv, err := start("portcullis", dir, cpus, env, bin, "serve",
 		"--listen", addr, "--upstream", "http://"+upstreamAddr, "--data-dir", filepath.Join(dir, "portcullis-data"))
 	if err != nil {
+		p.nats.stop()
 		return nil, err
 	}
-	p := &portcullisTarget{srv: srv, addr: addr, natsAddr: natsAddr}
+	p.srv = srv
 	if err := p.provision(ctx); err != nil {
-		srv.stop()
+		p.stop()
 		return nil, err
 	}
 	return p, nil
@@ -177,6 +202,7 @@ func (p *portcullisTarget) stop() {
 		p.nc.Close()
 	}
 	p.srv.stop()
+	p.nats.stop() // after portcullis, which drains its connection
 }
 
 func basicAuth(user, password string) string {
