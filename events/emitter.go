@@ -102,20 +102,15 @@ func (e *Emitter) Emit(now time.Time, o AuthOutcome) error {
 	id := NewID(now)
 	buf := bufPool.Get().(*[]byte)
 	b, ok := appendAuthEvent((*buf)[:0], e.cfg.Source, id, typ, now.UTC().Truncate(time.Millisecond), &o)
+	*buf = b
 	if !ok {
 		// A time json.Marshal refuses: its error.
 		bufPool.Put(buf)
-		ev, err := New(e.cfg.Source, typ, o.RequestID, now, o)
-		if err != nil {
+		var err error
+		if buf, err = e.encodeSlow(now, id, typ, &o); err != nil {
 			return err
 		}
-		ev.ID = id
-		if b, err = ev.Encode(); err != nil {
-			return err
-		}
-		buf = &b
 	}
-	*buf = b
 	select {
 	case e.queue <- outgoing{subject: subject, id: id, buf: buf}:
 		return nil
@@ -124,6 +119,20 @@ func (e *Emitter) Emit(now time.Time, o AuthOutcome) error {
 		e.dropped.Add(1)
 		return ErrEmitterFull
 	}
+}
+
+// encodeSlow encodes with New and Encode, for their errors.
+func (e *Emitter) encodeSlow(now time.Time, id, typ string, o *AuthOutcome) (*[]byte, error) {
+	ev, err := New(e.cfg.Source, typ, o.RequestID, now, *o)
+	if err != nil {
+		return nil, err
+	}
+	ev.ID = id
+	b, err := ev.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
 }
 
 // Pending is the number of outcomes queued and not yet acknowledged by NATS.

@@ -197,7 +197,8 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 		case RealmNative:
 			acc, reason := g.verifyPassword(ctx, now, user, pass)
 			if acc != nil {
-				return &principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}, nil
+				r.basic = principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}
+				return &r.basic, nil
 			}
 			attempts = append(attempts, events.RealmAttempt{Realm: realmNative, Type: "native", Reason: reason})
 		case RealmFile:

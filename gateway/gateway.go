@@ -186,6 +186,11 @@ type request struct {
 	rewritten bool
 	requestID string
 	sourceIP  string
+
+	// Storage for what a request needs once, allocated with it.
+	basic   principal        // a Basic principal (authenticateBasic)
+	in      policy.Input     // the policy input of a content request
+	targets [1]policy.Target // its targets, when there is one
 }
 
 // uri is the request's URI as Elasticsearch's reasons quote it, without the
@@ -208,7 +213,7 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	r := &request{
-		method:    string(ctx.Method()),
+		method:    methodString(ctx.Method()),
 		sourceIP:  remoteIP(ctx),
 		requestID: g.requestID(ctx),
 	}
@@ -276,7 +281,7 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	}
 	res, err := classify.Classify(classify.Request{
 		Method: r.method, Path: path, Query: r.query, Body: plain,
-		ContentType: string(ctx.Request.Header.ContentType()),
+		ContentType: contentTypeString(ctx.Request.Header.ContentType()),
 	})
 	if err != nil {
 		g.record(ctx, now, r, events.AuthOutcome{Action: events.ActionTamperedRequest, Outcome: "failure", Reason: err.Error(), User: p.name})
@@ -286,10 +291,11 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	if !g.pitTargets(ctx, now, r, p, &res) {
 		return
 	}
-	in := &policy.Input{
+	in := &r.in
+	*in = policy.Input{
 		User: p.policyUser(),
 		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP,
-			Action: res.Action, Targets: policyTargets(res)},
+			Action: res.Action, Targets: policyTargets(r.targets[:0], res)},
 	}
 	if narrowCandidate(res) {
 		if !g.narrowRead(ctx, now, r, p, res, in) {
@@ -331,21 +337,20 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	g.proxy(ctx, r)
 }
 
-// policyTargets converts the classifier's targets to the policy's; a
-// cluster action is one target without indices.
-func policyTargets(res classify.Result) []policy.Target {
+// policyTargets converts the classifier's targets to the policy's,
+// appended to dst (empty); a cluster action is one target without indices.
+func policyTargets(dst []policy.Target, res classify.Result) []policy.Target {
 	ts := res.Targets
 	if len(ts) == 0 {
 		if res.Cluster && res.Action != "" {
-			return []policy.Target{{Action: res.Action}}
+			return append(dst, policy.Target{Action: res.Action})
 		}
 		return nil
 	}
-	out := make([]policy.Target, len(ts))
-	for i, t := range ts {
-		out[i] = policy.Target{Action: t.Action, Indices: withoutExclusions(t.Indices), AnyIndex: t.Kind == classify.KindAnyIndex}
+	for _, t := range ts {
+		dst = append(dst, policy.Target{Action: t.Action, Indices: withoutExclusions(t.Indices), AnyIndex: t.Kind == classify.KindAnyIndex})
 	}
-	return out
+	return dst
 }
 
 // withoutExclusions drops the exclusions ("-name" after a wildcard) of an
@@ -525,7 +530,42 @@ func (g *Gateway) requestID(ctx *fasthttp.RequestCtx) string {
 	if id := ctx.Request.Header.Peek("X-Opaque-Id"); len(id) > 0 && len(id) <= 256 && printable(id) {
 		return string(id)
 	}
-	return g.cfg.NodeID + "-" + strconv.FormatUint(g.reqSeq.Add(1), 36)
+	var buf [128]byte
+	b := append(append(buf[:0], g.cfg.NodeID...), '-')
+	return string(strconv.AppendUint(b, g.reqSeq.Add(1), 36))
+}
+
+// methodString is string(m), without allocating for the usual methods.
+func methodString(m []byte) string {
+	switch string(m) {
+	case fasthttp.MethodGet:
+		return fasthttp.MethodGet
+	case fasthttp.MethodPost:
+		return fasthttp.MethodPost
+	case fasthttp.MethodPut:
+		return fasthttp.MethodPut
+	case fasthttp.MethodDelete:
+		return fasthttp.MethodDelete
+	case fasthttp.MethodHead:
+		return fasthttp.MethodHead
+	}
+	return string(m)
+}
+
+// contentTypeString is string(ct), without allocating for the usual
+// content types of Elasticsearch requests.
+func contentTypeString(ct []byte) string {
+	switch string(ct) {
+	case "":
+		return ""
+	case "application/json":
+		return "application/json"
+	case "application/x-ndjson":
+		return "application/x-ndjson"
+	case "application/json; charset=UTF-8":
+		return "application/json; charset=UTF-8"
+	}
+	return string(ct)
 }
 
 // upperToken reports whether b is a non-empty run of A-Z.

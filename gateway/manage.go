@@ -141,7 +141,15 @@ const maxLoginBody = 16 << 10
 func readBodyLimit(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 	var body []byte
 	if s := ctx.RequestBodyStream(); s != nil {
-		b, err := io.ReadAll(io.LimitReader(s, int64(limit)+1))
+		var b []byte
+		var err error
+		if n := ctx.Request.Header.ContentLength(); n >= 0 && n <= limit && n <= exactBodyMax {
+			// A small body of known length: one buffer of that size (a
+			// body that is not as long as announced is a read error).
+			b, err = readExactly(s, n)
+		} else {
+			b, err = io.ReadAll(io.LimitReader(s, int64(limit)+1))
+		}
 		if err != nil {
 			return nil, badRequest("cannot read the request body")
 		}
@@ -154,6 +162,28 @@ func readBodyLimit(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 			reason: fmt.Sprintf("request body is larger than %d bytes", limit)}
 	}
 	return body, nil
+}
+
+// exactBodyMax is the largest announced body length readBodyLimit
+// allocates at once; a longer body grows its buffer as it arrives, so that
+// a Content-Length alone cannot make the gateway allocate.
+const exactBodyMax = 64 << 10
+
+// readExactly reads a body of n bytes from s, which must end there.
+func readExactly(s io.Reader, n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s, b); err != nil {
+		return nil, err
+	}
+	var extra [1]byte
+	k, err := s.Read(extra[:])
+	if k > 0 {
+		return nil, errors.New("request body longer than its Content-Length")
+	}
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b, nil
 }
 
 // decodeStrict decodes a JSON object into v: unknown fields, duplicate keys,
