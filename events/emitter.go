@@ -358,6 +358,9 @@ func (p *publisher) publish(ctx context.Context, todo, failed []outgoing) ([]out
 			drained = true
 		}
 	}
+	for len(p.msgs) < len(todo) {
+		p.msgs = append(p.msgs, nats.Msg{Header: nats.Header{jetstream.MsgIDHeader: []string{""}}})
+	}
 	p.mu.Lock()
 	p.gen++
 	gen := p.gen
