@@ -32,12 +32,34 @@ type EmitterConfig struct {
 	AckTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+
+	// SpoolDir, when set, is the directory of the disk spool that takes
+	// the outcomes NATS cannot: those Emit finds no room for in the queue,
+	// and the batches Run could not publish for SpoolAfter. Run drains it,
+	// oldest first, whenever NATS acknowledges again, and on start. Empty:
+	// no spool (a full queue fails Emit; a flush at shutdown that times out
+	// loses what is left, logged).
+	SpoolDir string
+	// SpoolMaxBytes bounds the spool's files; when it is full Emit fails
+	// (ErrEmitterFull). Default 1 GiB.
+	SpoolMaxBytes int64
+	// SpoolSegmentBytes is the size at which a spool file is closed and
+	// the next one started. Default 16 MiB.
+	SpoolSegmentBytes int64
+	// SpoolAfter is how long a batch may fail to be published before it
+	// is spooled (a round waiting for acks lasts up to AckTimeout). Once a
+	// batch is spooled, the next ones go to the spool at once until NATS
+	// acknowledges again (probed every second). Default 5s.
+	SpoolAfter time.Duration
 }
 
 // Emitter publishes auth outcomes to the AUTH stream off the request path:
 // Emit only encodes and enqueues; Run publishes in pipelined batches and
 // retries what NATS did not acknowledge (the event id is the Nats-Msg-Id, so
-// a retry is never stored twice). When the queue is full Emit fails and the
+// a retry is never stored twice within the stream's duplicate window). With
+// a spool (EmitterConfig.SpoolDir), what NATS cannot take goes to local disk
+// and is published from there once NATS is back; when the queue is full
+// and there is no spool, or the spool is full too, Emit fails and the
 // caller denies: nothing is dropped silently.
 //
 // Run publishes as JetStream's asynchronous publisher does (a core NATS
@@ -50,6 +72,7 @@ type Emitter struct {
 	queue   chan outgoing
 	dropped atomic.Uint64
 	sent    atomic.Uint64
+	spool   *spool // nil without SpoolDir
 }
 
 type outgoing struct {
@@ -92,11 +115,28 @@ func NewEmitter(cfg EmitterConfig) (*Emitter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Emitter{cfg: cfg, queue: make(chan outgoing, cfg.QueueSize)}, nil
+	if cfg.SpoolMaxBytes <= 0 {
+		cfg.SpoolMaxBytes = 1 << 30
+	}
+	if cfg.SpoolSegmentBytes <= 0 {
+		cfg.SpoolSegmentBytes = 16 << 20
+	}
+	if cfg.SpoolAfter <= 0 {
+		cfg.SpoolAfter = 5 * time.Second
+	}
+	e := &Emitter{cfg: cfg, queue: make(chan outgoing, cfg.QueueSize)}
+	if cfg.SpoolDir != "" {
+		var err error
+		if e.spool, err = openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes, cfg.SpoolSegmentBytes, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("emitter: %w", err)
+		}
+	}
+	return e, nil
 }
 
-// Emit enqueues an outcome for publication on portcullis.auth.<action>. It
-// never blocks; ErrEmitterFull means the outcome could not be recorded.
+// Emit enqueues an outcome for publication on portcullis.auth.<action>, or
+// when the queue is full writes it to the spool. It never waits for NATS;
+// ErrEmitterFull means the outcome could not be recorded.
 func (e *Emitter) Emit(now time.Time, o AuthOutcome) error {
 	typ, subject := authNames(o.Action)
 	id := NewID(now)
@@ -115,10 +155,19 @@ func (e *Emitter) Emit(now time.Time, o AuthOutcome) error {
 	case e.queue <- outgoing{subject: subject, id: id, buf: buf}:
 		return nil
 	default:
-		releaseBuf(buf)
-		e.dropped.Add(1)
-		return ErrEmitterFull
 	}
+	if e.spool != nil {
+		err := e.spool.appendOne(subject, id, *buf)
+		releaseBuf(buf)
+		if err == nil {
+			return nil
+		}
+		e.dropped.Add(1)
+		return fmt.Errorf("%w: %w", ErrEmitterFull, err)
+	}
+	releaseBuf(buf)
+	e.dropped.Add(1)
+	return ErrEmitterFull
 }
 
 // encodeSlow encodes with New and Encode, for their errors.
@@ -138,49 +187,121 @@ func (e *Emitter) encodeSlow(now time.Time, id, typ string, o *AuthOutcome) (*[]
 // Pending is the number of outcomes queued and not yet acknowledged by NATS.
 func (e *Emitter) Pending() int { return len(e.queue) }
 
-// Published is the number of outcomes NATS acknowledged.
+// Published is the number of outcomes NATS acknowledged, those published
+// from the spool included.
 func (e *Emitter) Published() uint64 { return e.sent.Load() }
 
-// Run publishes queued outcomes until ctx is done, then flushes what is
-// queued for up to five seconds (publishing on a context the caller's
-// cancellation does not cut short).
+// Spooled is the number of outcomes written to the spool since the
+// Emitter was made (0 without a spool).
+func (e *Emitter) Spooled() uint64 {
+	if e.spool == nil {
+		return 0
+	}
+	return e.spool.written.Load()
+}
+
+// SpoolBytes is the size of the spool's files: outcomes waiting on disk to
+// be published (0 without a spool, or when it is empty).
+func (e *Emitter) SpoolBytes() int64 {
+	if e.spool == nil {
+		return 0
+	}
+	return e.spool.size.Load()
+}
+
+// spoolProbe is how often, during an outage, Run tries NATS again with the
+// spool's oldest records.
+const spoolProbe = time.Second
+
+// flushTimeout bounds the flush at shutdown.
+const flushTimeout = 5 * time.Second
+
+// Run publishes queued outcomes, and drains the spool, until ctx is done;
+// then flushes what is queued for up to five seconds (publishing on a
+// context the caller's cancellation does not cut short), spooling what is
+// left.
 func (e *Emitter) Run(ctx context.Context) error {
 	p, err := newPublisher(e.cfg.JS.Conn(), e.cfg.Batch, e.cfg.AckTimeout)
 	if err != nil {
 		return err
 	}
 	defer p.close()
+	if e.spool != nil {
+		defer func() {
+			if err := e.spool.close(); err != nil {
+				e.cfg.Logger.Error("auth_spool_close_failed", "error", err)
+			}
+		}()
+	}
+	// outage: a batch was spooled because NATS did not take it; the next
+	// ones go to the spool until the spool's drain is acknowledged.
+	outage := false
+	var d drainer
+	var lastProbe time.Time
 	batch := make([]outgoing, 0, e.cfg.Batch)
 	for {
-		select {
-		case <-ctx.Done():
-			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			return e.flush(flushCtx, p, batch)
-		case o := <-e.queue:
-			batch = append(batch[:0], o)
+		if ctx.Err() != nil {
+			return e.shutdown(ctx, p, batch, outage)
 		}
+		worked := len(batch) > 0
 	fill:
 		for len(batch) < cap(batch) {
 			select {
 			case o := <-e.queue:
 				batch = append(batch, o)
+				worked = true
 			default:
 				break fill
 			}
 		}
-		if err := e.publish(ctx, p, batch); err != nil {
-			// ctx ended while NATS was failing; keep the batch for the flush.
-			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			return e.flush(flushCtx, p, batch)
+		if len(batch) > 0 {
+			if err := e.deliver(ctx, p, batch, &outage); err != nil {
+				// ctx ended while NATS was failing; keep the batch for the flush.
+				return e.shutdown(ctx, p, batch, outage)
+			}
+			clear(batch)
+			batch = batch[:0]
 		}
-		clear(batch)
-		batch = batch[:0]
+		// During an outage, probe NATS with the spool's oldest records
+		// now and then, when connected (a probe seals the segment being
+		// written if it is the only one).
+		if e.spool != nil && (!outage || time.Since(lastProbe) >= spoolProbe && p.nc.IsConnected()) {
+			lastProbe = time.Now()
+			progressed, failed := e.drainStep(ctx, p, &d)
+			switch {
+			case failed:
+				outage = true
+			case progressed:
+				outage = false
+				worked = true
+			}
+		}
+		if worked {
+			continue
+		}
+		var wake *time.Timer
+		var wakeC <-chan time.Time
+		if e.spool != nil && (d.loaded || !e.spool.empty()) {
+			wake = time.NewTimer(spoolProbe)
+			wakeC = wake.C
+		}
+		select {
+		case <-ctx.Done():
+		case o := <-e.queue:
+			batch = append(batch, o)
+		case <-wakeC:
+		}
+		if wake != nil {
+			wake.Stop()
+		}
 	}
 }
 
-func (e *Emitter) flush(ctx context.Context, p *publisher, batch []outgoing) error {
+// shutdown flushes the queue (and batch) within flushTimeout, spooling
+// what cannot be published.
+func (e *Emitter) shutdown(ctx context.Context, p *publisher, batch []outgoing, outage bool) error {
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
 	for {
 	fill:
 		for len(batch) < cap(batch) {
@@ -194,7 +315,16 @@ func (e *Emitter) flush(ctx context.Context, p *publisher, batch []outgoing) err
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := e.publish(ctx, p, batch); err != nil {
+		err := e.deliver(flushCtx, p, batch, &outage)
+		if err != nil && e.spool != nil {
+			if err = e.spool.appendBatch(batch); err == nil {
+				for _, o := range batch {
+					releaseBuf(o.buf)
+				}
+				outage = true // the rest goes to the spool at once
+			}
+		}
+		if err != nil {
 			n := len(batch) + len(e.queue)
 			e.cfg.Logger.ErrorContext(ctx, "auth_outcomes_unpublished", "count", n, "error", err)
 			return fmt.Errorf("flush auth outcomes: %d unpublished: %w", n, err)
@@ -204,11 +334,23 @@ func (e *Emitter) flush(ctx context.Context, p *publisher, batch []outgoing) err
 	}
 }
 
-// publish sends batch pipelined and waits for every ack, retrying the
-// failed ones with backoff until they are acknowledged or ctx ends. The
-// buffers of the acknowledged ones go back to the pool; on an error, the
-// batch is as it was.
-func (e *Emitter) publish(ctx context.Context, p *publisher, batch []outgoing) error {
+// deliver publishes batch, retrying the failed ones with backoff until
+// they are acknowledged or ctx ends. With a spool, during an outage the
+// batch goes to the spool at once, and a batch not acknowledged within
+// SpoolAfter goes to it then (and starts an outage). On success the
+// buffers go back to the pool; on an error, the batch is as it was.
+func (e *Emitter) deliver(ctx context.Context, p *publisher, batch []outgoing, outage *bool) error {
+	if *outage {
+		if err := e.spool.appendBatch(batch); err == nil {
+			for _, o := range batch {
+				releaseBuf(o.buf)
+			}
+			return nil
+		}
+		// The spool is full or failing (appendBatch logged it): keep
+		// trying NATS; the queue fills and Emit fails meanwhile.
+	}
+	start := time.Now()
 	backoff := 50 * time.Millisecond
 	todo := batch
 	var failed []outgoing
@@ -223,7 +365,20 @@ func (e *Emitter) publish(ctx context.Context, p *publisher, batch []outgoing) e
 			for _, o := range batch {
 				releaseBuf(o.buf)
 			}
+			*outage = false
 			return nil
+		}
+		if e.spool != nil && time.Since(start) >= e.cfg.SpoolAfter {
+			if err := e.spool.appendBatch(failed); err == nil {
+				if !*outage {
+					e.cfg.Logger.WarnContext(ctx, "auth_outcomes_nats_unavailable", "spooling", len(failed), "error", lastErr)
+				}
+				for _, o := range batch {
+					releaseBuf(o.buf)
+				}
+				*outage = true
+				return nil
+			}
 		}
 		e.cfg.Logger.WarnContext(ctx, "auth_outcome_publish_retry", "count", len(failed), "error", lastErr)
 		select {
@@ -235,6 +390,63 @@ func (e *Emitter) publish(ctx context.Context, p *publisher, batch []outgoing) e
 		// failed may share todo's array: copy it out before it is reused.
 		todo = append([]outgoing(nil), failed...)
 	}
+}
+
+// drainer is Run's progress through the spool: the oldest segment's
+// records not yet acknowledged.
+type drainer struct {
+	loaded  bool
+	seg     uint64
+	recs    []spoolRecord // not yet taken into pending
+	pending []outgoing    // published, not yet acknowledged
+	failed  []outgoing
+}
+
+// drainStep publishes one batch of the spool's oldest records (once), and
+// deletes the segment once all of it is acknowledged. progressed: some
+// records were acknowledged or a segment deleted; failed: NATS did not
+// acknowledge them all.
+func (e *Emitter) drainStep(ctx context.Context, p *publisher, d *drainer) (progressed, failed bool) {
+	if !d.loaded {
+		n, ok, err := e.spool.oldest()
+		if err != nil {
+			e.cfg.Logger.ErrorContext(ctx, "auth_spool_seal_failed", "error", err)
+		}
+		if !ok {
+			return false, false
+		}
+		recs, err := e.spool.read(n)
+		if err != nil {
+			e.cfg.Logger.ErrorContext(ctx, "auth_spool_read_failed", "error", err)
+			return false, false
+		}
+		d.loaded, d.seg, d.recs, d.pending = true, n, recs, d.pending[:0]
+	}
+	if len(d.pending) == 0 {
+		k := min(len(d.recs), e.cfg.Batch)
+		for i := range d.recs[:k] {
+			r := &d.recs[i]
+			d.pending = append(d.pending, outgoing{subject: r.subject, id: r.id, buf: &r.data})
+		}
+		d.recs = d.recs[k:]
+	}
+	if len(d.pending) == 0 {
+		if err := e.spool.remove(d.seg); err != nil {
+			e.cfg.Logger.ErrorContext(ctx, "auth_spool_remove_failed", "error", err)
+			return false, false
+		}
+		*d = drainer{pending: d.pending, failed: d.failed}
+		return true, false
+	}
+	var err error
+	d.failed, err = p.publish(ctx, d.pending, d.failed[:0])
+	acked := len(d.pending) - len(d.failed)
+	e.sent.Add(uint64(acked))
+	d.pending = append(d.pending[:0], d.failed...)
+	if len(d.failed) > 0 && ctx.Err() == nil {
+		e.cfg.Logger.DebugContext(ctx, "auth_spool_drain_retry", "count", len(d.failed), "error", err)
+	}
+	return acked > 0, len(d.failed) > 0
 }
 
 // publisher publishes to JetStream and collects the acknowledgements on
@@ -357,6 +569,11 @@ func (p *publisher) publish(ctx context.Context, todo, failed []outgoing) ([]out
 		default:
 			drained = true
 		}
+	}
+	if !p.nc.IsConnected() {
+		// Not into the connection's reconnect buffer: retried, or
+		// spooled, rather than also sent on reconnection.
+		return append(failed, todo...), nats.ErrDisconnected
 	}
 	for len(p.msgs) < len(todo) {
 		p.msgs = append(p.msgs, nats.Msg{Header: nats.Header{jetstream.MsgIDHeader: []string{""}}})
