@@ -184,6 +184,15 @@ func (e *Emitter) encodeSlow(now time.Time, id, typ string, o *AuthOutcome) (*[]
 	return &b, nil
 }
 
+// Close syncs and closes the spool's file and releases its directory; Run
+// does when it returns. For an Emitter whose Run is never called.
+func (e *Emitter) Close() error {
+	if e.spool == nil {
+		return nil
+	}
+	return e.spool.close()
+}
+
 // Pending is the number of outcomes queued and not yet acknowledged by NATS.
 func (e *Emitter) Pending() int { return len(e.queue) }
 
@@ -226,13 +235,11 @@ func (e *Emitter) Run(ctx context.Context) error {
 		return err
 	}
 	defer p.close()
-	if e.spool != nil {
-		defer func() {
-			if err := e.spool.close(); err != nil {
-				e.cfg.Logger.Error("auth_spool_close_failed", "error", err)
-			}
-		}()
-	}
+	defer func() {
+		if err := e.Close(); err != nil {
+			e.cfg.Logger.Error("auth_spool_close_failed", "error", err)
+		}
+	}()
 	// outage: a batch was spooled because NATS did not take it; the next
 	// ones go to the spool until the spool's drain is acknowledged.
 	outage := false

@@ -20,10 +20,11 @@ import (
 var ErrSpoolFull = errors.New("outcome spool full")
 
 // spool keeps outcomes on local disk while NATS cannot take them: a
-// directory of append-only segment files (<20-digit number>.seg, 0600),
-// written in order and drained oldest first. A segment is sealed (synced
-// and closed) when it reaches segMax or is about to be drained, and is
-// deleted once every record of it is acknowledged.
+// directory (0700, locked by one process) of append-only segment files
+// (<20-digit number>.seg, 0600), written in order and drained oldest
+// first. A segment is sealed (synced and closed) when it reaches segMax or
+// is about to be drained, and is deleted once every record of it is
+// acknowledged.
 //
 // Durability: a record is written to its file (one write system call) before
 // the append returns, so a crash of the process loses nothing; the file is
@@ -43,6 +44,7 @@ type spool struct {
 	segMax int64 // a segment is sealed once this long
 	log    *slog.Logger
 
+	lock    *os.File // holds the directory's lock until close
 	mu      sync.Mutex
 	sealed  []uint64 // segments to drain, oldest first
 	next    uint64   // number of the next segment created
@@ -72,11 +74,16 @@ func openSpool(dir string, max, segMax int64, log *slog.Logger) (*spool, error) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("outcome spool: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &spool{dir: dir, max: max, segMax: segMax, log: log, lock: lock}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
+		s.unlock()
 		return nil, fmt.Errorf("outcome spool: %w", err)
 	}
-	s := &spool{dir: dir, max: max, segMax: segMax, log: log}
 	var size int64
 	for _, ent := range ents {
 		name := ent.Name()
@@ -86,6 +93,7 @@ func openSpool(dir string, max, segMax int64, log *slog.Logger) (*spool, error) 
 		}
 		info, err := ent.Info()
 		if err != nil {
+			s.unlock()
 			return nil, fmt.Errorf("outcome spool: %w", err)
 		}
 		size += info.Size()
@@ -384,11 +392,21 @@ func (s *spool) empty() bool {
 	return len(s.sealed) == 0 && s.w == nil
 }
 
-// close syncs and closes the segment being written.
+// close syncs and closes the segment being written, and releases the
+// directory. The spool is not to be used after.
 func (s *spool) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sealLocked()
+	err := s.sealLocked()
+	s.unlock()
+	return err
+}
+
+func (s *spool) unlock() {
+	if s.lock != nil {
+		_ = s.lock.Close()
+		s.lock = nil
+	}
 }
 
 // syncDir syncs a directory, so that a file created or removed in it stays

@@ -214,6 +214,7 @@ func TestEmitterFullSpoolRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer em.Close()
 	var n int
 	for ; n < 1000; n++ {
 		if err := em.Emit(time.Now(), AuthOutcome{Action: ActionLogin}); err != nil {

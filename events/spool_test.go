@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -144,15 +145,15 @@ func TestSpoolFiles(t *testing.T) {
 	if err := s.close(); err != nil {
 		t.Fatal(err)
 	}
-	ents, _ := os.ReadDir(dir)
+	ents, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix))
 	if len(ents) < 3 {
 		t.Fatalf("%d segments, want rotation at 256 bytes", len(ents))
 	}
 	var total int64
 	for _, e := range ents {
-		info, _ := e.Info()
+		info, _ := os.Stat(e)
 		if info.Mode().Perm() != 0o600 {
-			t.Errorf("%s mode %v, want 0600", e.Name(), info.Mode().Perm())
+			t.Errorf("%s mode %v, want 0600", e, info.Mode().Perm())
 		}
 		total += info.Size()
 	}
@@ -160,7 +161,7 @@ func TestSpoolFiles(t *testing.T) {
 		t.Errorf("dir mode %v, want 0700", st.Mode().Perm())
 	}
 	// The last segment torn mid-record, as by a crash.
-	last := filepath.Join(dir, ents[len(ents)-1].Name())
+	last := ents[len(ents)-1]
 	f, _ := os.OpenFile(last, os.O_WRONLY|os.O_APPEND, 0)
 	torn := appendRecord(nil, "portcullis.auth.login", "torn", data)
 	f.Write(torn[:len(torn)/2])
@@ -170,6 +171,11 @@ func TestSpoolFiles(t *testing.T) {
 	s, err = openSpool(dir, 1<<20, 256, discardLog)
 	if err != nil {
 		t.Fatal(err)
+	}
+	defer s.close()
+	// One process per directory.
+	if _, err := openSpool(dir, 1<<20, 256, discardLog); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open = %v, want in use", err)
 	}
 	if got := s.size.Load(); got != total+int64(len(torn)/2) {
 		t.Fatalf("size %d, want %d", got, total+int64(len(torn)/2))
@@ -200,7 +206,7 @@ func TestSpoolFiles(t *testing.T) {
 	if ids != "abcdefghij" {
 		t.Fatalf("read %q, want abcdefghij", ids)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 || s.size.Load() != 0 {
+	if ents, _ := filepath.Glob(filepath.Join(dir, "*"+spoolSuffix)); len(ents) != 0 || s.size.Load() != 0 {
 		t.Fatalf("%d files, %d bytes left", len(ents), s.size.Load())
 	}
 }

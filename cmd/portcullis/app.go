@@ -65,6 +65,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 		return nil, err
 	}
 	fail := func(err error) (*app, error) {
+		if a.emitter != nil {
+			_ = a.emitter.Close()
+		}
 		a.nats.Close()
 		return nil, err
 	}
@@ -95,7 +98,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	if a.emitter, err = events.NewEmitter(events.EmitterConfig{JS: a.js, Source: cfg.NodeID, Logger: log,
 		// An ack lost without a disconnect (a leader change) fails the
 		// publish after this long, and the emitter retries it.
-		AckTimeout: 10 * time.Second}); err != nil {
+		AckTimeout: 10 * time.Second,
+		// What NATS cannot take waits on local disk.
+		SpoolDir: cfg.spoolDir(), SpoolMaxBytes: int64(cfg.Spool.MaxBytes)}); err != nil {
 		return fail(err)
 	}
 	if !cfg.Audit.Disabled {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -26,7 +27,7 @@ type Config struct {
 	Listen string `yaml:"listen" env:"PORTCULLIS_LISTEN"`
 	// Upstream lists the Elasticsearch nodes. Default http://127.0.0.1:9201. Env PORTCULLIS_UPSTREAM (comma separated), flag --upstream.
 	Upstream []string `yaml:"upstream" env:"PORTCULLIS_UPSTREAM"`
-	// DataDir holds the embedded JetStream store. Default ./data. Env PORTCULLIS_DATA_DIR, flag --data-dir.
+	// DataDir holds the embedded JetStream store and the outcome spool. Default ./data. Env PORTCULLIS_DATA_DIR, flag --data-dir.
 	DataDir string `yaml:"data_dir" env:"PORTCULLIS_DATA_DIR"`
 	// TokenTTL is the lifetime of login tokens. Default 24h. Env PORTCULLIS_TOKEN_TTL, flag --token-ttl.
 	TokenTTL time.Duration `yaml:"token_ttl" env:"PORTCULLIS_TOKEN_TTL"`
@@ -41,6 +42,7 @@ type Config struct {
 	APIKeyClockSkew time.Duration `yaml:"api_key_clock_skew" env:"PORTCULLIS_API_KEY_CLOCK_SKEW"`
 
 	NATS     NATSConfig     `yaml:"nats"`
+	Spool    SpoolConfig    `yaml:"spool"`
 	Snapshot SnapshotConfig `yaml:"snapshot"`
 	Policy   PolicyConfig   `yaml:"policy"`
 	Audit    AuditConfig    `yaml:"audit"`
@@ -177,6 +179,24 @@ type NATSConfig struct {
 	AuthMaxAge time.Duration `yaml:"auth_max_age" env:"PORTCULLIS_NATS_AUTH_MAX_AGE"`
 }
 
+// SpoolConfig configures the disk spool of the auth outcomes NATS cannot
+// take (events.Emitter): written while NATS is unreachable, published from
+// when it is back.
+type SpoolConfig struct {
+	// Dir of the spool's files, one process's own. Default <data_dir>/spool/auth. Env PORTCULLIS_SPOOL_DIR.
+	Dir string `yaml:"dir" env:"PORTCULLIS_SPOOL_DIR"`
+	// MaxBytes bounds the spool; when it is full, a request whose outcome finds no room is denied. Default 1073741824 (1 GiB). Env PORTCULLIS_SPOOL_MAX_BYTES.
+	MaxBytes int `yaml:"max_bytes" env:"PORTCULLIS_SPOOL_MAX_BYTES"`
+}
+
+// spoolDir is the spool's directory: spool.dir, or <data_dir>/spool/auth.
+func (c Config) spoolDir() string {
+	if c.Spool.Dir != "" {
+		return c.Spool.Dir
+	}
+	return filepath.Join(c.DataDir, "spool", "auth")
+}
+
 // SnapshotConfig configures the snapshots of the read model, kept in the
 // object store bucket PORTCULLIS_SNAPSHOTS, that bound a replica's start:
 // it loads the latest and replays only the events after it.
@@ -213,6 +233,7 @@ func defaultConfig() Config {
 		BasicCacheTTL:   20 * time.Minute,
 		UpstreamTimeout: 120 * time.Second,
 		NATS:            NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour},
+		Spool:           SpoolConfig{MaxBytes: 1 << 30},
 		Snapshot:        SnapshotConfig{Every: projector.DefaultSnapshotEvery, Interval: projector.DefaultSnapshotInterval},
 		Authc:           AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true}},
 		Log:             LogConfig{Level: "info", Format: "text"},
@@ -367,6 +388,12 @@ func (c Config) validate() error {
 	}
 	if c.NATS.URL == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: required with the embedded NATS server"))
+	}
+	if c.Spool.Dir == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("spool.dir: required when data_dir is empty"))
+	}
+	if c.Spool.MaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("spool.max_bytes: %d is less than 1 MiB (1048576)", c.Spool.MaxBytes))
 	}
 	if c.NATS.Listen != "" && c.NATS.Password == "" {
 		errs = append(errs, errors.New("nats.password: required when nats.listen opens the embedded server's client port"))

@@ -42,6 +42,32 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	}
 }
 
+// TestLoadConfigSpool: the spool lives under the data dir unless spool.dir
+// says otherwise; its bound comes from the environment; too small or
+// nowhere to live is refused.
+func TestLoadConfigSpool(t *testing.T) {
+	cfg, err := loadConfig([]string{"--data-dir", "/var/lib/p"}, envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.spoolDir() != filepath.Join("/var/lib/p", "spool", "auth") || cfg.Spool.MaxBytes != 1<<30 {
+		t.Errorf("spool dir %q, max %d; want /var/lib/p/spool/auth, 1 GiB", cfg.spoolDir(), cfg.Spool.MaxBytes)
+	}
+	cfg, err = loadConfig(nil, envOf(map[string]string{"PORTCULLIS_SPOOL_DIR": "/spool", "PORTCULLIS_SPOOL_MAX_BYTES": "2097152"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.spoolDir() != "/spool" || cfg.Spool.MaxBytes != 2<<20 {
+		t.Errorf("spool dir %q, max %d; want /spool, 2 MiB", cfg.spoolDir(), cfg.Spool.MaxBytes)
+	}
+	_, err = loadConfig([]string{"--data-dir", "", "--nats-url", "nats://n:4222"}, envOf(map[string]string{"PORTCULLIS_SPOOL_MAX_BYTES": "1000"}))
+	for _, w := range []string{"spool.dir", "spool.max_bytes"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("loadConfig = %v, want it to name %s", err, w)
+		}
+	}
+}
+
 func TestLoadConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
