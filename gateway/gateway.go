@@ -58,11 +58,19 @@ type Recorder interface {
 	Emit(now time.Time, o events.AuthOutcome) error
 }
 
+// Backlog is what a Recorder may report of the outcomes it has not yet
+// published (events.Emitter does): the health answer shows it.
+type Backlog interface {
+	Pending() int      // queued in memory
+	SpoolBytes() int64 // on disk, waiting for NATS
+}
+
 var (
 	_ Projection = (*projector.Projector)(nil)
 	_ Authorizer = (*policy.Engine)(nil)
 	_ Appender   = events.Log{}
 	_ Recorder   = (*events.Emitter)(nil)
+	_ Backlog    = (*events.Emitter)(nil)
 	_ FileRealm  = (*filerealm.Realm)(nil)
 )
 
@@ -521,7 +529,17 @@ func (g *Gateway) health(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusServiceUnavailable, []byte(`{"status":"red","reason":"projections are catching up"}`))
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, []byte(`{"status":"green","policy_revision":`+strconv.Quote(g.cfg.Policy.Revision())+`}`))
+	b := append(make([]byte, 0, 128), `{"status":"green","policy_revision":`...)
+	b = strconv.AppendQuote(b, g.cfg.Policy.Revision())
+	if bl, ok := g.cfg.Outcomes.(Backlog); ok {
+		// Outcomes waiting for NATS: spooled bytes mean it is unreachable.
+		b = append(b, `,"outcomes":{"queued":`...)
+		b = strconv.AppendInt(b, int64(bl.Pending()), 10)
+		b = append(b, `,"spooled_bytes":`...)
+		b = strconv.AppendInt(b, bl.SpoolBytes(), 10)
+		b = append(b, '}')
+	}
+	writeJSON(ctx, fasthttp.StatusOK, append(b, '}'))
 }
 
 // requestID is the client's X-Opaque-Id when it sent a sane one (as

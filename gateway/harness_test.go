@@ -73,6 +73,10 @@ type outcomes struct {
 	full bool
 }
 
+// Pending and SpoolBytes report a fixed backlog (gateway.Backlog).
+func (o *outcomes) Pending() int      { return 3 }
+func (o *outcomes) SpoolBytes() int64 { return 512 }
+
 func (o *outcomes) Emit(_ time.Time, oc events.AuthOutcome) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -177,8 +178,23 @@ func TestHealth(t *testing.T) {
 	}
 	tg.state.notReady.Store(false)
 	resp = do(t, "GET", tg.url+"/_portcullis/health", nil, "")
+	var body struct {
+		Status   string `json:"status"`
+		Revision string `json:"policy_revision"`
+		Outcomes *struct {
+			Queued       *int   `json:"queued"`
+			SpooledBytes *int64 `json:"spooled_bytes"`
+		} `json:"outcomes"`
+	}
+	err := json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("health when ready: %d, want 200", resp.StatusCode)
+	if resp.StatusCode != 200 || err != nil {
+		t.Fatalf("health when ready: %d, %v; want 200 and JSON", resp.StatusCode, err)
+	}
+	// The outcome backlog the recorder reports (the test's: 3 queued,
+	// 512 bytes spooled).
+	if body.Status != "green" || body.Revision == "" || body.Outcomes == nil || body.Outcomes.Queued == nil ||
+		*body.Outcomes.Queued != 3 || body.Outcomes.SpooledBytes == nil || *body.Outcomes.SpooledBytes != 512 {
+		t.Fatalf("health body %+v", body)
 	}
 }
