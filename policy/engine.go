@@ -348,7 +348,7 @@ func prepare(ctx context.Context, policy []source, gen generated, cacheSize int,
 		if precompute {
 			pure = memoFuncs(compiler)
 		}
-		prog, err := newPlanned(ctx, modules, gen, fields, pure)
+		prog, err := newPlanned(ctx, modules, gen, pure)
 		if err == nil {
 			ev, kind, reason = prog, "plan", ""
 		} else {

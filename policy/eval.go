@@ -30,8 +30,7 @@ type evaluator struct {
 	patterns cache.InterQueryValueCache
 	cancel   topdown.Cancel
 	metrics  metrics.Metrics
-	fields   inputFields // of the input document, those the policy reads
-	memo     *memo       // nil if the policy has no pure function
+	memo     *memo // nil if the policy has no pure function
 }
 
 // resultVar is the variable of the queries compileQuery compiles. Query
@@ -89,7 +88,6 @@ func newEvaluator(ctx context.Context, compiler *ast.Compiler, gen generated, me
 		patterns: newPatternCache(ctx, gen.patterns),
 		cancel:   topdown.NewCancel(), // never cancelled: see Engine.Decide
 		metrics:  metrics.NoOp(),
-		fields:   readInputFields(compiler),
 		memo:     m,
 	}, nil
 }

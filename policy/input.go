@@ -221,11 +221,6 @@ func inputObject(user, request *ast.Term) ast.Value {
 	return ast.NewObject([2]*ast.Term{keyUser, user}, [2]*ast.Term{keyRequest, request})
 }
 
-// inputValue builds the input document of in: inputObject of inputParts.
-func inputValue(in *Input, method string, fields inputFields, terms *inputTerms) ast.Value {
-	return inputObject(inputParts(in, method, fields, terms))
-}
-
 // pathPrefixCount returns how many prefixes appendPathPrefixes appends.
 func pathPrefixCount(path string) int {
 	if !strings.HasPrefix(path, "/") {

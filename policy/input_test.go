@@ -146,3 +146,8 @@ func TestTargetsKey(t *testing.T) {
 		}
 	}
 }
+
+// inputValue builds the input document of in: inputObject of inputParts.
+func inputValue(in *Input, method string, fields inputFields, terms *inputTerms) ast.Value {
+	return inputObject(inputParts(in, method, fields, terms))
+}

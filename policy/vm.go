@@ -56,7 +56,6 @@ type program struct {
 	funcs   []*function
 	paths   map[string]int // function index by path, for CallDynamicStmt
 	data    *ast.Term
-	fields  inputFields
 	clock   bool      // a builtin of the plan reads the evaluation's time
 	memo    *memo     // values of pure function calls, see memo.go; nil if none
 	pool    sync.Pool // of *machine
@@ -106,12 +105,12 @@ type constStmt struct {
 //
 // Calls of the functions of pure (memoFuncs) are remembered across
 // evaluations, as topdown remembers them (memo.go).
-func newPlanned(ctx context.Context, modules map[string]*ast.Module, gen generated, fields inputFields, pure []memoFunc) (*program, error) {
+func newPlanned(ctx context.Context, modules map[string]*ast.Module, gen generated, pure []memoFunc) (*program, error) {
 	p, data, err := planDecision(ctx, modules)
 	if err != nil {
 		return nil, err
 	}
-	prog, err := newProgram(ctx, p, data, gen, fields)
+	prog, err := newProgram(ctx, p, data, gen)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +128,7 @@ func newPlanned(ctx context.Context, modules map[string]*ast.Module, gen generat
 }
 
 // newProgram readies p to run over data.
-func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generated, fields inputFields) (*program, error) {
+func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generated) (*program, error) {
 	if p.Plans == nil || len(p.Plans.Plans) != 1 {
 		return nil, fmt.Errorf("%w: %d plans", errNoPlan, len(p.Plans.Plans))
 	}
@@ -137,7 +136,6 @@ func newProgram(ctx context.Context, p *ir.Policy, data ast.Object, gen generate
 		plan:     p.Plans.Plans[0],
 		paths:    map[string]int{},
 		data:     ast.NewTerm(data),
-		fields:   fields,
 		patterns: newPatternCache(ctx, gen.patterns),
 		cancel:   topdown.NewCancel(),
 		metrics:  metrics.NoOp(),

@@ -182,7 +182,7 @@ func runConformanceCase(t *testing.T, tc cases.TestCase) string {
 	if err != nil {
 		return "data does not convert"
 	}
-	prog, err := newProgram(ctx, p, dv.(ast.Object), generated{}, 0)
+	prog, err := newProgram(ctx, p, dv.(ast.Object), generated{})
 	if err != nil {
 		return "declined: " + strings.SplitN(err.Error(), ": ", 2)[1]
 	}

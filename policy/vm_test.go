@@ -195,7 +195,7 @@ p := upper(input.x)`, ast.ParserOptions{RegoVersion: ast.RegoV1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := newProgram(ctx, p, ast.NewObject(), generated{}, 0)
+	prog, err := newProgram(ctx, p, ast.NewObject(), generated{})
 	if err != nil {
 		t.Fatal(err)
 	}
