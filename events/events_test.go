@@ -76,6 +76,21 @@ func TestSubjects(t *testing.T) {
 	if _, _, ok := ParseStateSubject("portcullis.token.abc"); ok {
 		t.Error("token subject parsed as state")
 	}
+	for typ, want := range map[string]string{
+		TypeTokenIssued:   "portcullis.token.issued",
+		TypeTokenRevoked:  "portcullis.token.revoked",
+		TypeContextOpened: "portcullis.token.context.opened",
+		TypeContextClosed: "portcullis.token.context.closed",
+	} {
+		if got := TokensSubject(typ); got != want {
+			t.Errorf("TokensSubject(%q) = %q, want %q", typ, got, want)
+		}
+	}
+	for _, typ := range TokenTypes {
+		if s := TokensSubject(typ); !strings.HasPrefix(s, "portcullis.token.") || strings.ContainsAny(s, "*> \t") {
+			t.Errorf("TokensSubject(%q) = %q: not a subject of the TOKENS stream", typ, s)
+		}
+	}
 	if AuthSubject(ActionLogin) != "portcullis.auth.login" || AuthType(ActionLogin) != "portcullis.auth.login.v1" {
 		t.Error("auth subject or type")
 	}

@@ -70,13 +70,21 @@ func ParseStateSubject(subject string) (aggregate, id string, ok bool) {
 	return agg, id, true
 }
 
-// TokenSubject is the subject of a login token's events; tokenHash is the
-// hex SHA-256 of the token.
-func TokenSubject(tokenHash string) string { return "portcullis.token." + tokenHash }
-
-// ContextSubject is the subject of a search context binding's events, on
-// the TOKENS stream; idHash is the hex SHA-256 of the context id.
-func ContextSubject(idHash string) string { return "portcullis.token.context." + idHash }
+// TokensSubject is the subject of an event of type eventType on the TOKENS
+// stream: one subject per kind of event (portcullis.token.issued,
+// portcullis.token.revoked, portcullis.token.context.opened,
+// portcullis.token.context.closed), never one per token. Nothing reads a
+// token's events by subject (no write on TOKENS expects a last subject
+// sequence), while every distinct subject costs the NATS server an entry
+// in its per-subject index, kept in memory and rebuilt when it recovers
+// the stream: with a subject per token, 1M tokens made it take ~0.4 s to
+// start (BENCHMARKS.md, Cold start). The token's hash is the event's
+// CloudEvents subject and its data.
+func TokensSubject(eventType string) string {
+	verb := strings.TrimSuffix(strings.TrimPrefix(eventType, "portcullis."), ".v1")
+	verb = strings.TrimPrefix(verb, "token.")
+	return "portcullis.token." + verb
+}
 
 // AuthSubject is the subject of an auth outcome, portcullis.auth.<action>.
 func AuthSubject(action string) string { return "portcullis.auth." + action }

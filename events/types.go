@@ -194,7 +194,7 @@ type ContextOwner struct {
 }
 
 // ContextOpened is the payload of portcullis.context.opened.v1, on subject
-// ContextSubject(IDHash): the gateway bound a scroll, point-in-time or
+// TokensSubject(TypeContextOpened): the gateway bound a scroll, point-in-time or
 // async id that Elasticsearch returned to the user who asked for it.
 // IDHash is the hex SHA-256 of the id; the id itself is never stored. An
 // event for a binding that exists, with the same owner and kind, renews

@@ -349,7 +349,7 @@ func (g *Gateway) publishBinding(ctx context.Context, now time.Time, h [32]byte,
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bindTimeout)
 	defer cancel()
-	return g.cfg.Log.Append(wctx, events.ContextSubject(hexSum), ev, nil)
+	return g.cfg.Log.Append(wctx, events.TokensSubject(ev.Type), ev, nil)
 }
 
 // bind binds id to owner before its answer reaches the client, so that
@@ -394,7 +394,7 @@ func (g *Gateway) unbind(ctx context.Context, now time.Time, ids []string, owner
 		ev, err := events.New(g.cfg.NodeID, events.TypeContextClosed, hexSum, now, events.ContextClosed{IDHash: hexSum, Owner: owner})
 		if err == nil {
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bindTimeout)
-			_, err = g.cfg.Log.Append(wctx, events.ContextSubject(hexSum), ev, nil)
+			_, err = g.cfg.Log.Append(wctx, events.TokensSubject(ev.Type), ev, nil)
 			cancel()
 		}
 		if err != nil {

@@ -57,7 +57,7 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 		IssuedAt: now.UTC(), ExpiresAt: now.Add(g.cfg.TokenTTL).UTC(),
 	})
 	if err == nil {
-		err = g.appendAndWait(ctx, events.StreamTokens, events.TokenSubject(hexSum), ev, nil)
+		err = g.appendAndWait(ctx, events.StreamTokens, events.TokensSubject(ev.Type), ev, nil)
 	}
 	if err != nil {
 		g.cfg.Logger.ErrorContext(ctx, "login_token_not_issued", "request_id", r.requestID, "error", err)
@@ -85,7 +85,7 @@ func (g *Gateway) logout(ctx *fasthttp.RequestCtx, now time.Time, r *request, p 
 		TokenHash: hexSum, Username: p.name, Reason: "logout",
 	})
 	if err == nil {
-		err = g.appendAndWait(ctx, events.StreamTokens, events.TokenSubject(hexSum), ev, nil)
+		err = g.appendAndWait(ctx, events.StreamTokens, events.TokensSubject(ev.Type), ev, nil)
 	}
 	if err != nil {
 		g.cfg.Logger.ErrorContext(ctx, "logout_not_recorded", "request_id", r.requestID, "error", err)

@@ -53,7 +53,7 @@ func BenchmarkReplay(b *testing.B) {
 	for i := range tokens {
 		u := i % accounts
 		ev := tokenIssuedEv(b, fmt.Sprint("token-", i), fmt.Sprint("user-", u), fmt.Sprint("uid-", u), 1, exp)
-		pub(events.TokenSubject(ev.Subject), ev)
+		pub(events.TokensSubject(ev.Type), ev)
 	}
 	select {
 	case <-e.js.PublishAsyncComplete():
@@ -110,7 +110,7 @@ func BenchmarkConsumeBaseline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := e.js.PublishAsync(events.TokenSubject(ev.Subject), raw, jetstream.WithMsgID(ev.ID)); err != nil {
+		if _, err := e.js.PublishAsync(events.TokensSubject(ev.Type), raw, jetstream.WithMsgID(ev.ID)); err != nil {
 			b.Fatal(err)
 		}
 		if i%1000 == 999 {

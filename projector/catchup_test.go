@@ -94,7 +94,7 @@ func tokenMsg(t *testing.T, tok string, seq, dseq, pending uint64) *nats.Msg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &nats.Msg{Subject: events.TokenSubject(ev.Subject), Data: raw,
+	return &nats.Msg{Subject: events.TokensSubject(ev.Type), Data: raw,
 		Reply: fmt.Sprintf("$JS.ACK.%s.c.1.%d.%d.0.%d", events.StreamTokens, seq, dseq, pending)}
 }
 
@@ -183,7 +183,7 @@ func TestCatchUpHandsOver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.js.PublishAsync(events.TokenSubject(ev.Subject), raw); err != nil {
+		if _, err := e.js.PublishAsync(events.TokensSubject(ev.Type), raw); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -58,7 +58,7 @@ func ExampleModel_ResolveToken() {
 	alice := events.StateSubject(events.AggregateAccount, "alice")
 	apply(events.StreamState, 1, alice, mustEvent(events.TypeAccountCreated, "alice",
 		events.AccountCreated{UID: "u1", Username: "alice", PasswordHash: "h1", Roles: []string{"reader"}}))
-	apply(events.StreamTokens, 1, events.TokenSubject(hash), mustEvent(events.TypeTokenIssued, hash,
+	apply(events.StreamTokens, 1, events.TokensSubject(events.TypeTokenIssued), mustEvent(events.TypeTokenIssued, hash,
 		events.TokenIssued{TokenHash: hash, Username: "alice", AccountUID: "u1", Epoch: 1, ExpiresAt: now.Add(time.Hour)}))
 
 	acc, _, ok := m.ResolveToken(key, now)

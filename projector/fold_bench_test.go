@@ -52,7 +52,7 @@ func BenchmarkFold(b *testing.B) {
 			for i := range ms {
 				u := i % accounts
 				ev := tokenIssuedEv(b, fmt.Sprint("token-", i), fmt.Sprint("user-", u), fmt.Sprint("uid-", u), 1, exp)
-				ms[i] = encode(b, events.TokenSubject(ev.Subject), ev)
+				ms[i] = encode(b, events.TokensSubject(ev.Type), ev)
 			}
 			return ms
 		}},

@@ -102,7 +102,7 @@ func (f *feed) state(subject string, ev events.Event) (Change, error) {
 
 func (f *feed) token(ev events.Event) (Change, error) {
 	f.seq[events.StreamTokens]++
-	return f.m.Apply(events.StreamTokens, f.seq[events.StreamTokens], events.TokenSubject(ev.Subject), ev)
+	return f.m.Apply(events.StreamTokens, f.seq[events.StreamTokens], events.TokensSubject(ev.Type), ev)
 }
 
 func (f *feed) mustState(subject string, ev events.Event) {

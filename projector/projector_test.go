@@ -74,7 +74,7 @@ func (e *natsEnv) state(tb testing.TB, subject string, ev events.Event) uint64 {
 }
 
 func (e *natsEnv) token(tb testing.TB, ev events.Event) uint64 {
-	return e.publish(tb, events.TokenSubject(ev.Subject), ev)
+	return e.publish(tb, events.TokensSubject(ev.Type), ev)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

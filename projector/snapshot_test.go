@@ -72,7 +72,7 @@ func (g *logGen) next() logEvent {
 	}
 	token := func(ev events.Event) logEvent {
 		g.seq[events.StreamTokens]++
-		return logEvent{stream: events.StreamTokens, subject: events.TokenSubject(ev.Subject), ev: ev, seq: g.seq[events.StreamTokens]}
+		return logEvent{stream: events.StreamTokens, subject: events.TokensSubject(ev.Type), ev: ev, seq: g.seq[events.StreamTokens]}
 	}
 	name := g.pick(g.names)
 	uid, live := g.accounts[name]
@@ -605,7 +605,7 @@ func TestSnapshotContexts(t *testing.T) {
 	}
 	var log []logEvent
 	for i, ev := range append(append([]events.Event{}, before...), after...) {
-		log = append(log, logEvent{stream: events.StreamTokens, seq: uint64(i + 1), subject: events.ContextSubject(ev.Subject), ev: ev})
+		log = append(log, logEvent{stream: events.StreamTokens, seq: uint64(i + 1), subject: events.TokensSubject(ev.Type), ev: ev})
 	}
 	full := NewModel()
 	applyLog(t, full, log[:len(before)])

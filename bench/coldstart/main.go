@@ -591,7 +591,7 @@ func (g *gen) next(m *mixCount) (pending, error) {
 		h := g.tokens[g.r.IntN(len(g.tokens))]
 		hx := hex.EncodeToString(h[:])
 		m.revoked++
-		return pending{events.TokenSubject(hx), ev(events.TypeTokenRevoked, hx, events.TokenRevoked{TokenHash: hx, Reason: "logout"}), false}, nil
+		return pending{events.TokensSubject(events.TypeTokenRevoked), ev(events.TypeTokenRevoked, hx, events.TokenRevoked{TokenHash: hx, Reason: "logout"}), false}, nil
 	}
 	// login
 	a := g.accounts[g.r.IntN(len(g.accounts))]
@@ -599,7 +599,7 @@ func (g *gen) next(m *mixCount) (pending, error) {
 	g.tokens = append(g.tokens, h)
 	hx := hex.EncodeToString(h[:])
 	m.issued++
-	return pending{events.TokenSubject(hx), ev(events.TypeTokenIssued, a.name, events.TokenIssued{TokenHash: hx,
+	return pending{events.TokensSubject(events.TypeTokenIssued), ev(events.TypeTokenIssued, a.name, events.TokenIssued{TokenHash: hx,
 		Username: a.name, AccountUID: a.uid, Epoch: a.epoch, IssuedAt: g.now, ExpiresAt: g.now.Add(24 * time.Hour)}), false}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +14,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/portcullis/portcullis/events"
 )
 
 func freeAddr(t *testing.T) string {
@@ -56,6 +62,34 @@ func TestTwoReplicas(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Logf("logout on B refused on A after %s", time.Since(start))
+
+	// The TOKENS stream holds one subject per kind of event, never one per
+	// token: the NATS server indexes every subject and rebuilds that index
+	// when it recovers the stream (events.TokensSubject).
+	for i := 0; i < 3; i++ {
+		mustStatus(t, call(t, "POST", a.url+"/login", `{"username":"carol","password":"secret1"}`), 200, "login on A")
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, nats.UserInfo("portcullis", "nats-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(t.Context(), events.StreamTokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context(), jetstream.WithSubjectFilter(">"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"portcullis.token.issued": 4, "portcullis.token.revoked": 1}
+	if !maps.Equal(info.State.Subjects, want) {
+		t.Fatalf("TOKENS subjects %v, want %v", info.State.Subjects, want)
+	}
 
 	// Concurrent duplicate creates across replicas: exactly one wins.
 	for round := 0; round < 5; round++ {
