@@ -281,6 +281,9 @@ func (a *app) Run(ctx context.Context) error {
 	front, fctx := errgroup.WithContext(ctx)
 	front.Go(func() error { return a.gw.Run(fctx) })
 	front.Go(func() error { return a.bootstrap(fctx) })
+	if addr := a.cfg.Debug.PprofListen; addr != "" {
+		front.Go(func() error { return servePprof(fctx, addr, a.log) })
+	}
 	err := front.Wait()
 
 	emitCancel()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -48,6 +49,7 @@ type Config struct {
 	Audit    AuditConfig    `yaml:"audit"`
 	Authc    AuthcConfig    `yaml:"authc"`
 	Log      LogConfig      `yaml:"log"`
+	Debug    DebugConfig    `yaml:"debug"`
 }
 
 // AuthcConfig configures authentication, named as Elasticsearch's
@@ -221,6 +223,12 @@ type LogConfig struct {
 	Level string `yaml:"level" env:"PORTCULLIS_LOG_LEVEL"`
 	// Format is text or json. Default text. Env PORTCULLIS_LOG_FORMAT.
 	Format string `yaml:"format" env:"PORTCULLIS_LOG_FORMAT"`
+}
+
+// DebugConfig configures what an operator diagnosing the process needs.
+type DebugConfig struct {
+	// PprofListen serves Go's runtime profiles (net/http/pprof: CPU, heap, goroutines, execution trace) under /debug/pprof/ on this loopback address, e.g. 127.0.0.1:6060. Default "": off. Env PORTCULLIS_DEBUG_PPROF_LISTEN.
+	PprofListen string `yaml:"pprof_listen" env:"PORTCULLIS_DEBUG_PPROF_LISTEN"`
 }
 
 // defaultConfig has every documented default.
@@ -415,6 +423,11 @@ func (c Config) validate() error {
 			errs = append(errs, errors.New("authc.ldap.url: required when authc.order names ldap"))
 		}
 	}
+	if c.Debug.PprofListen != "" {
+		if err := loopbackAddr(c.Debug.PprofListen); err != nil {
+			errs = append(errs, fmt.Errorf("debug.pprof_listen: %w", err))
+		}
+	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))
 	}
@@ -422,6 +435,23 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// loopbackAddr checks that addr is host:port with a loopback IP address
+// (or localhost): the profiles show the process's code paths and
+// workings and have no authentication of their own.
+func loopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address (127.0.0.1, ::1 or localhost)", addr)
+	}
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -84,6 +84,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"--token-ttl", "1ms", "--upstream", ""}, map[string]string{"PORTCULLIS_NATS_LISTEN": "127.0.0.1:4222", "PORTCULLIS_LOG_LEVEL": "loud"},
 			[]string{"token_ttl", "upstream", "nats.password", "log.level"}},
 		{[]string{"extra"}, nil, []string{"unexpected arguments"}},
+		// The profiles have no authentication: loopback only.
+		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "0.0.0.0:6060"}, []string{"debug.pprof_listen", "not a loopback address"}},
+		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "10.1.2.3:6060"}, []string{"debug.pprof_listen"}},
+		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": ":6060"}, []string{"debug.pprof_listen"}},
+		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "6060"}, []string{"debug.pprof_listen"}},
 	}
 	for _, c := range cases {
 		_, err := loadConfig(c.args, envOf(c.env))
