@@ -299,3 +299,25 @@ func TestAllocsFlat(t *testing.T) {
 		t.Errorf("allocations per cached decision = %v, want 0", a)
 	}
 }
+
+// BenchmarkSetRoles measures a recompilation for n roles, the one a
+// replica does at start once its model holds the roles of the role API
+// and of API keys with role descriptors (bench/coldstart: about 1,200).
+func BenchmarkSetRoles(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("roles=%d", n), func(b *testing.B) {
+			e := newEngine(b, Config{}, nil)
+			// Two sets in turn: new roles every time, as at a start (the
+			// precomputation of the roles' tables is not kept).
+			sets := [2][]Role{benchRoles(n), benchRoles(n + 1)[1:]}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := e.SetRoles(context.Background(), sets[i%2]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -92,9 +92,20 @@ type foldCache struct {
 // compile parses srcs and compiles them with the generated module gen, and
 // if precompute their rules that do not depend on the request precomputed
 // (fold; fc, if not nil, keeps the result for the next compilation). It
-// returns the compiler, the modules it compiled (parsed, precomputed rules
-// in place) and the paths of the precomputed rules.
-func compile(ctx context.Context, srcs []source, gen generated, precompute bool, fc *foldCache) (*ast.Compiler, map[string]*ast.Module, []string, error) {
+// returns the compiler, the modules (parsed, precomputed rules in place) and
+// the paths of the precomputed rules.
+//
+// With split, what is compiled is the modules with their constant rules
+// reading their values from the base data document (splitConstants), as the
+// plan has them, not the values: OPA's compiler walks every term of a module
+// in each of its stages, and the values (the generated index, globs and
+// roles, the precomputed tables) are nearly all of the terms, growing with
+// the constraints and roles. Such a compiler serves the checks and the
+// analyses of the policy (which rules exist, what they read, which
+// functions are pure), which constant values do not change, but cannot
+// evaluate without that document: topdown is given the compiler of the
+// modules as they are (split false).
+func compile(ctx context.Context, srcs []source, gen generated, precompute, split bool, fc *foldCache) (*ast.Compiler, map[string]*ast.Module, []string, error) {
 	var modules map[string]*ast.Module
 	var folded []string
 	if fc != nil && precompute && fc.modules != nil && fc.roles == gen.rolesText && slices.Equal(fc.policy, srcs) {
@@ -112,8 +123,15 @@ func compile(ctx context.Context, srcs []source, gen generated, precompute bool,
 		}
 	}
 	modules[generatedName] = gen.module
+	compiled := modules
+	if split {
+		var err error
+		if compiled, _, err = splitConstants(modules); err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: %w", ErrCompile, err)
+		}
+	}
 	c := newCompiler(false) // Compile copies the modules: they stay as parsed
-	if c.Compile(modules); c.Failed() {
+	if c.Compile(compiled); c.Failed() {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
 	}
 	return c, modules, folded, nil

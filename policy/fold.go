@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -58,16 +59,25 @@ func fold(ctx context.Context, modules map[string]*ast.Module, gen generated) (m
 		}
 	}
 	// The policy with the roles of the generated module, not its index and
-	// globs.
+	// globs. The roles document is read from the store (splitConstants), so
+	// that the compiler does not walk it: it grows with the roles.
+	roles, data, err := splitConstants(map[string]*ast.Module{generatedName: gen.rolesModule})
+	if err != nil {
+		return modules, nil
+	}
+	store, err := dataStore(ctx, data)
+	if err != nil {
+		return modules, nil
+	}
 	phase := make(map[string]*ast.Module, len(modules)+1)
 	maps.Copy(phase, modules)
-	phase[generatedName] = gen.rolesModule
+	phase[generatedName] = roles[generatedName]
 	c := newCompiler(false)
 	if c.Compile(phase); c.Failed() {
 		return modules, nil
 	}
 
-	f := folder{c: c, pure: map[*ast.Rule]bool{}}
+	f := folder{c: c, pure: map[*ast.Rule]bool{}, store: store}
 	values := map[string]*ast.Term{} // by rule path
 	var paths []ast.Ref
 	for _, name := range slices.Sorted(maps.Keys(modules)) {
@@ -147,6 +157,27 @@ type folder struct {
 	// globs: constant for a compiled policy, they are only left out of
 	// fold's compilation.
 	allowConstraints bool
+
+	// store holds the base data document eval reads (the roles).
+	store storage.Store
+}
+
+// dataStore returns a store of the base data document data, with AST
+// values (as the plan reads it).
+func dataStore(ctx context.Context, data ast.Object) (storage.Store, error) {
+	store := inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))
+	txn, err := store.NewTransaction(ctx, storage.WriteParams)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Write(ctx, txn, storage.AddOp, storage.RootPath, data); err != nil {
+		store.Abort(ctx, txn)
+		return nil, err
+	}
+	if err := store.Commit(ctx, txn); err != nil {
+		return nil, err
+	}
+	return store, nil
 }
 
 // candidate reports whether the rules at path may be folded.
@@ -273,7 +304,10 @@ func usesWith(m *ast.Module) bool {
 // eval evaluates the document at path with the compiler of f, no input and
 // strict builtin errors; nil if it fails or is undefined.
 func (f *folder) eval(ctx context.Context, path ast.Ref) *ast.Term {
-	store := inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))
+	store := f.store
+	if store == nil {
+		store = inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))
+	}
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil

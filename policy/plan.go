@@ -132,10 +132,13 @@ func splitConstants(modules map[string]*ast.Module) (map[string]*ast.Module, ast
 				rules = slices.Clone(m.Rules)
 			}
 			values.Insert(ast.StringTerm(key), r.Head.Value)
-			cp := r.Copy()
-			cp.Head.Value = ast.RefTerm(ast.DefaultRootDocument, ast.InternedTerm(constantsKey), ast.StringTerm(key))
-			cp.Head.Value.Location = r.Head.Value.Location
-			rules[i] = cp
+			// A shallow copy: r.Copy would copy the value it replaces, and
+			// OPA's compiler copies the modules it compiles.
+			cp, head := *r, *r.Head
+			head.Value = ast.RefTerm(ast.DefaultRootDocument, ast.InternedTerm(constantsKey), ast.StringTerm(key))
+			head.Value.Location = r.Head.Value.Location
+			cp.Head = &head
+			rules[i] = &cp
 		}
 		if rules == nil {
 			out[name] = m
