@@ -174,6 +174,30 @@ func (e *Engine) SetRoles(ctx context.Context, rs []Role) error {
 	return nil
 }
 
+// Set replaces the constraints and the roles at once, with one
+// recompilation instead of the two of SetConstraints and SetRoles (a
+// replica's start, when both come from its model). On error the current
+// policy stays.
+func (e *Engine) Set(ctx context.Context, cs []Constraint, rs []Role) error {
+	if err := checkConstraints(cs); err != nil {
+		return fmt.Errorf("set constraints and roles: %w", err)
+	}
+	if err := checkRoles(rs); err != nil {
+		return fmt.Errorf("set constraints and roles: %w", err)
+	}
+	cs, rs = slices.Clone(cs), slices.Clone(rs)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	generated, err := generate(cs, rs)
+	if err != nil { // only constraints fail to generate
+		return fmt.Errorf("set constraints and roles: %w: %w", ErrInvalidConstraint, err)
+	}
+	if err := e.install(ctx, e.policy, generated, cs, rs); err != nil {
+		return fmt.Errorf("set constraints and roles: %w", err)
+	}
+	return nil
+}
+
 // Reload re-reads the policy files (Config.Dir, or the embedded ones) and
 // recompiles them with the current constraints. On error the current policy
 // stays.

@@ -427,3 +427,37 @@ deny contains "too many" if to_number(input.request.path) > 5
 		t.Errorf("Decide = %+v, %v; want ErrEval and a denial", d, err)
 	}
 }
+
+// TestSet: Set is SetConstraints and SetRoles in one compilation, and
+// refuses what either refuses, keeping the policy in force.
+func TestSet(t *testing.T) {
+	ctx := context.Background()
+	twoSteps := newEngine(t, Config{}, testConstraints)
+	if err := twoSteps.SetRoles(ctx, testRoles); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, Config{}, nil)
+	if err := e.Set(ctx, testConstraints, testRoles); err != nil {
+		t.Fatal(err)
+	}
+	if e.Revision() != twoSteps.Revision() || e.Generated() != twoSteps.Generated() {
+		t.Fatalf("Set compiled revision %s, SetConstraints + SetRoles %s", e.Revision(), twoSteps.Revision())
+	}
+	for _, in := range []*Input{content("GET", "/aaa", "user"), content("GET", "/bbb/x", "user"), content("GET", "/aaa", "nobody")} {
+		d1, err1 := e.Decide(ctx, in)
+		d2, err2 := twoSteps.Decide(ctx, in)
+		if d1.Allow != d2.Allow || d1.Reason != d2.Reason || (err1 == nil) != (err2 == nil) {
+			t.Errorf("%s %s: Set %+v %v, two steps %+v %v", in.Request.Method, in.Request.Path, d1, err1, d2, err2)
+		}
+	}
+	rev := e.Revision()
+	if err := e.Set(ctx, []Constraint{{ID: "x", Paths: []string{"aaa"}, Methods: []string{"GET"}, Roles: []string{"r"}}}, nil); !errors.Is(err, ErrInvalidConstraint) {
+		t.Errorf("Set with an invalid constraint = %v, want ErrInvalidConstraint", err)
+	}
+	if err := e.Set(ctx, nil, []Role{{Name: ""}}); !errors.Is(err, ErrInvalidRole) {
+		t.Errorf("Set with an invalid role = %v, want ErrInvalidRole", err)
+	}
+	if e.Revision() != rev {
+		t.Error("a failed Set changed the policy in force")
+	}
+}

@@ -199,23 +199,38 @@ func newAuditor(cfg Config, js jetstream.JetStream, log *slog.Logger) (*auditor.
 // invalidated key fails authentication and a key's roles are granted only
 // to requests authenticated with that key (policy.APIKeyRolePrefix).
 func (a *app) onChange(ch projector.Change) {
+	var pcs []policy.Constraint
 	if ch&projector.ChangeConstraint != 0 {
 		cs := a.proj.Model().Constraints()
-		pcs := make([]policy.Constraint, len(cs))
+		pcs = make([]policy.Constraint, len(cs))
 		for i, c := range cs {
 			pcs[i] = policy.Constraint{ID: c.ID, Paths: c.Paths, Methods: c.Methods, Roles: c.Roles}
 		}
-		if err := a.engine.SetConstraints(context.Background(), pcs); err != nil {
+	}
+	var users, keys []policy.Role
+	roles := false
+	if ch&(projector.ChangeRole|projector.ChangeAPIKey) != 0 {
+		model := a.proj.Model()
+		users, keys = gateway.RolePolicyRoles(model), gateway.APIKeyPolicyRoles(model)
+		roles = a.compiled == nil || !a.compiled.covers(users, keys)
+	}
+	ctx := context.Background()
+	if pcs != nil && roles {
+		// A start: both at once, one compilation. Should it fail, each is
+		// tried alone, so that a constraint the policy refuses does not
+		// hold back a role change (a revocation), nor the reverse.
+		if err := a.engine.Set(ctx, pcs, append(slices.Clip(users), keys...)); err == nil {
+			a.compiled = newCompiledRoles(users, keys)
+			return
+		}
+	}
+	if pcs != nil {
+		if err := a.engine.SetConstraints(ctx, pcs); err != nil {
 			a.log.Error("policy_compile_failed", "constraints", len(pcs), "error", err)
 		}
 	}
-	if ch&(projector.ChangeRole|projector.ChangeAPIKey) != 0 {
-		model := a.proj.Model()
-		users, keys := gateway.RolePolicyRoles(model), gateway.APIKeyPolicyRoles(model)
-		if a.compiled != nil && a.compiled.covers(users, keys) {
-			return
-		}
-		if err := a.engine.SetRoles(context.Background(), append(slices.Clip(users), keys...)); err != nil {
+	if roles {
+		if err := a.engine.SetRoles(ctx, append(slices.Clip(users), keys...)); err != nil {
 			a.log.Error("policy_compile_failed", "roles", len(users)+len(keys), "error", err)
 			return
 		}
