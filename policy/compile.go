@@ -97,23 +97,18 @@ type foldCache struct {
 //
 // With split, what is compiled is the modules with their constant rules
 // reading their values from the base data document (splitConstants), as the
-// plan has them, not the values: OPA's compiler walks every term of a module
-// in each of its stages, and the values (the generated index, globs and
-// roles, the precomputed tables) are nearly all of the terms, growing with
-// the constraints and roles. Such a compiler serves the checks and the
-// analyses of the policy (which rules exist, what they read, which
-// functions are pure), which constant values do not change, but cannot
-// evaluate without that document: topdown is given the compiler of the
-// modules as they are (split false).
-func compile(ctx context.Context, srcs []source, gen generated, precompute, split bool, fc *foldCache) (*ast.Compiler, map[string]*ast.Module, []string, error) {
-	var modules map[string]*ast.Module
-	var folded []string
+// plan has them, not the values, and compile returns that document: OPA's
+// compiler walks every term of a module in each of its stages, and the
+// values (the generated index, globs and roles, the precomputed tables) are
+// nearly all of the terms, growing with the constraints and roles. An
+// evaluation with such a compiler reads the document from its store
+// (dataStore). Without split, data is nil.
+func compile(ctx context.Context, srcs []source, gen generated, precompute, split bool, fc *foldCache) (c *ast.Compiler, modules map[string]*ast.Module, folded []string, data ast.Object, err error) {
 	if fc != nil && precompute && fc.modules != nil && fc.roles == gen.rolesText && slices.Equal(fc.policy, srcs) {
 		modules, folded = maps.Clone(fc.modules), fc.folded
 	} else {
-		var err error
 		if modules, err = parse(srcs); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		if precompute {
 			modules, folded = fold(ctx, modules, gen)
@@ -125,16 +120,15 @@ func compile(ctx context.Context, srcs []source, gen generated, precompute, spli
 	modules[generatedName] = gen.module
 	compiled := modules
 	if split {
-		var err error
-		if compiled, _, err = splitConstants(modules); err != nil {
-			return nil, nil, nil, fmt.Errorf("%w: %w", ErrCompile, err)
+		if compiled, data, err = splitConstants(modules); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("%w: %w", ErrCompile, err)
 		}
 	}
-	c := newCompiler(false) // Compile copies the modules: they stay as parsed
+	c = newCompiler(false) // Compile copies the modules: they stay as parsed
 	if c.Compile(compiled); c.Failed() {
-		return nil, nil, nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
+		return nil, nil, nil, nil, fmt.Errorf("%w: %w", ErrCompile, c.Errors)
 	}
-	return c, modules, folded, nil
+	return c, modules, folded, data, nil
 }
 
 // newCompiler returns a compiler for Rego v1 without deniedBuiltins, with

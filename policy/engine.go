@@ -351,9 +351,9 @@ func checkConstraints(cs []Constraint) error {
 // interpreting its plan (plan.go, vm.go), unless the planner or the
 // interpreter cannot take the policy: then, as otherwise, by topdown.
 func prepare(ctx context.Context, policy []source, gen generated, cacheSize int, precompute, planned bool, fc *foldCache) (*prepared, error) {
-	// The plan reads the constants from its base data document: its
+	// Both evaluators read the constants from the base data document: the
 	// compiler need not walk their values (compile, split).
-	compiler, modules, folded, err := compile(ctx, policy, gen, precompute, planned, fc)
+	compiler, modules, folded, data, err := compile(ctx, policy, gen, precompute, true, fc)
 	if err != nil {
 		return nil, err
 	}
@@ -382,14 +382,7 @@ func prepare(ctx context.Context, policy []source, gen generated, cacheSize int,
 		}
 	}
 	if ev == nil {
-		if planned {
-			// topdown evaluates the modules as they are, constants in place
-			// (fc holds the fold: it is not done again).
-			if compiler, _, _, err = compile(ctx, policy, gen, precompute, false, fc); err != nil {
-				return nil, err
-			}
-		}
-		if ev, err = newEvaluator(ctx, compiler, gen, precompute); err != nil {
+		if ev, err = newEvaluator(ctx, compiler, gen, data, precompute); err != nil {
 			return nil, err
 		}
 	}

@@ -461,3 +461,37 @@ func TestSet(t *testing.T) {
 		t.Error("a failed Set changed the policy in force")
 	}
 }
+
+// TestPolicyNamingARole: a policy file may read a role of the generated
+// roles document by name. Deleting that role recompiles (the rule is then
+// undefined): compiling against the values' types made it a type error,
+// which kept the old policy, and the deleted role's grants, in force.
+func TestPolicyNamingARole(t *testing.T) {
+	ctx := context.Background()
+	dir := writePolicy(t, map[string]string{"naming.rego": `package portcullis.authz
+
+deny contains "user_admin may not read /admin" if {
+	data.portcullis.constraints.roles.user_admin.cluster[_] == "manage_security"
+	input.request.path == "/admin"
+}
+`})
+	for name, opts := range map[string][]Option{"plan": nil, "topdown": {withTopdown()}, "topdown, not precomputed": {withTopdown(), withoutPrecomputation()}} {
+		e := newEngine(t, Config{Dir: dir}, []Constraint{{ID: "a", Paths: []string{"/admin"}, Methods: []string{"GET"}, Roles: []string{"user"}}}, opts...)
+		if err := e.SetRoles(ctx, testRoles); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := e.Decide(ctx, content("GET", "/admin", "user")); err != nil || d.Allow {
+			t.Fatalf("%s, with the role: %+v %v, want the deny rule to refuse", name, d, err)
+		}
+		before := e.Revision()
+		if err := e.SetRoles(ctx, testRoles[1:]); err != nil {
+			t.Fatalf("%s, deleting the role the policy names: %v", name, err)
+		}
+		if e.Revision() == before {
+			t.Fatalf("%s: the roles changed, the policy did not", name)
+		}
+		if d, err := e.Decide(ctx, content("GET", "/admin", "user")); err != nil || !d.Allow {
+			t.Fatalf("%s, without the role: %+v %v, want the constraint to grant", name, d, err)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/storage"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
 )
@@ -60,17 +59,24 @@ func compileQuery(c *ast.Compiler, ref ast.Ref) (ast.Body, ast.Var, error) {
 var noRequestMetadata = map[string]any{}
 
 // newEvaluator returns the evaluator of the policy compiled in compiler, with
-// gen. memoise enables the memo of pure function values (memo.go).
-func newEvaluator(ctx context.Context, compiler *ast.Compiler, gen generated, memoise bool) (*evaluator, error) {
+// gen, over the base data document data (compile's, nil for none). memoise
+// enables the memo of pure function values (memo.go).
+func newEvaluator(ctx context.Context, compiler *ast.Compiler, gen generated, data ast.Object, memoise bool) (*evaluator, error) {
 	query, result, err := compileQuery(compiler, decisionRef)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
 	}
 	// Every evaluation reads through one transaction opened here and never
-	// closed. The store is empty, private to this evaluator and never
-	// written, so the transaction stays valid and sparing its per-request
-	// open and close removes a lock every request would share.
-	store := inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))
+	// closed. The store holds data, is private to this evaluator and never
+	// written after, so the transaction stays valid and sparing its
+	// per-request open and close removes a lock every request would share.
+	if data == nil {
+		data = ast.NewObject()
+	}
+	store, err := dataStore(ctx, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCompile, err)
+	}
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCompile, err)

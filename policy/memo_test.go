@@ -15,7 +15,7 @@ import (
 )
 
 func TestMemoFuncs(t *testing.T) {
-	c, _, _, err := compile(context.Background(), mustLoad(t), mustGenerate(t, nil, testRoles), true, false, nil)
+	c, _, _, _, err := compile(context.Background(), mustLoad(t), mustGenerate(t, nil, testRoles), true, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

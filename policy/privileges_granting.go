@@ -225,7 +225,7 @@ func loadPrivilegeTables(srcs []source) (*privilegeTables, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	c, _, _, err := compile(ctx, srcs, gen, false, false, nil)
+	c, _, _, _, err := compile(ctx, srcs, gen, false, false, nil)
 	if err != nil {
 		return nil, err
 	}
