@@ -51,6 +51,7 @@ type options struct {
 	portcullis       string
 	serverCPUs       string
 	clientCPUs       string
+	upstreamCPUs     string
 	out              string
 	targets          []string
 	nice             int
@@ -98,6 +99,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.portcullis, "portcullis", "bin/portcullis", "the portcullis binary (make build)")
 	fs.StringVar(&o.serverCPUs, "server-cpus", defServer, "CPUs of every server (taskset -c list); empty: not pinned")
 	fs.StringVar(&o.clientCPUs, "client-cpus", defClient, "CPUs of the load generator (taskset -c list); empty: not pinned")
+	fs.StringVar(&o.upstreamCPUs, "upstream-cpus", "", "CPUs of the upstream alone (default: -server-cpus); a diagnosis, not the method: e.g. 1 to see what sharing its core with the proxy costs each target")
 	fs.StringVar(&o.out, "out", "bench/results/load.md", "file the report is written to (empty: none)")
 	targets := fs.String("targets", strings.Join(allTargets, ","), "targets to measure, of "+strings.Join(allTargets, ","))
 	fs.IntVar(&o.nice, "nice", 0, "nice value of the harness and its servers (negative, as root: less disturbed by the machine's other load, at its expense)")
@@ -280,7 +282,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	up, err := start("upstream", dir, o.serverCPUs, nil, self, "serve", "upstream", upAddr)
+	upCPUs := o.serverCPUs
+	if o.upstreamCPUs != "" {
+		upCPUs = o.upstreamCPUs
+	}
+	up, err := start("upstream", dir, upCPUs, nil, self, "serve", "upstream", upAddr)
 	if err != nil {
 		return err
 	}

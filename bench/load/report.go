@@ -20,6 +20,7 @@ type machine struct {
 	memory         string
 	loadavg        string
 	serverCPUs     string
+	upstreamCPUs   string
 	clientCPUs     string
 	serverCPUCount int
 	goVersion      string
@@ -28,7 +29,7 @@ type machine struct {
 }
 
 func describeMachine(o options) machine {
-	m := machine{cpus: onlineCPUs(), serverCPUs: o.serverCPUs, clientCPUs: o.clientCPUs,
+	m := machine{cpus: onlineCPUs(), serverCPUs: o.serverCPUs, upstreamCPUs: o.upstreamCPUs, clientCPUs: o.clientCPUs,
 		goVersion: runtime.Version(), nice: o.nice, when: time.Now().UTC(), model: "unknown", memory: "unknown"}
 	m.serverCPUCount = cpuListLen(o.serverCPUs)
 	if m.serverCPUCount == 0 {
@@ -66,6 +67,9 @@ func (m machine) summary() string {
 	pin := "not pinned"
 	if m.serverCPUs != "" || m.clientCPUs != "" {
 		pin = fmt.Sprintf("servers on CPU %s, load generator on CPU %s", orAll(m.serverCPUs), orAll(m.clientCPUs))
+		if m.upstreamCPUs != "" {
+			pin += fmt.Sprintf(", upstream on CPU %s", m.upstreamCPUs)
+		}
 	}
 	if m.nice != 0 {
 		pin += fmt.Sprintf(", nice %d", m.nice)
