@@ -64,7 +64,7 @@ fuzz:
 ## Profile one with e.g. go test -run '^$$' -bench BenchmarkDecision -cpuprofile cpu.out ./policy/
 BENCH_OUT ?= bench/results/bench.txt
 BENCHTIME ?= 1s
-BENCH := ^(BenchmarkDecision|BenchmarkClassifySearch|BenchmarkClassifyBulk1MB|BenchmarkBasicCacheHit|BenchmarkFold|BenchmarkTokenLookup1M)$$
+BENCH := ^(BenchmarkDecision|BenchmarkSetRoles|BenchmarkClassifySearch|BenchmarkClassifyBulk1MB|BenchmarkBasicCacheHit|BenchmarkFold|BenchmarkTokenLookup1M)$$
 BENCH_PKGS := ./policy/ ./gateway/classify/ ./gateway/ ./projector/
 bench:
 	@mkdir -p $(dir $(BENCH_OUT))
