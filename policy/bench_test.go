@@ -112,6 +112,17 @@ func BenchmarkDecide(b *testing.B) {
 	}
 }
 
+// BenchmarkDecideTopdown is BenchmarkDecide with OPA's evaluator, the one a
+// policy the interpreter does not take (with) is evaluated by.
+func BenchmarkDecideTopdown(b *testing.B) {
+	for _, n := range []int{1000} {
+		b.Run(fmt.Sprintf("constraints=%d/roles=%d", n, benchRoleCount), func(b *testing.B) {
+			e := benchEngine(b, n, WithDecisionCache(0), withTopdown())
+			benchmarkDecide(b, e, benchInputs(1024), "constraint:c00004")
+		})
+	}
+}
+
 // BenchmarkDecideCached measures a decision served by the decision cache:
 // the same request again.
 func BenchmarkDecideCached(b *testing.B) {
