@@ -69,15 +69,7 @@ func TestTwoReplicas(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		mustStatus(t, call(t, "POST", a.url+"/login", `{"username":"carol","password":"secret1"}`), 200, "login on A")
 	}
-	nc, err := nats.Connect("nats://"+natsAddr, nats.UserInfo("portcullis", "nats-secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connectJS(t, "nats://"+natsAddr, nats.UserInfo("portcullis", "nats-secret"))
 	st, err := js.Stream(t.Context(), events.StreamTokens)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/portcullis/portcullis/events"
@@ -33,15 +32,7 @@ func TestSpoolOfEarlierRunPublished(t *testing.T) {
 		t.Fatal("nats not ready")
 	}
 	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connectJS(t, srv.ClientURL())
 	em, err := events.NewEmitter(events.EmitterConfig{JS: js, Source: "earlier", QueueSize: 1, SpoolDir: spoolDir,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
