@@ -449,13 +449,43 @@ func (st *loopState) indexOf(prefix string, t time.Time) string {
 	return st.index
 }
 
-// handle turns one message into a bulk item whose callbacks acknowledge it
-// only once Elasticsearch has answered for it. A message that cannot
-// become a document goes to the dead-letter subject.
+// handle turns each event of a message (one, or several packed one per
+// line: events.SplitEvents) into a bulk item whose callbacks settle it only
+// once Elasticsearch has answered for it; the message is acknowledged once
+// all its events are settled. An event that cannot become a document goes
+// to the dead-letter subject.
 func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg jetstream.Msg) {
+	data := msg.Data()
+	if bytes.IndexByte(data, '\n') < 0 {
+		a.handleEvent(ctx, bi, st, msgRef{msg: msg, event: data})
+		return
+	}
+	n := events.CountEvents(data)
+	if n == 0 {
+		a.deadLetter(msgRef{msg: msg, event: data}, deadLetterInfo{Reason: "undecodable event: no event in the message"})
+		return
+	}
+	pk := &packed{msg: msg}
+	pk.left.Store(int32(n))
+	i := 0
+	for line := range events.SplitEvents(data) {
+		if !a.handleEvent(ctx, bi, st, msgRef{msg: msg, event: line, pk: pk, index: i, of: n}) {
+			// ctx ended: this event and the rest go back with the message.
+			for range n - i {
+				pk.settle(a, true, 0)
+			}
+			return
+		}
+		i++
+	}
+}
+
+// handleEvent makes ref's event a bulk item, or a dead letter; false when
+// ctx ended before the item was taken (the event is not settled).
+func (a *Auditor) handleEvent(ctx context.Context, bi *writers, st *loopState, ref msgRef) bool {
 	var ev events.Event
 	var o events.AuthOutcome
-	fast := st.dec.decode(msg.Data(), &ev, &o)
+	fast := st.dec.decode(ref.event, &ev, &o)
 	if fast {
 		// The decoder's strings live until its next message; the id
 		// outlives this one (callbacks, logs).
@@ -464,32 +494,32 @@ func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg je
 		// The reference path: what the fast decoder does not take, and
 		// the reasons of the dead letters.
 		var err error
-		if ev, err = events.Decode(msg.Data()); err != nil {
-			a.deadLetter(msg, deadLetterInfo{Reason: "undecodable event: " + err.Error()})
-			return
+		if ev, err = events.Decode(ref.event); err != nil {
+			a.deadLetter(ref, deadLetterInfo{Reason: "undecodable event: " + err.Error()})
+			return true
 		}
 	}
 	if actionOfType(ev.Type) == "" || !strings.HasSuffix(ev.Type, ".v1") {
-		a.deadLetter(msg, deadLetterInfo{Reason: "unknown event type " + ev.Type, EventID: ev.ID})
-		return
+		a.deadLetter(ref, deadLetterInfo{Reason: "unknown event type " + ev.Type, EventID: ev.ID})
+		return true
 	}
 	if !fast {
 		var err error
 		if o, err = decodeData(ev); err != nil {
-			a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
-			return
+			a.deadLetter(ref, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
+			return true
 		}
 	}
 	pd := docPool.Get().(*pendingDoc)
 	doc, err := appendDocument(pd.buf[:0], ev, o)
 	if err != nil {
 		docPool.Put(pd)
-		a.deadLetter(msg, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
-		return
+		a.deadLetter(ref, deadLetterInfo{Reason: err.Error(), EventID: ev.ID})
+		return true
 	}
 	pd.buf = doc
 	pd.Reset(doc)
-	pd.a, pd.msg, pd.id = a, msg, ev.ID
+	pd.a, pd.ref, pd.id = a, ref, ev.ID
 	pd.index = st.indexOf(a.cfg.IndexPrefix, ev.Time)
 	pd.done.Store(false)
 	item := esutil.BulkIndexerItem{
@@ -506,7 +536,81 @@ func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg je
 		// Only when ctx ended while every worker queue was full: the item
 		// was not taken, NATS gets the message back.
 		pd.release()
-		_ = msg.Nak()
+		if ref.pk == nil {
+			_ = ref.msg.Nak()
+		}
+		return false
+	}
+	return true
+}
+
+// msgRef is an event and the message it came in.
+type msgRef struct {
+	msg   jetstream.Msg
+	event []byte  // the event's encoding (the message's data, or one line of it)
+	pk    *packed // nil: the message's only event
+	index int     // with pk: the event's place in the message
+	of    int     // with pk: the number of events in the message
+}
+
+// packed is the common fate of the events of one message: acknowledged
+// once all are written or dead-lettered, redelivered (after the longest of
+// their delays) if any is to be retried; a redelivery's events already
+// written meet 409.
+type packed struct {
+	msg   jetstream.Msg
+	left  atomic.Int32
+	mu    sync.Mutex
+	retry bool
+	delay time.Duration
+}
+
+// settle records the fate of one event of pk's message, and acts on the
+// message once the last one is known.
+func (pk *packed) settle(a *Auditor, retry bool, delay time.Duration) {
+	if retry {
+		pk.mu.Lock()
+		pk.retry, pk.delay = true, max(pk.delay, delay)
+		pk.mu.Unlock()
+	}
+	if pk.left.Add(-1) != 0 {
+		return
+	}
+	pk.mu.Lock()
+	retry, delay = pk.retry, pk.delay
+	pk.mu.Unlock()
+	if retry {
+		if err := pk.msg.NakWithDelay(delay); err != nil {
+			a.log.Debug("audit_nak_failed", "error", err)
+		}
+		return
+	}
+	if err := pk.msg.Ack(); err != nil {
+		a.log.Debug("audit_ack_failed", "error", err)
+	}
+}
+
+// ack settles ref's event as done: written, or dead-lettered.
+func (a *Auditor) ack(ref msgRef) {
+	if ref.pk != nil {
+		ref.pk.settle(a, false, 0)
+		return
+	}
+	if err := ref.msg.Ack(); err != nil {
+		// The message will be redelivered and meet a 409: no loss, no
+		// duplicate.
+		a.log.Debug("audit_ack_failed", "error", err)
+	}
+}
+
+// nak settles ref's event as to be tried again after d.
+func (a *Auditor) nak(ref msgRef, d time.Duration) {
+	if ref.pk != nil {
+		ref.pk.settle(a, true, d)
+		return
+	}
+	if err := ref.msg.NakWithDelay(d); err != nil {
+		a.log.Debug("audit_nak_failed", "error", err)
 	}
 }
 
@@ -528,7 +632,7 @@ type pendingDoc struct {
 	bytes.Reader
 	buf       []byte
 	a         *Auditor
-	msg       jetstream.Msg
+	ref       msgRef
 	id, index string
 	done      atomic.Bool // released: a second release (never expected) is ignored
 }
@@ -548,7 +652,7 @@ func (pd *pendingDoc) release() {
 		return
 	}
 	pd.Reset(nil)
-	pd.a, pd.msg = nil, nil
+	pd.a, pd.ref = nil, msgRef{}
 	docPool.Put(pd)
 }
 
@@ -556,43 +660,39 @@ func (pd *pendingDoc) release() {
 // document.
 func docWritten(_ context.Context, item esutil.BulkIndexerItem, _ esutil.BulkIndexerResponseItem) {
 	pd := item.Body.(*pendingDoc)
-	a, msg := pd.a, pd.msg
+	a, ref := pd.a, pd.ref
 	pd.release()
 	a.indexed.Add(1)
-	a.written(msg)
+	a.written(ref)
 }
 
 // docFailed is the OnFailure of every item.
 func docFailed(_ context.Context, item esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
 	pd := item.Body.(*pendingDoc)
-	a, msg, id, index := pd.a, pd.msg, pd.id, pd.index
+	a, ref, id, index := pd.a, pd.ref, pd.id, pd.index
 	pd.release()
-	a.failed(msg, id, index, res, err)
+	a.failed(ref, id, index, res, err)
 }
 
-// written acknowledges a message whose document Elasticsearch confirmed.
-func (a *Auditor) written(msg jetstream.Msg) {
+// written settles an event whose document Elasticsearch confirmed.
+func (a *Auditor) written(ref msgRef) {
 	if a.retry.success() {
 		a.log.Info("audit_elasticsearch_recovered")
 	}
-	if err := msg.Ack(); err != nil {
-		// The message will be redelivered and meet a 409: no loss, no
-		// duplicate.
-		a.log.Debug("audit_ack_failed", "error", err)
-	}
+	a.ack(ref)
 }
 
 // failed decides the fate of a document Elasticsearch did not create.
-func (a *Auditor) failed(msg jetstream.Msg, id, index string, res esutil.BulkIndexerResponseItem, err error) {
+func (a *Auditor) failed(ref msgRef, id, index string, res esutil.BulkIndexerResponseItem, err error) {
 	switch {
 	case err != nil:
-		a.later(msg, err.Error())
+		a.later(ref, err.Error())
 	case res.Status == 409:
 		// Already written by an earlier delivery.
 		a.duplicates.Add(1)
-		a.written(msg)
+		a.written(ref)
 	case permanent(res.Status):
-		a.deadLetter(msg, deadLetterInfo{
+		a.deadLetter(ref, deadLetterInfo{
 			Reason:    esReason(res),
 			Status:    res.Status,
 			ErrorType: res.Error.Type,
@@ -600,7 +700,7 @@ func (a *Auditor) failed(msg jetstream.Msg, id, index string, res esutil.BulkInd
 			Index:     index,
 		})
 	default:
-		a.later(msg, fmt.Sprintf("%d %s", res.Status, esReason(res)))
+		a.later(ref, fmt.Sprintf("%d %s", res.Status, esReason(res)))
 	}
 }
 
@@ -622,17 +722,15 @@ func esReason(res esutil.BulkIndexerResponseItem) string {
 	return r
 }
 
-// later hands a message back to NATS for redelivery after the current
-// backoff delay.
-func (a *Auditor) later(msg jetstream.Msg, reason string) {
+// later hands an event back to NATS (with its message) for redelivery
+// after the current backoff delay.
+func (a *Auditor) later(ref msgRef, reason string) {
 	d, first := a.retry.failure(a.now())
 	if first {
 		a.log.Warn("audit_elasticsearch_unavailable", "reason", reason, "retry_in", d)
 	}
 	a.retried.Add(1)
-	if err := msg.NakWithDelay(d); err != nil {
-		a.log.Debug("audit_nak_failed", "error", err)
-	}
+	a.nak(ref, d)
 }
 
 type flushCancelKey struct{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,12 +28,15 @@ type DeadLetter struct {
 	// Index is the index the document was meant for.
 	Index string `json:"index,omitempty"`
 	// Subject and StreamSequence locate the original message in the AUTH
-	// stream.
+	// stream; of a message of several events, EventIndex is the event's
+	// place in it (from 0) and Events their number.
 	Subject        string `json:"subject"`
 	StreamSequence uint64 `json:"stream_sequence"`
+	EventIndex     int    `json:"event_index,omitempty"`
+	Events         int    `json:"events,omitempty"`
 	// Time is when the event was dead-lettered.
 	Time time.Time `json:"time"`
-	// Event is the original message when it is JSON; Data holds it
+	// Event is the original event when it is JSON; Data holds it
 	// otherwise.
 	Event json.RawMessage `json:"event,omitempty"`
 	Data  []byte          `json:"data,omitempty"`
@@ -46,10 +50,12 @@ type deadLetterInfo struct {
 	Index     string
 }
 
-// deadLetter publishes the dead-letter record of msg and, once NATS stored
-// it, acknowledges msg. When the record cannot be stored, msg goes back to
-// NATS to be tried again later: nothing is acknowledged unrecorded.
-func (a *Auditor) deadLetter(msg jetstream.Msg, info deadLetterInfo) {
+// deadLetter publishes the dead-letter record of ref's event and, once
+// NATS stored it, settles the event. When the record cannot be stored, the
+// event goes back to NATS (with its message) to be tried again later:
+// nothing is acknowledged unrecorded.
+func (a *Auditor) deadLetter(ref msgRef, info deadLetterInfo) {
+	msg := ref.msg
 	dl := DeadLetter{
 		Reason:    info.Reason,
 		Status:    info.Status,
@@ -63,11 +69,17 @@ func (a *Auditor) deadLetter(msg jetstream.Msg, info deadLetterInfo) {
 	if md, err := msg.Metadata(); err == nil {
 		dl.StreamSequence = md.Sequence.Stream
 		msgID = fmt.Sprintf("%s:%d", events.StreamAuth, md.Sequence.Stream)
+		if ref.pk != nil {
+			msgID += ":" + strconv.Itoa(ref.index)
+		}
 	}
-	if json.Valid(msg.Data()) {
-		dl.Event = json.RawMessage(msg.Data())
+	if ref.pk != nil {
+		dl.EventIndex, dl.Events = ref.index, ref.of
+	}
+	if json.Valid(ref.event) {
+		dl.Event = json.RawMessage(ref.event)
 	} else {
-		dl.Data = msg.Data()
+		dl.Data = ref.event
 	}
 	b, err := json.Marshal(dl)
 	if err == nil {
@@ -85,13 +97,11 @@ func (a *Auditor) deadLetter(msg jetstream.Msg, info deadLetterInfo) {
 	if err != nil {
 		a.log.Error("audit_dead_letter_failed", "event_id", info.EventID, "error", err)
 		d, _ := a.retry.failure(a.now())
-		_ = msg.NakWithDelay(d)
+		a.nak(ref, d)
 		return
 	}
 	a.deadLettered.Add(1)
 	a.log.Warn("audit_dead_lettered", "event_id", info.EventID, "stream_sequence", dl.StreamSequence,
 		"status", info.Status, "reason", info.Reason)
-	if err := msg.Ack(); err != nil {
-		a.log.Debug("audit_ack_failed", "error", err)
-	}
+	a.ack(ref)
 }

@@ -18,9 +18,13 @@
 // Exactly once. The document _id is the event id and documents are written
 // with the bulk "create" operation, so a redelivered event can never produce
 // a second document: Elasticsearch answers 409 for it, which counts as
-// written. A message is acknowledged only after Elasticsearch confirmed its
-// item; until then it stays in the stream, and an outage or a crash only
-// delays it (the consumer has no MaxDeliver limit).
+// written. A message (one event, or several of one action packed one per
+// line by the gateway's emitter: events.SplitEvents) is acknowledged only
+// after Elasticsearch confirmed the items of all its events, or the
+// dead-letter stream the records of those it could not take; if any is to
+// be retried the whole message is redelivered, and its events already
+// written meet 409. Until then it stays in the stream, and an outage or a
+// crash only delays it (the consumer has no MaxDeliver limit).
 //
 // Throughput. Acknowledgements stay explicit, one per message: the
 // consumer's AckAll policy would let one auditor's acknowledgement cover
@@ -42,6 +46,7 @@
 //   - log or index a secret. Auth outcomes carry none (events guarantees it);
 //     this package adds none, logs event ids rather than payloads, and
 //     redacts a token query parameter should one ever reach it.
-//   - crash or stall on a bad message: what cannot be decoded or indexed for
-//     good goes to the dead-letter subject with its reason.
+//   - crash or stall on a bad message: an event that cannot be decoded or
+//     indexed for good goes to the dead-letter subject with its reason (the
+//     other events of its message are written).
 package auditor

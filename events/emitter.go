@@ -24,8 +24,15 @@ type EmitterConfig struct {
 	Source string
 	// QueueSize bounds the outcomes waiting to be published. Default 65536.
 	QueueSize int
-	// Batch is how many outcomes are in flight to NATS at once. Default 512.
+	// Batch is how many outcomes a round of publishing takes at most.
+	// Default 512.
 	Batch int
+	// Linger is how long a round waits for more outcomes when fewer than
+	// Batch are queued, so that a round publishes several (packed into
+	// fewer messages, see Emitter) rather than one. It delays when an
+	// outcome reaches the stream, never a request. Default 1ms; negative:
+	// no wait.
+	Linger time.Duration
 	// AckTimeout is how long a published outcome waits for its JetStream
 	// acknowledgement before it is published again (a lost ack: a leader
 	// change). Default 10s.
@@ -55,8 +62,12 @@ type EmitterConfig struct {
 
 // Emitter publishes auth outcomes to the AUTH stream off the request path:
 // Emit only encodes and enqueues; Run publishes in pipelined batches and
-// retries what NATS did not acknowledge (the event id is the Nats-Msg-Id, so
-// a retry is never stored twice within the stream's duplicate window). With
+// retries what NATS did not acknowledge. A round packs its outcomes of one
+// action into one message, up to MaxPackBytes: the events one per line, in
+// the order they were emitted, header Portcullis-Events their number,
+// Nats-Msg-Id the first one's id (see SplitEvents). A message is made once
+// and retried, spooled and published from the spool whole, so a retry is
+// never stored twice within the stream's duplicate window. With
 // a spool (EmitterConfig.SpoolDir), what NATS cannot take goes to local disk
 // and is published from there once NATS is back; when the queue is full
 // and there is no spool, or the spool is full too, Emit fails and the
@@ -77,8 +88,9 @@ type Emitter struct {
 
 type outgoing struct {
 	subject string
-	id      string
-	buf     *[]byte // the encoded event, from bufPool
+	id      string  // the Nats-Msg-Id: the (first) event's id
+	buf     *[]byte // the encoded events, one per line, from bufPool
+	n       int     // the number of events in buf
 }
 
 // bufPool holds the buffers of encoded events, returned once NATS
@@ -111,6 +123,9 @@ func NewEmitter(cfg EmitterConfig) (*Emitter, error) {
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = 10 * time.Second
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -152,7 +167,7 @@ func (e *Emitter) Emit(now time.Time, o AuthOutcome) error {
 		}
 	}
 	select {
-	case e.queue <- outgoing{subject: subject, id: id, buf: buf}:
+	case e.queue <- outgoing{subject: subject, id: id, buf: buf, n: 1}:
 		return nil
 	default:
 	}
@@ -246,6 +261,13 @@ func (e *Emitter) Run(ctx context.Context) error {
 	var d drainer
 	var lastProbe time.Time
 	batch := make([]outgoing, 0, e.cfg.Batch)
+	var msgs []outgoing // batch packed
+	var linger *time.Timer
+	if e.cfg.Linger > 0 {
+		linger = time.NewTimer(e.cfg.Linger)
+		linger.Stop()
+		defer linger.Stop()
+	}
 	for {
 		if ctx.Err() != nil {
 			return e.shutdown(ctx, p, batch, outage)
@@ -261,13 +283,18 @@ func (e *Emitter) Run(ctx context.Context) error {
 				break fill
 			}
 		}
+		if len(batch) > 0 && len(batch) < cap(batch) && linger != nil {
+			batch = e.linger(ctx, linger, batch)
+		}
 		if len(batch) > 0 {
-			if err := e.deliver(ctx, p, batch, &outage); err != nil {
-				// ctx ended while NATS was failing; keep the batch for the flush.
-				return e.shutdown(ctx, p, batch, outage)
-			}
+			msgs = pack(batch, msgs[:0])
 			clear(batch)
 			batch = batch[:0]
+			if err := e.deliver(ctx, p, msgs, &outage); err != nil {
+				// ctx ended while NATS was failing; keep the messages for the flush.
+				return e.shutdown(ctx, p, msgs, outage)
+			}
+			clear(msgs)
 		}
 		// During an outage, probe NATS with the spool's oldest records
 		// now and then, when connected (a probe seals the segment being
@@ -304,41 +331,100 @@ func (e *Emitter) Run(ctx context.Context) error {
 	}
 }
 
-// shutdown flushes the queue (and batch) within flushTimeout, spooling
-// what cannot be published.
-func (e *Emitter) shutdown(ctx context.Context, p *publisher, batch []outgoing, outage bool) error {
+// linger waits up to Linger (or until ctx ends) for batch to fill.
+func (e *Emitter) linger(ctx context.Context, t *time.Timer, batch []outgoing) []outgoing {
+	t.Reset(e.cfg.Linger)
+	defer t.Stop()
+	for len(batch) < cap(batch) {
+		select {
+		case o := <-e.queue:
+			batch = append(batch, o)
+		case <-t.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// MaxPackBytes bounds the events of one AUTH message (an event larger than
+// this is a message of its own).
+const MaxPackBytes = 64 << 10
+
+// pack appends to msgs the messages of batch's outcomes: those of one
+// subject, in order, packed one per line up to MaxPackBytes. The first
+// outcome of a message lends it its buffer and id; the others' buffers go
+// back to the pool.
+func pack(batch, msgs []outgoing) []outgoing {
+	start := len(msgs)
+	for _, o := range batch {
+		i := len(msgs) - 1
+		for ; i >= start && msgs[i].subject != o.subject; i-- {
+		}
+		if i < start || len(*msgs[i].buf)+1+len(*o.buf) > MaxPackBytes {
+			msgs = append(msgs, o)
+			continue
+		}
+		m := &msgs[i]
+		b := append(*m.buf, '\n')
+		*m.buf = append(b, *o.buf...)
+		m.n += o.n
+		releaseBuf(o.buf)
+	}
+	return msgs
+}
+
+// shutdown flushes msgs and the queue within flushTimeout, spooling what
+// cannot be published.
+func (e *Emitter) shutdown(ctx context.Context, p *publisher, msgs []outgoing, outage bool) error {
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
 	defer cancel()
+	batch := make([]outgoing, 0, e.cfg.Batch)
 	for {
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case o := <-e.queue:
-				batch = append(batch, o)
-			default:
-				break fill
+		if len(msgs) == 0 {
+		fill:
+			for len(batch) < cap(batch) {
+				select {
+				case o := <-e.queue:
+					batch = append(batch, o)
+				default:
+					break fill
+				}
 			}
+			msgs = pack(batch, msgs)
+			clear(batch)
+			batch = batch[:0]
 		}
-		if len(batch) == 0 {
+		if len(msgs) == 0 {
 			return nil
 		}
-		err := e.deliver(flushCtx, p, batch, &outage)
+		err := e.deliver(flushCtx, p, msgs, &outage)
 		if err != nil && e.spool != nil {
-			if err = e.spool.appendBatch(batch); err == nil {
-				for _, o := range batch {
+			if err = e.spool.appendBatch(msgs); err == nil {
+				for _, o := range msgs {
 					releaseBuf(o.buf)
 				}
 				outage = true // the rest goes to the spool at once
 			}
 		}
 		if err != nil {
-			n := len(batch) + len(e.queue)
+			n := events(msgs) + len(e.queue)
 			e.cfg.Logger.ErrorContext(ctx, "auth_outcomes_unpublished", "count", n, "error", err)
 			return fmt.Errorf("flush auth outcomes: %d unpublished: %w", n, err)
 		}
-		clear(batch)
-		batch = batch[:0]
+		clear(msgs)
+		msgs = msgs[:0]
 	}
+}
+
+// events is the number of events in msgs.
+func events(msgs []outgoing) int {
+	n := 0
+	for _, o := range msgs {
+		n += o.n
+	}
+	return n
 }
 
 // deliver publishes batch, retrying the failed ones with backoff until
@@ -367,7 +453,7 @@ func (e *Emitter) deliver(ctx context.Context, p *publisher, batch []outgoing, o
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		e.sent.Add(uint64(len(todo) - len(failed)))
+		e.sent.Add(uint64(events(todo) - events(failed)))
 		if len(failed) == 0 {
 			for _, o := range batch {
 				releaseBuf(o.buf)
@@ -378,7 +464,7 @@ func (e *Emitter) deliver(ctx context.Context, p *publisher, batch []outgoing, o
 		if e.spool != nil && time.Since(start) >= e.cfg.SpoolAfter {
 			if err := e.spool.appendBatch(failed); err == nil {
 				if !*outage {
-					e.cfg.Logger.WarnContext(ctx, "auth_outcomes_nats_unavailable", "spooling", len(failed), "error", lastErr)
+					e.cfg.Logger.WarnContext(ctx, "auth_outcomes_nats_unavailable", "spooling", events(failed), "error", lastErr)
 				}
 				for _, o := range batch {
 					releaseBuf(o.buf)
@@ -387,7 +473,7 @@ func (e *Emitter) deliver(ctx context.Context, p *publisher, batch []outgoing, o
 				return nil
 			}
 		}
-		e.cfg.Logger.WarnContext(ctx, "auth_outcome_publish_retry", "count", len(failed), "error", lastErr)
+		e.cfg.Logger.WarnContext(ctx, "auth_outcome_publish_retry", "count", events(failed), "error", lastErr)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -433,7 +519,7 @@ func (e *Emitter) drainStep(ctx context.Context, p *publisher, d *drainer) (prog
 		k := min(len(d.recs), e.cfg.Batch)
 		for i := range d.recs[:k] {
 			r := &d.recs[i]
-			d.pending = append(d.pending, outgoing{subject: r.subject, id: r.id, buf: &r.data})
+			d.pending = append(d.pending, outgoing{subject: r.subject, id: r.id, buf: &r.data, n: CountEvents(r.data)})
 		}
 		d.recs = d.recs[k:]
 	}
@@ -448,10 +534,10 @@ func (e *Emitter) drainStep(ctx context.Context, p *publisher, d *drainer) (prog
 	var err error
 	d.failed, err = p.publish(ctx, d.pending, d.failed[:0])
 	acked := len(d.pending) - len(d.failed)
-	e.sent.Add(uint64(acked))
+	e.sent.Add(uint64(events(d.pending) - events(d.failed)))
 	d.pending = append(d.pending[:0], d.failed...)
 	if len(d.failed) > 0 && ctx.Err() == nil {
-		e.cfg.Logger.DebugContext(ctx, "auth_spool_drain_retry", "count", len(d.failed), "error", err)
+		e.cfg.Logger.DebugContext(ctx, "auth_spool_drain_retry", "count", events(d.failed), "error", err)
 	}
 	return acked > 0, len(d.failed) > 0
 }
@@ -499,7 +585,7 @@ func newPublisher(nc *nats.Conn, batch int, timeout time.Duration) (*publisher, 
 		results: make(chan ackResult, 2*batch+1),
 	}
 	for i := range p.msgs {
-		p.msgs[i].Header = nats.Header{jetstream.MsgIDHeader: []string{""}}
+		p.msgs[i].Header = newHeader()
 	}
 	sub, err := nc.Subscribe(p.prefix+"*", p.handle)
 	if err != nil {
@@ -512,6 +598,11 @@ func newPublisher(nc *nats.Conn, batch int, timeout time.Duration) (*publisher, 
 	p.sub = sub
 	p.status = nc.StatusChanged(nats.RECONNECTING, nats.CLOSED)
 	return p, nil
+}
+
+// newHeader is a publish's header, its values set per message.
+func newHeader() nats.Header {
+	return nats.Header{jetstream.MsgIDHeader: []string{""}, HeaderEvents: []string{""}}
 }
 
 func (p *publisher) close() {
@@ -583,7 +674,7 @@ func (p *publisher) publish(ctx context.Context, todo, failed []outgoing) ([]out
 		return append(failed, todo...), nats.ErrDisconnected
 	}
 	for len(p.msgs) < len(todo) {
-		p.msgs = append(p.msgs, nats.Msg{Header: nats.Header{jetstream.MsgIDHeader: []string{""}}})
+		p.msgs = append(p.msgs, nats.Msg{Header: newHeader()})
 	}
 	p.mu.Lock()
 	p.gen++
@@ -601,6 +692,7 @@ func (p *publisher) publish(ctx context.Context, todo, failed []outgoing) ([]out
 		m := &p.msgs[i]
 		m.Subject, m.Reply, m.Data = o.subject, p.prefix+strconv.FormatUint(tok, 36), *o.buf
 		m.Header[jetstream.MsgIDHeader][0] = o.id
+		m.Header[HeaderEvents][0] = strconv.Itoa(o.n)
 		if err := p.nc.PublishMsg(m); err != nil {
 			p.mu.Lock()
 			delete(p.waiting, tok)

@@ -76,17 +76,7 @@ func TestEmitterPublishesEverythingThroughAnOutage(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	info, err := js.Stream(ctx, StreamAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	si, err := info.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if si.State.Msgs != 1000 {
-		t.Fatalf("AUTH stream holds %d outcomes, want 1000 (none lost, none duplicated)", si.State.Msgs)
-	}
+	checkExactlyOnce(t, js, 1000)
 }
 
 func TestEmitterFullQueueRefuses(t *testing.T) {

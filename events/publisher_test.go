@@ -85,7 +85,7 @@ func encoded(t *testing.T, o AuthOutcome) outgoing {
 	if !ok {
 		t.Fatal("not encoded")
 	}
-	return outgoing{subject: subject, id: id, buf: &b}
+	return outgoing{subject: subject, id: id, buf: &b, n: 1}
 }
 
 // A publish again of an acknowledged outcome (same event id) is

@@ -269,7 +269,7 @@ func (s *spool) appendBatch(batch []outgoing) error {
 	for _, o := range batch {
 		s.scratch = appendRecord(s.scratch, o.subject, o.id, *o.buf)
 	}
-	return s.writeLocked(s.scratch, len(batch))
+	return s.writeLocked(s.scratch, events(batch))
 }
 
 func (s *spool) writeLocked(b []byte, n int) error {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -24,8 +25,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// authIDs counts the AUTH stream's messages by event id (Nats-Msg-Id).
-func authIDs(t *testing.T, js jetstream.JetStream) (msgs int, ids map[string]int) {
+// authIDs reads the AUTH stream and counts its events by id, checking
+// that each message's Portcullis-Events header is its number of events and
+// its Nats-Msg-Id its first event's id.
+func authIDs(t *testing.T, js jetstream.JetStream) (events int, ids map[string]int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -35,20 +38,35 @@ func authIDs(t *testing.T, js jetstream.JetStream) (msgs int, ids map[string]int
 	}
 	want := authMsgs(t, js)
 	ids = map[string]int{}
-	for uint64(msgs) < want {
-		batch, err := c.Fetch(int(min(500, want-uint64(msgs))), jetstream.FetchMaxWait(30*time.Second))
+	for msgs := uint64(0); msgs < want; {
+		batch, err := c.Fetch(int(min(500, want-msgs)), jetstream.FetchMaxWait(30*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for m := range batch.Messages() {
-			ids[m.Headers().Get(jetstream.MsgIDHeader)]++
 			msgs++
+			n := 0
+			for line := range SplitEvents(m.Data()) {
+				ev, err := Decode(line)
+				if err != nil {
+					t.Fatalf("message %s: event %d: %v", m.Subject(), n, err)
+				}
+				if n == 0 && ev.ID != m.Headers().Get(jetstream.MsgIDHeader) {
+					t.Fatalf("message %s: Nats-Msg-Id %q, first event %q", m.Subject(), m.Headers().Get(jetstream.MsgIDHeader), ev.ID)
+				}
+				ids[ev.ID]++
+				n++
+			}
+			if h := m.Headers().Get(HeaderEvents); h != strconv.Itoa(n) {
+				t.Fatalf("message %s: %s %q, %d events", m.Subject(), HeaderEvents, h, n)
+			}
+			events += n
 		}
 		if err := batch.Error(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return msgs, ids
+	return events, ids
 }
 
 func segments(t *testing.T, dir string) int {
@@ -111,7 +129,7 @@ func checkExactlyOnce(t *testing.T, js jetstream.JetStream, want int) {
 	t.Helper()
 	msgs, ids := authIDs(t, js)
 	if msgs != want || len(ids) != want {
-		t.Fatalf("AUTH holds %d messages, %d distinct ids; want %d of each", msgs, len(ids), want)
+		t.Fatalf("AUTH holds %d events, %d distinct ids; want %d of each", msgs, len(ids), want)
 	}
 }
 

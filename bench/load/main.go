@@ -255,6 +255,7 @@ type target struct {
 	// Portcullis: the AUTH stream's last sequence before the load, and the
 	// requests answered 200 since.
 	outcomesBase uint64
+	messagesBase uint64
 	answered     int
 }
 
@@ -371,6 +372,7 @@ func run(ctx context.Context, o options) error {
 			if t.outcomesBase, err = t.pc.outcomes(ctx); err != nil {
 				return err
 			}
+			t.messagesBase = t.pc.messages
 		}
 	}
 
@@ -443,6 +445,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		res.published, res.answered = n-t.outcomesBase, t.answered
+		res.messages = t.pc.messages - t.messagesBase
 	}
 	for _, t := range targets {
 		for _, p := range t.procs {

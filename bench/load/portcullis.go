@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,8 +37,10 @@ type portcullisTarget struct {
 	nats     *server // the nats-server process, nil for the embedded one
 	addr     string
 	natsAddr string
-	nc       *nats.Conn       // the harness's own connection, opened by outcomes
-	auth     jetstream.Stream // the AUTH stream
+	nc       *nats.Conn         // the harness's own connection, opened by outcomes
+	auth     jetstream.Consumer // an ordered consumer of the AUTH stream's headers
+	counted  uint64             // the outcomes auth has delivered
+	messages uint64             // the messages that carried them
 }
 
 // startPortcullis runs bin serve, with env added to its environment. The
@@ -146,8 +149,9 @@ func (p *portcullisTarget) provision(ctx context.Context) error {
 	return nil
 }
 
-// outcomes returns the last sequence of the AUTH stream: the number of
-// outcomes published since the start (the stream only grows during a run).
+// outcomes returns the number of outcomes in the AUTH stream: the events
+// of its messages (several to a message, Portcullis-Events), counted by
+// reading the messages' headers since the last call.
 func (p *portcullisTarget) outcomes(ctx context.Context) (uint64, error) {
 	if p.auth == nil {
 		nc, err := nats.Connect("nats://"+p.natsAddr, nats.UserInfo(natsUser, natsPassword), nats.Timeout(5*time.Second))
@@ -161,20 +165,35 @@ func (p *portcullisTarget) outcomes(ctx context.Context) (uint64, error) {
 		}
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		s, err := js.Stream(sctx, events.StreamAuth)
+		c, err := js.OrderedConsumer(sctx, events.StreamAuth, jetstream.OrderedConsumerConfig{HeadersOnly: true})
 		if err != nil {
 			nc.Close()
 			return 0, fmt.Errorf("stream %s: %w", events.StreamAuth, err)
 		}
-		p.nc, p.auth = nc, s
+		p.nc, p.auth = nc, c
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	info, err := p.auth.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s info: %w", events.StreamAuth, err)
+	for {
+		batch, err := p.auth.FetchNoWait(4096)
+		if err != nil {
+			return p.counted, fmt.Errorf("stream %s: %w", events.StreamAuth, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			p.messages++
+			k, err := strconv.Atoi(m.Headers().Get(events.HeaderEvents))
+			if err != nil {
+				return p.counted, fmt.Errorf("stream %s: message without a valid %s header", events.StreamAuth, events.HeaderEvents)
+			}
+			p.counted += uint64(k)
+		}
+		if err := batch.Error(); err != nil {
+			return p.counted, fmt.Errorf("stream %s: %w", events.StreamAuth, err)
+		}
+		if n == 0 {
+			return p.counted, nil
+		}
 	}
-	return info.State.LastSeq, nil
 }
 
 // waitOutcomes waits (up to a minute) until at least want outcomes are in

@@ -195,6 +195,7 @@ type results struct {
 	byTarget  map[string]*targetResult
 	openRate  float64
 	published uint64 // outcomes in the AUTH stream during the run
+	messages  uint64 // the messages that carried them
 	answered  int    // requests Portcullis answered 200
 }
 
@@ -315,7 +316,7 @@ func (r *results) markdown() string {
 		fmt.Fprintf(&b, "- **measured under contention**: other processes used a median %.0f%% of the server CPUs and %.0f%% of the generator's during the measurements\n", 100*ms, 100*mc)
 	}
 	if r.answered > 0 {
-		fmt.Fprintf(&b, "- Portcullis published %d outcomes to the AUTH stream for %d requests answered 200 during the run\n", r.published, r.answered)
+		fmt.Fprintf(&b, "- Portcullis published %d outcomes to the AUTH stream (in %d messages) for %d requests answered 200 during the run\n", r.published, r.messages, r.answered)
 	}
 	b.WriteString("\n| target | max req/s | p50 | p99 | server CPU / req | generator CPU | other load on server / generator CPUs | open-loop rate | p50 | p99 | max | other load |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")

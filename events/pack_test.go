@@ -1,0 +1,186 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSplitEvents(t *testing.T) {
+	for _, tt := range []struct {
+		data string
+		want []string
+	}{
+		{"", nil},
+		{"\n", nil},
+		{`{"id":"a"}`, []string{`{"id":"a"}`}},
+		{`{"id":"a"}` + "\n", []string{`{"id":"a"}`}},
+		{"a\nb\nc", []string{"a", "b", "c"}},
+		{"a\n\nb\n", []string{"a", "b"}},
+		{"\n\na", []string{"a"}},
+	} {
+		var got []string
+		for line := range SplitEvents([]byte(tt.data)) {
+			got = append(got, string(line))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("SplitEvents(%q) = %q, want %q", tt.data, got, tt.want)
+		}
+		if n := CountEvents([]byte(tt.data)); n != len(tt.want) {
+			t.Errorf("CountEvents(%q) = %d, want %d", tt.data, n, len(tt.want))
+		}
+	}
+	// Stopping early.
+	n := 0
+	for range SplitEvents([]byte("a\nb\nc")) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Fatalf("%d events yielded after break", n)
+	}
+}
+
+// FuzzSplitEvents: the events of any message are its non-empty lines, in
+// order, and nothing else.
+func FuzzSplitEvents(f *testing.F) {
+	f.Add([]byte("a\nb"))
+	f.Add([]byte("\n\n{}\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want [][]byte
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			if len(l) > 0 {
+				want = append(want, l)
+			}
+		}
+		var got [][]byte
+		for line := range SplitEvents(data) {
+			if len(line) == 0 || bytes.IndexByte(line, '\n') >= 0 {
+				t.Fatalf("line %q", line)
+			}
+			got = append(got, line)
+		}
+		if !slices.EqualFunc(got, want, bytes.Equal) {
+			t.Fatalf("SplitEvents(%q) = %q, want %q", data, got, want)
+		}
+		if CountEvents(data) != len(want) {
+			t.Fatalf("CountEvents(%q) = %d, want %d", data, CountEvents(data), len(want))
+		}
+	})
+}
+
+func out(subject, id, data string) outgoing {
+	b := []byte(data)
+	return outgoing{subject: subject, id: id, buf: &b, n: 1}
+}
+
+func TestPack(t *testing.T) {
+	big := strings.Repeat("x", MaxPackBytes/2)
+	type msg struct {
+		subject, id, data string
+		n                 int
+	}
+	for _, tt := range []struct {
+		name  string
+		batch []outgoing
+		want  []msg
+	}{
+		{"empty", nil, nil},
+		{"one", []outgoing{out("s.a", "1", "A1")}, []msg{{"s.a", "1", "A1", 1}}},
+		{"one subject, in order", []outgoing{out("s.a", "1", "A1"), out("s.a", "2", "A2"), out("s.a", "3", "A3")},
+			[]msg{{"s.a", "1", "A1\nA2\nA3", 3}}},
+		{"two subjects interleaved: each in order, first id of each",
+			[]outgoing{out("s.a", "1", "A1"), out("s.b", "2", "B2"), out("s.a", "3", "A3"), out("s.b", "4", "B4")},
+			[]msg{{"s.a", "1", "A1\nA3", 2}, {"s.b", "2", "B2\nB4", 2}}},
+		{"a message is closed at MaxPackBytes",
+			[]outgoing{out("s.a", "1", big), out("s.a", "2", big), out("s.a", "3", "A3")},
+			[]msg{{"s.a", "1", big, 1}, {"s.a", "2", big + "\nA3", 2}}},
+		{"an event larger than MaxPackBytes is a message of its own",
+			[]outgoing{out("s.a", "1", "A1"), out("s.a", "2", big+big+"y"), out("s.a", "3", "A3")},
+			[]msg{{"s.a", "1", "A1", 1}, {"s.a", "2", big + big + "y", 1}, {"s.a", "3", "A3", 1}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prior := out("s.z", "0", "Z0")
+			got := pack(tt.batch, []outgoing{prior})
+			if got[0].id != "0" || string(*got[0].buf) != "Z0" {
+				t.Fatalf("pack changed the messages before its own: %+v", got[0])
+			}
+			got = got[1:]
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d messages, want %d", len(got), len(tt.want))
+			}
+			for i, w := range tt.want {
+				g := got[i]
+				if g.subject != w.subject || g.id != w.id || string(*g.buf) != w.data || g.n != w.n {
+					t.Errorf("message %d = {%s %s %.20q %d}, want {%s %s %.20q %d}", i, g.subject, g.id, *g.buf, g.n, w.subject, w.id, w.data, w.n)
+				}
+				if g.n != CountEvents(*g.buf) {
+					t.Errorf("message %d: n %d, %d events", i, g.n, CountEvents(*g.buf))
+				}
+			}
+		})
+	}
+}
+
+// A round packs what it finds queued and what comes during Linger into
+// one message per action; the stream holds every outcome once.
+func TestEmitterPacksARound(t *testing.T) {
+	js, _ := publisherFixture(t, time.Minute)
+	em, err := NewEmitter(EmitterConfig{JS: js, Source: "test", Linger: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- em.Run(ctx) }()
+	for i := range 100 {
+		a := ActionAccessGranted
+		if i%10 == 9 {
+			a = ActionAccessDenied
+		}
+		if err := em.Emit(time.Now(), AuthOutcome{Action: a, User: "u"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "100 published", func() bool { return em.Published() == 100 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The first outcome may have started a round of its own before the
+	// others were queued; the rest came within its Linger.
+	if n := authMsgs(t, js); n < 2 || n > 4 {
+		t.Fatalf("AUTH holds %d messages for 100 outcomes of 2 actions, want 2 to 4", n)
+	}
+	checkExactlyOnce(t, js, 100)
+}
+
+// With Linger negative, a round takes only what is queued.
+func TestEmitterNoLinger(t *testing.T) {
+	js, _ := publisherFixture(t, time.Minute)
+	em, err := NewEmitter(EmitterConfig{JS: js, Source: "test", Linger: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- em.Run(ctx) }()
+	for i := range 3 {
+		if err := em.Emit(time.Now(), AuthOutcome{Action: ActionLogin, User: "u"}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "published", func() bool { return em.Published() == uint64(i+1) })
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := authMsgs(t, js); n != 3 {
+		t.Fatalf("AUTH holds %d messages, want 3: one per round", n)
+	}
+	checkExactlyOnce(t, js, 3)
+}
