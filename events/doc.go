@@ -4,7 +4,10 @@
 //
 // The state of the system is the event log, so what this package defines is a
 // format that must never change incompatibly: a new meaning gets a new type
-// version (portcullis.account.created.v2), never a changed payload.
+// version (portcullis.account.created.v2), never a changed payload. A
+// message holds one event, except on the AUTH stream, where the Emitter
+// packs several outcomes of one action into a message, one per line
+// (SplitEvents reads them).
 //
 // This package must never carry a secret. Passwords travel as argon2id
 // hashes, tokens and API key secrets as SHA-256 digests; the constructors in

@@ -181,8 +181,12 @@ func (p *portcullisTarget) outcomes(ctx context.Context) (uint64, error) {
 		for m := range batch.Messages() {
 			n++
 			p.messages++
-			k, err := strconv.Atoi(m.Headers().Get(events.HeaderEvents))
-			if err != nil {
+			h, k := m.Headers().Get(events.HeaderEvents), 1 // none: one event, as Portcullis published before packing
+			var err error
+			if h != "" {
+				k, err = strconv.Atoi(h)
+			}
+			if err != nil || k < 1 {
 				return p.counted, fmt.Errorf("stream %s: message without a valid %s header", events.StreamAuth, events.HeaderEvents)
 			}
 			p.counted += uint64(k)
