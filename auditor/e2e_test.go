@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/portcullis/portcullis/auditor"
 	"github.com/portcullis/portcullis/auditor/auditortest"
 	"github.com/portcullis/portcullis/events"
@@ -238,56 +240,79 @@ func TestAllActions(t *testing.T) {
 // indistinguishable.
 func TestElasticsearchOutage(t *testing.T) {
 	const n = 1000
-	es := esEnv{url: auditortest.ESURL(t)}
-	nenv := startNATS(t)
-	_, js := nenv.connect(t)
-	prefix := es.testPrefix(t)
-	proxy := auditortest.NewProxy(t, es.url)
-
-	a, err := auditor.New(auditor.Config{
-		JS: js, ES: newClient(t, proxy.URL(), nil), IndexPrefix: prefix,
-		BatchSize: 200, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second,
-	}, auditor.WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := start(t, a)
-	waitFor(t, 30*time.Second, "the auditor's consumer", func() bool { return lag(t, a) == 0 })
-
-	proxy.Down()
+	o := startOutage(t, 200)
 	run := runID()
 	outcomes := make([]events.AuthOutcome, n)
 	for i := range outcomes {
 		outcomes[i] = failure(fmt.Sprintf("outage-%s-%d", run, i%17), fmt.Sprintf("req-%s-%d", run, i))
 	}
-	ids := publish(t, js, outcomes...)
-	waitFor(t, 30*time.Second, "failed attempts while Elasticsearch is down", func() bool { return a.Stats().Retried > 0 })
-	time.Sleep(1500 * time.Millisecond) // a few backoff rounds against a dead node
-	if got := es.count(t, prefix, ""); got != 0 {
-		t.Fatalf("%d documents written while Elasticsearch was unreachable", got)
-	}
-	if l := lag(t, a); l != n {
-		t.Fatalf("lag during the outage = %d, want %d: every event waits in the stream", l, n)
-	}
+	ids := publish(t, o.js, outcomes...)
+	o.recoverAndCheck(t, n, n, ids)
+}
 
-	if err := proxy.Up(); err != nil {
+// outageEnv is an auditor writing to Elasticsearch through a proxy that is
+// down: started, its consumer in place.
+type outageEnv struct {
+	es     esEnv
+	js     jetstream.JetStream
+	prefix string
+	proxy  *auditortest.Proxy
+	a      *auditor.Auditor
+	stop   func() error
+}
+
+func startOutage(t *testing.T, batchSize int) *outageEnv {
+	t.Helper()
+	o := &outageEnv{es: esEnv{url: auditortest.ESURL(t)}}
+	_, o.js = startNATS(t).connect(t)
+	o.prefix = o.es.testPrefix(t)
+	o.proxy = auditortest.NewProxy(t, o.es.url)
+	var err error
+	o.a, err = auditor.New(auditor.Config{
+		JS: o.js, ES: newClient(t, o.proxy.URL(), nil), IndexPrefix: o.prefix,
+		BatchSize: batchSize, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second,
+	}, auditor.WithLogger(testLogger(t)))
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "1,000 documents after the outage", func() bool {
-		return lag(t, a) == 0 && es.count(t, prefix, "") >= n
+	o.stop = start(t, o.a)
+	waitFor(t, 30*time.Second, "the auditor's consumer", func() bool { return lag(t, o.a) == 0 })
+	o.proxy.Down()
+	return o
+}
+
+// recoverAndCheck, with n events in msgs messages published during the
+// outage: nothing is written while Elasticsearch is down and every message
+// waits in the stream; once it is back every event of ids has exactly one
+// document, and there is nothing else.
+func (o *outageEnv) recoverAndCheck(t *testing.T, n int, msgs uint64, ids []string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "failed attempts while Elasticsearch is down", func() bool { return o.a.Stats().Retried > 0 })
+	time.Sleep(1500 * time.Millisecond) // a few backoff rounds against a dead node
+	if got := o.es.count(t, o.prefix, ""); got != 0 {
+		t.Fatalf("%d documents written while Elasticsearch was unreachable", got)
+	}
+	if l := lag(t, o.a); l != msgs {
+		t.Fatalf("lag during the outage = %d, want %d: every message waits in the stream", l, msgs)
+	}
+	if err := o.proxy.Up(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the documents after the outage", func() bool {
+		return lag(t, o.a) == 0 && o.es.count(t, o.prefix, "") >= n
 	})
-	if err := stop(); err != nil {
+	if err := o.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if got := es.count(t, prefix, ""); got != n {
+	if got := o.es.count(t, o.prefix, ""); got != n {
 		t.Fatalf("%d documents, want exactly %d", got, n)
 	}
-	if got := es.countIDs(t, prefix, ids); got != n {
+	if got := o.es.countIDs(t, o.prefix, ids); got != n {
 		t.Fatalf("%d of the %d published events have their document", got, n)
 	}
-	st := a.Stats()
+	st := o.a.Stats()
 	t.Logf("outage: %+v", st)
-	if st.Indexed+st.Duplicates != n || st.DeadLettered != 0 {
+	if st.Indexed+st.Duplicates != uint64(n) || st.DeadLettered != 0 {
 		t.Fatalf("stats %+v: want %d indexed or duplicate, none dead-lettered", st, n)
 	}
 }
@@ -417,15 +442,7 @@ func TestCrashMidBatch(t *testing.T) {
 // long), an undecodable message and an event of an unknown type each land
 // on the dead-letter subject with the reason, and the auditor keeps going.
 func TestDeadLetter(t *testing.T) {
-	es := esEnv{url: auditortest.ESURL(t)}
-	nenv := startNATS(t)
-	_, js := nenv.connect(t)
-	prefix := es.testPrefix(t)
-	conflict := "portcullis-audit-test-conflict-" + runID()
-	es.mustJSON(t, "PUT", "/_index_template/"+conflict, `{"index_patterns":["`+prefix+`*"],"priority":10000,
-		"template":{"settings":{"number_of_shards":1,"number_of_replicas":0},
-		"mappings":{"properties":{"user":{"properties":{"name":{"type":"long"}}}}}}}`, nil)
-	t.Cleanup(func() { es.do(t, "DELETE", "/_index_template/"+conflict, "") })
+	es, js, prefix := userNameLong(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -440,13 +457,7 @@ func TestDeadLetter(t *testing.T) {
 	}
 	good := publish(t, js, failure("12345", "r3"), failure("67890", "r4"))
 
-	a, err := auditor.New(auditor.Config{
-		JS: js, ES: newClient(t, es.url, nil), IndexPrefix: prefix, FlushInterval: 100 * time.Millisecond,
-	}, auditor.WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, a)
+	a := startDefault(t, js, es.url, prefix)
 	waitFor(t, 30*time.Second, "the good documents and 3 dead letters", func() bool {
 		return lag(t, a) == 0 && a.Stats().DeadLettered == 3
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/portcullis/portcullis/auditor"
+	"github.com/portcullis/portcullis/auditor/auditortest"
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/events/eventstest"
 )
@@ -254,4 +255,34 @@ func pretty(b []byte) string {
 		return string(b)
 	}
 	return out.String()
+}
+
+// userNameLong is Elasticsearch, NATS and a test index prefix whose
+// indices map user.name as long (a test template), so that an outcome of a
+// user named by letters is a document Elasticsearch rejects for good.
+func userNameLong(t *testing.T) (esEnv, jetstream.JetStream, string) {
+	t.Helper()
+	es := esEnv{url: auditortest.ESURL(t)}
+	_, js := startNATS(t).connect(t)
+	prefix := es.testPrefix(t)
+	conflict := "portcullis-audit-test-conflict-" + runID()
+	es.mustJSON(t, "PUT", "/_index_template/"+conflict, `{"index_patterns":["`+prefix+`*"],"priority":10000,
+		"template":{"settings":{"number_of_shards":1,"number_of_replicas":0},
+		"mappings":{"properties":{"user":{"properties":{"name":{"type":"long"}}}}}}}`, nil)
+	t.Cleanup(func() { es.do(t, "DELETE", "/_index_template/"+conflict, "") })
+	return es, js, prefix
+}
+
+// startDefault starts an auditor of the default configuration (a short
+// flush interval) writing to url under prefix.
+func startDefault(t *testing.T, js jetstream.JetStream, url, prefix string) *auditor.Auditor {
+	t.Helper()
+	a, err := auditor.New(auditor.Config{
+		JS: js, ES: newClient(t, url, nil), IndexPrefix: prefix, FlushInterval: 100 * time.Millisecond,
+	}, auditor.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, a)
+	return a
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/portcullis/portcullis/auditor"
-	"github.com/portcullis/portcullis/auditor/auditortest"
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/events/eventstest"
 )
 
 // TestPackedMessages: outcomes as the gateway's emitter publishes them,
@@ -23,24 +23,8 @@ import (
 // events are written.
 func TestPackedMessages(t *testing.T) {
 	const n = 600
-	es := esEnv{url: auditortest.ESURL(t)}
-	nenv := startNATS(t)
-	_, js := nenv.connect(t)
-	prefix := es.testPrefix(t)
-	proxy := auditortest.NewProxy(t, es.url)
-
-	a, err := auditor.New(auditor.Config{
-		JS: js, ES: newClient(t, proxy.URL(), nil), IndexPrefix: prefix,
-		BatchSize: 50, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second,
-	}, auditor.WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := start(t, a)
-	waitFor(t, 30*time.Second, "the auditor's consumer", func() bool { return lag(t, a) == 0 })
-	proxy.Down()
-
-	em, err := events.NewEmitter(events.EmitterConfig{JS: js, Source: "test-gw", Linger: 100 * time.Millisecond, Batch: 256})
+	o := startOutage(t, 50)
+	em, err := events.NewEmitter(events.EmitterConfig{JS: o.js, Source: "test-gw", Linger: 100 * time.Millisecond, Batch: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,33 +42,21 @@ func TestPackedMessages(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	msgs := streamMsgs(t, js)
+	msgs := eventstest.StreamMsgs(t, o.js, events.StreamAuth)
 	if msgs >= n/10 {
 		t.Fatalf("%d messages for %d outcomes: not packed", msgs, n)
 	}
-	waitFor(t, 30*time.Second, "failed attempts while Elasticsearch is down", func() bool { return a.Stats().Retried > 0 })
-	if l := lag(t, a); l != msgs {
-		t.Fatalf("lag during the outage = %d, want %d: every message waits in the stream", l, msgs)
+	var ids []string
+	for m := range eventstest.Messages(t, o.js, events.StreamAuth) {
+		for line := range events.SplitEvents(m.Data) {
+			ev, err := events.Decode(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, ev.ID)
+		}
 	}
-
-	if err := proxy.Up(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 60*time.Second, "the documents after the outage", func() bool {
-		return lag(t, a) == 0 && es.count(t, prefix, "") >= n
-	})
-	if err := stop(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if got := es.count(t, prefix, ""); got != n {
-		t.Fatalf("%d documents, want exactly %d", got, n)
-	}
-	if got := es.count(t, prefix, `{"prefix":{"request.id":"req-`+run+`-"}}`); got != n {
-		t.Fatalf("%d documents of this run's requests, want %d", got, n)
-	}
-	if st := a.Stats(); st.Indexed+st.Duplicates != n || st.DeadLettered != 0 {
-		t.Fatalf("stats %+v: want %d indexed or duplicate, none dead-lettered", st, n)
-	}
+	o.recoverAndCheck(t, n, msgs, ids)
 }
 
 // TestPackedDeadLetter: of a message of three events whose second
@@ -92,15 +64,7 @@ func TestPackedMessages(t *testing.T) {
 // second dead-lettered alone, with its place in the message; the message is
 // acknowledged.
 func TestPackedDeadLetter(t *testing.T) {
-	es := esEnv{url: auditortest.ESURL(t)}
-	nenv := startNATS(t)
-	_, js := nenv.connect(t)
-	prefix := es.testPrefix(t)
-	conflict := "portcullis-audit-test-conflict-" + runID()
-	es.mustJSON(t, "PUT", "/_index_template/"+conflict, `{"index_patterns":["`+prefix+`*"],"priority":10000,
-		"template":{"settings":{"number_of_shards":1,"number_of_replicas":0},
-		"mappings":{"properties":{"user":{"properties":{"name":{"type":"long"}}}}}}}`, nil)
-	t.Cleanup(func() { es.do(t, "DELETE", "/_index_template/"+conflict, "") })
+	es, js, prefix := userNameLong(t)
 
 	var lines []string
 	var ids []string
@@ -125,13 +89,7 @@ func TestPackedDeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a, err := auditor.New(auditor.Config{
-		JS: js, ES: newClient(t, es.url, nil), IndexPrefix: prefix, FlushInterval: 100 * time.Millisecond,
-	}, auditor.WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, a)
+	a := startDefault(t, js, es.url, prefix)
 	waitFor(t, 30*time.Second, "two documents, a dead letter and the message acknowledged", func() bool {
 		return lag(t, a) == 0 && a.Stats().DeadLettered == 1
 	})
@@ -160,18 +118,4 @@ func TestPackedDeadLetter(t *testing.T) {
 	if got := dm.Header.Get(jetstream.MsgIDHeader); got != events.StreamAuth+":1:1" {
 		t.Fatalf("dead letter Nats-Msg-Id %q", got)
 	}
-}
-
-// streamMsgs is the number of messages in the AUTH stream.
-func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), events.StreamAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	si, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return si.State.Msgs
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/portcullis/portcullis/events/eventstest"
 )
 
 func TestAckError(t *testing.T) {
@@ -65,15 +67,7 @@ func publisherFixture(t *testing.T, timeout time.Duration) (jetstream.JetStream,
 
 func authMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 	t.Helper()
-	s, err := js.Stream(context.Background(), StreamAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	si, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return si.State.Msgs
+	return eventstest.StreamMsgs(t, js, StreamAuth)
 }
 
 func encoded(t *testing.T, o AuthOutcome) outgoing {

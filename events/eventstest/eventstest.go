@@ -4,6 +4,9 @@
 package eventstest
 
 import (
+	"context"
+	"errors"
+	"iter"
 	"testing"
 	"time"
 
@@ -46,4 +49,45 @@ func Connect(tb testing.TB, srv *server.Server) (*nats.Conn, jetstream.JetStream
 		tb.Fatal(err)
 	}
 	return nc, js
+}
+
+// StreamMsgs is the number of messages in stream.
+func StreamMsgs(tb testing.TB, js jetstream.JetStream, stream string) uint64 {
+	tb.Helper()
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	si, err := s.Info(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return si.State.Msgs
+}
+
+// Messages yields the messages of stream, oldest first, as it holds them
+// when called.
+func Messages(tb testing.TB, js jetstream.JetStream, stream string) iter.Seq[*jetstream.RawStreamMsg] {
+	tb.Helper()
+	n := StreamMsgs(tb, js, stream)
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return func(yield func(*jetstream.RawStreamMsg) bool) {
+		var seen uint64
+		for seq := uint64(1); seen < n; seq++ {
+			m, err := s.GetMsg(context.Background(), seq)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue // deleted
+			}
+			if err != nil {
+				tb.Fatal(err)
+			}
+			seen++
+			if !yield(m) {
+				return
+			}
+		}
+	}
 }
