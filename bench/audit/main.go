@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -72,6 +73,7 @@ type options struct {
 	memProfile        string
 	verbose           bool
 	flushBytes        int
+	pack              int
 }
 
 func run() error {
@@ -85,9 +87,10 @@ func run() error {
 	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the whole run to `file`")
 	flag.IntVar(&o.flushBytes, "flush-bytes", auditor.DefaultFlushBytes, "FlushBytes of both sides")
 	flag.BoolVar(&o.verbose, "v", false, "print when each auditor round confirmed its first and last document")
+	flag.IntVar(&o.pack, "pack", 1, "outcomes per message, of one action, one per line, as the gateway's emitter packs them under load (1: a message per outcome)")
 	flag.Parse()
-	if o.n <= 0 || o.rounds <= 0 || o.warmup < 0 || o.flushBytes <= 0 {
-		return errors.New("-n, -rounds and -flush-bytes must be positive, -warmup not negative")
+	if o.n <= 0 || o.rounds <= 0 || o.warmup < 0 || o.flushBytes <= 0 || o.pack <= 0 {
+		return errors.New("-n, -rounds, -flush-bytes and -pack must be positive, -warmup not negative")
 	}
 	if o.only != "" && o.only != "raw" && o.only != "auditor" {
 		return fmt.Errorf("-only %q: want raw or auditor", o.only)
@@ -141,6 +144,8 @@ type bench struct {
 	js    jetstream.JetStream
 	items []item
 	days  []string
+	// messages is the number of AUTH messages the events were published in.
+	messages int
 }
 
 // item is one document as the raw loop writes it: what the auditor makes of
@@ -240,7 +245,9 @@ func outcome(i int) events.AuthOutcome {
 	}
 }
 
-// publish appends the events to the AUTH stream and builds, from the very
+// publish appends the events to the AUTH stream, -pack to a message as the
+// gateway's emitter packs them (one per line, the first's id as the
+// message's, the count in Portcullis-Events), and builds, from the very
 // bytes published, the raw loop's documents.
 func (b *bench) publish(ctx context.Context) error {
 	futures := make([]jetstream.PubAckFuture, 0, 4096)
@@ -257,6 +264,26 @@ func (b *bench) publish(ctx context.Context) error {
 		futures = futures[:0]
 		return nil
 	}
+	type open struct {
+		id   string
+		data []byte
+		n    int
+	}
+	pending := map[string]*open{} // subject → the message being filled
+	send := func(subject string, m *open) error {
+		msg := nats.NewMsg(subject)
+		msg.Data = m.data
+		msg.Header.Set(events.HeaderEvents, strconv.Itoa(m.n))
+		f, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.id))
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		b.messages++
+		if futures = append(futures, f); len(futures) == cap(futures) {
+			return wait()
+		}
+		return nil
+	}
 	days := map[string]bool{}
 	for i := range b.opt.n {
 		o := outcome(i)
@@ -268,12 +295,18 @@ func (b *bench) publish(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		f, err := b.js.PublishAsync(events.AuthSubject(o.Action), raw, jetstream.WithMsgID(ev.ID))
-		if err != nil {
-			return fmt.Errorf("publish: %w", err)
+		subject := events.AuthSubject(o.Action)
+		m := pending[subject]
+		if m == nil {
+			m = &open{id: ev.ID}
+			pending[subject] = m
+		} else {
+			m.data = append(m.data, '\n')
 		}
-		if futures = append(futures, f); len(futures) == cap(futures) {
-			if err := wait(); err != nil {
+		m.data = append(m.data, raw...)
+		if m.n++; m.n == b.opt.pack {
+			delete(pending, subject)
+			if err := send(subject, m); err != nil {
 				return err
 			}
 		}
@@ -283,6 +316,11 @@ func (b *bench) publish(ctx context.Context) error {
 		}
 		days[it.day] = true
 		b.items = append(b.items, it)
+	}
+	for _, subject := range slices.Sorted(maps.Keys(pending)) {
+		if err := send(subject, pending[subject]); err != nil {
+			return err
+		}
 	}
 	if err := wait(); err != nil {
 		return err
@@ -324,8 +362,8 @@ func (b *bench) measure(ctx context.Context) error {
 		b.es.url, b.opt.n, b.avgDocBytes(), b.opt.warmup, b.opt.rounds)
 	fmt.Printf("both sides: esutil.BulkIndexer, NumWorkers %d, FlushBytes %d, QueueSizeMultiplier %d, bulk \"create\" with _id = event id\n",
 		workers, flushBytes, queue)
-	fmt.Printf("auditor: auditor.New defaults (BatchSize %d, FlushIdle %s, FlushInterval %s), durable pull consumer on an embedded nats-server\n",
-		auditor.DefaultBatchSize, auditor.DefaultFlushIdle, auditor.DefaultFlushInterval)
+	fmt.Printf("auditor: auditor.New defaults (BatchSize %d, FlushIdle %s, FlushInterval %s), durable pull consumer on an embedded nats-server; the events in %d messages (-pack %d)\n",
+		auditor.DefaultBatchSize, auditor.DefaultFlushIdle, auditor.DefaultFlushInterval, b.messages, b.opt.pack)
 	fmt.Printf("GOMAXPROCS %d, %d CPUs; CPU per document: this process (bench, auditor, nats-server) and the Elasticsearch node (all its clients)\n\n",
 		runtime.GOMAXPROCS(0), runtime.NumCPU())
 
