@@ -312,8 +312,12 @@ func (o *outageEnv) recoverAndCheck(t *testing.T, n int, msgs uint64, ids []stri
 	}
 	st := o.a.Stats()
 	t.Logf("outage: %+v", st)
-	if st.Indexed+st.Duplicates != uint64(n) || st.DeadLettered != 0 {
-		t.Fatalf("stats %+v: want %d indexed or duplicate, none dead-lettered", st, n)
+	// A message of several events is redelivered whole when one of them
+	// must be retried: its events already written meet 409 again, so
+	// duplicates may count an event more than once.
+	resolved := st.Indexed + st.Duplicates
+	if st.DeadLettered != 0 || st.Indexed > uint64(n) || resolved < uint64(n) || msgs == uint64(n) && resolved != uint64(n) {
+		t.Fatalf("stats %+v: want %d indexed or duplicate (each event once with a message per event), none dead-lettered", st, n)
 	}
 }
 
