@@ -84,6 +84,7 @@ type Emitter struct {
 	dropped atomic.Uint64
 	sent    atomic.Uint64
 	spool   *spool // nil without SpoolDir
+	packMax int    // the bound of a message's events: MaxPackBytes, or what a spool record holds
 }
 
 type outgoing struct {
@@ -139,12 +140,15 @@ func NewEmitter(cfg EmitterConfig) (*Emitter, error) {
 	if cfg.SpoolAfter <= 0 {
 		cfg.SpoolAfter = 5 * time.Second
 	}
-	e := &Emitter{cfg: cfg, queue: make(chan outgoing, cfg.QueueSize)}
+	e := &Emitter{cfg: cfg, queue: make(chan outgoing, cfg.QueueSize), packMax: MaxPackBytes}
 	if cfg.SpoolDir != "" {
 		var err error
 		if e.spool, err = openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes, cfg.SpoolSegmentBytes, cfg.Logger); err != nil {
 			return nil, fmt.Errorf("emitter: %w", err)
 		}
+		// A record's body holds the subject and id (up to 255 bytes each,
+		// with their lengths) besides the events.
+		e.packMax = min(e.packMax, e.spool.maxBody()-2-2*maxSpoolField)
 	}
 	return e, nil
 }
@@ -287,7 +291,7 @@ func (e *Emitter) Run(ctx context.Context) error {
 			batch = e.linger(ctx, linger, batch)
 		}
 		if len(batch) > 0 {
-			msgs = pack(batch, msgs[:0])
+			msgs = pack(batch, msgs[:0], e.packMax)
 			clear(batch)
 			batch = batch[:0]
 			if err := e.deliver(ctx, p, msgs, &outage); err != nil {
@@ -349,20 +353,21 @@ func (e *Emitter) linger(ctx context.Context, t *time.Timer, batch []outgoing) [
 }
 
 // MaxPackBytes bounds the events of one AUTH message (an event larger than
-// this is a message of its own).
+// this is a message of its own), and less with a spool whose records are
+// smaller (a message is spooled whole).
 const MaxPackBytes = 64 << 10
 
 // pack appends to msgs the messages of batch's outcomes: those of one
-// subject, in order, packed one per line up to MaxPackBytes. The first
+// subject, in order, packed one per line up to max bytes. The first
 // outcome of a message lends it its buffer and id; the others' buffers go
 // back to the pool.
-func pack(batch, msgs []outgoing) []outgoing {
+func pack(batch, msgs []outgoing, max int) []outgoing {
 	start := len(msgs)
 	for _, o := range batch {
 		i := len(msgs) - 1
 		for ; i >= start && msgs[i].subject != o.subject; i-- {
 		}
-		if i < start || len(*msgs[i].buf)+1+len(*o.buf) > MaxPackBytes {
+		if i < start || len(*msgs[i].buf)+1+len(*o.buf) > max {
 			msgs = append(msgs, o)
 			continue
 		}
@@ -392,7 +397,7 @@ func (e *Emitter) shutdown(ctx context.Context, p *publisher, msgs []outgoing, o
 					break fill
 				}
 			}
-			msgs = pack(batch, msgs)
+			msgs = pack(batch, msgs, e.packMax)
 			clear(batch)
 			batch = batch[:0]
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestPack(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			prior := out("s.z", "0", "Z0")
-			got := pack(tt.batch, []outgoing{prior})
+			got := pack(tt.batch, []outgoing{prior}, MaxPackBytes)
 			if got[0].id != "0" || string(*got[0].buf) != "Z0" {
 				t.Fatalf("pack changed the messages before its own: %+v", got[0])
 			}
@@ -123,6 +124,39 @@ func TestPack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With a spool, a message is no larger than a spool record holds, so that
+// a message NATS does not take can be spooled whole.
+func TestEmitterPacksForTheSpool(t *testing.T) {
+	js, _ := publisherFixture(t, time.Minute)
+	for _, tt := range []struct {
+		segment int64
+		want    int
+	}{
+		{0, MaxPackBytes},                      // the default segment, 16 MiB
+		{8 << 10, 8<<10 - 2 - 2*maxSpoolField}, // small segments
+	} {
+		em, err := NewEmitter(EmitterConfig{JS: js, Source: "test", SpoolDir: t.TempDir(), SpoolSegmentBytes: tt.segment})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if em.packMax != tt.want {
+			t.Errorf("segments of %d bytes: messages up to %d bytes, want %d", tt.segment, em.packMax, tt.want)
+		}
+		var batch []outgoing
+		for i := range 100 {
+			batch = append(batch, out("s.a", strconv.Itoa(i), strings.Repeat("x", 400)))
+		}
+		for _, m := range pack(batch, nil, em.packMax) {
+			if err := em.spool.checkRecord(m.subject, m.id, *m.buf); err != nil {
+				t.Errorf("segments of %d bytes: a packed message of %d bytes does not fit a record: %v", tt.segment, len(*m.buf), err)
+			}
+		}
+		if err := em.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
