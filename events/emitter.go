@@ -84,7 +84,7 @@ type Emitter struct {
 	dropped atomic.Uint64
 	sent    atomic.Uint64
 	spool   *spool // nil without SpoolDir
-	packMax int    // the bound of a message's events: MaxPackBytes, or what a spool record holds
+	packMax int    // the bound of a message's events: MaxPackBytes, or less for the spool's records or the server's max_payload
 }
 
 type outgoing struct {
@@ -149,6 +149,11 @@ func NewEmitter(cfg EmitterConfig) (*Emitter, error) {
 		// A record's body holds the subject and id (up to 255 bytes each,
 		// with their lengths) besides the events.
 		e.packMax = min(e.packMax, e.spool.maxBody()-2-2*maxSpoolField)
+	}
+	if nc := cfg.JS.Conn(); nc != nil && nc.MaxPayload() > 0 {
+		// The server's bound on a message (max_payload, 1 MiB by
+		// default), less room for the header.
+		e.packMax = min(e.packMax, int(nc.MaxPayload())-maxHeaderBytes)
 	}
 	return e, nil
 }
@@ -354,8 +359,12 @@ func (e *Emitter) linger(ctx context.Context, t *time.Timer, batch []outgoing) [
 
 // MaxPackBytes bounds the events of one AUTH message (an event larger than
 // this is a message of its own), and less with a spool whose records are
-// smaller (a message is spooled whole).
+// smaller (a message is spooled whole) or a server whose max_payload is.
 const MaxPackBytes = 64 << 10
+
+// maxHeaderBytes is room for an AUTH message's header (Nats-Msg-Id,
+// Portcullis-Events).
+const maxHeaderBytes = 1 << 10
 
 // pack appends to msgs the messages of batch's outcomes: those of one
 // subject, in order, packed one per line up to max bytes. The first

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestSplitEvents(t *testing.T) {
@@ -158,6 +162,54 @@ func TestEmitterPacksForTheSpool(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Against a server whose max_payload is below MaxPackBytes, messages stay
+// under it, and every outcome is stored.
+func TestEmitterPacksForMaxPayload(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{JetStream: true, StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1,
+		MaxPayload: 16 << 10, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	if err := EnsureStreams(context.Background(), js, StreamsConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	em, err := NewEmitter(EmitterConfig{JS: js, Source: "test", Linger: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if em.packMax != 16<<10-maxHeaderBytes {
+		t.Fatalf("messages up to %d bytes against a max_payload of 16 KiB", em.packMax)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- em.Run(ctx) }()
+	for range 200 {
+		if err := em.Emit(time.Now(), AuthOutcome{Action: ActionAccessGranted, User: "u", Path: "/" + strings.Repeat("p", 300)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "200 published", func() bool { return em.Published() == 200 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := authMsgs(t, js); n < 200*600/(16<<10) {
+		t.Fatalf("%d messages for 200 outcomes of ~600 bytes under a 16 KiB max_payload", n)
+	}
+	checkExactlyOnce(t, js, 200)
 }
 
 // A round packs what it finds queued and what comes during Linger into
