@@ -150,11 +150,6 @@ func NewEmitter(cfg EmitterConfig) (*Emitter, error) {
 		// with their lengths) besides the events.
 		e.packMax = min(e.packMax, e.spool.maxBody()-2-2*maxSpoolField)
 	}
-	if nc := cfg.JS.Conn(); nc != nil && nc.MaxPayload() > 0 {
-		// The server's bound on a message (max_payload, 1 MiB by
-		// default), less room for the header.
-		e.packMax = min(e.packMax, int(nc.MaxPayload())-maxHeaderBytes)
-	}
 	return e, nil
 }
 
@@ -257,6 +252,11 @@ func (e *Emitter) Run(ctx context.Context) error {
 	p, err := newPublisher(e.cfg.JS.Conn(), e.cfg.Batch, e.cfg.AckTimeout)
 	if err != nil {
 		return err
+	}
+	if mp := p.nc.MaxPayload(); mp > 0 {
+		// The server's bound on a message (max_payload, 1 MiB by
+		// default), less room for the header.
+		e.packMax = min(e.packMax, int(mp)-maxHeaderBytes)
 	}
 	defer p.close()
 	defer func() {
