@@ -14,7 +14,14 @@ import (
 
 func startServer(t *testing.T, dir string, port int) *server.Server {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{JetStream: true, StoreDir: dir, Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	return startServerOpts(t, &server.Options{StoreDir: dir, Port: port})
+}
+
+// startServerOpts starts a JetStream server on loopback with opts.
+func startServerOpts(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.JetStream, opts.Host, opts.NoLog, opts.NoSigs = true, "127.0.0.1", true, true
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

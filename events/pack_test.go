@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/portcullis/portcullis/events/eventstest"
 )
@@ -169,25 +167,9 @@ func TestEmitterPacksForTheSpool(t *testing.T) {
 // Against a server whose max_payload is below MaxPackBytes, messages stay
 // under it, and every outcome is stored.
 func TestEmitterPacksForMaxPayload(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{JetStream: true, StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1,
-		MaxPayload: 16 << 10, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	srv := startServerOpts(t, &server.Options{StoreDir: t.TempDir(), Port: -1, MaxPayload: 16 << 10})
 	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
-	if err := EnsureStreams(context.Background(), js, StreamsConfig{}); err != nil {
-		t.Fatal(err)
-	}
+	_, js := connectStreams(t, srv)
 	em, err := NewEmitter(EmitterConfig{JS: js, Source: "test", Linger: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

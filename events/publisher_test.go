@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -48,6 +49,19 @@ func publisherFixture(t *testing.T, timeout time.Duration) (jetstream.JetStream,
 	t.Helper()
 	srv := startServer(t, t.TempDir(), -1)
 	t.Cleanup(srv.Shutdown)
+	nc, js := connectStreams(t, srv)
+	p, err := newPublisher(nc, 8, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.close)
+	return js, p
+}
+
+// connectStreams connects to srv, closed when the test ends, and creates
+// the streams.
+func connectStreams(t *testing.T, srv *server.Server) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -57,12 +71,7 @@ func publisherFixture(t *testing.T, timeout time.Duration) (jetstream.JetStream,
 	if err := EnsureStreams(context.Background(), js, StreamsConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := newPublisher(nc, 8, timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.close)
-	return js, p
+	return nc, js
 }
 
 func authMsgs(t *testing.T, js jetstream.JetStream) uint64 {
