@@ -174,19 +174,14 @@ func TestEmitterPacksForMaxPayload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- em.Run(ctx) }()
+	stop := runEmitter(t, em)
 	for range 200 {
 		if err := em.Emit(time.Now(), AuthOutcome{Action: ActionAccessGranted, User: "u", Path: "/" + strings.Repeat("p", 300)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	eventually(t, "200 published", func() bool { return em.Published() == 200 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	for m := range eventstest.Messages(t, js, StreamAuth) {
 		if len(m.Data) > 16<<10-maxHeaderBytes {
 			t.Fatalf("a message of %d bytes under a 16 KiB max_payload", len(m.Data))
@@ -203,9 +198,7 @@ func TestEmitterPacksARound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- em.Run(ctx) }()
+	stop := runEmitter(t, em)
 	for i := range 100 {
 		a := ActionAccessGranted
 		if i%10 == 9 {
@@ -216,10 +209,7 @@ func TestEmitterPacksARound(t *testing.T) {
 		}
 	}
 	eventually(t, "100 published", func() bool { return em.Published() == 100 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	// The first outcome may have started a round of its own before the
 	// others were queued; the rest came within its Linger.
 	if n := authMsgs(t, js); n < 2 || n > 4 {
@@ -235,21 +225,31 @@ func TestEmitterNoLinger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- em.Run(ctx) }()
+	stop := runEmitter(t, em)
 	for i := range 3 {
 		if err := em.Emit(time.Now(), AuthOutcome{Action: ActionLogin, User: "u"}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "published", func() bool { return em.Published() == uint64(i+1) })
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if n := authMsgs(t, js); n != 3 {
 		t.Fatalf("AUTH holds %d messages, want 3: one per round", n)
 	}
 	checkExactlyOnce(t, js, 3)
+}
+
+// runEmitter runs em until stop, which checks that Run returned nil.
+func runEmitter(t *testing.T, em *Emitter) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- em.Run(ctx) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
 }
