@@ -465,8 +465,7 @@ func (a *Auditor) handle(ctx context.Context, bi *writers, st *loopState, msg je
 		a.deadLetter(msgRef{msg: msg, event: data}, deadLetterInfo{Reason: "undecodable event: no event in the message"})
 		return
 	}
-	pk := &packed{msg: msg}
-	pk.left.Store(int32(n))
+	pk := &packed{msg: msg, left: n}
 	i := 0
 	for line := range events.SplitEvents(data) {
 		if !a.handleEvent(ctx, bi, st, msgRef{msg: msg, event: line, pk: pk, index: i, of: n}) {
@@ -559,8 +558,8 @@ type msgRef struct {
 // written meet 409.
 type packed struct {
 	msg   jetstream.Msg
-	left  atomic.Int32
 	mu    sync.Mutex
+	left  int // events not settled yet
 	retry bool
 	delay time.Duration
 }
@@ -568,17 +567,17 @@ type packed struct {
 // settle records the fate of one event of pk's message, and acts on the
 // message once the last one is known.
 func (pk *packed) settle(a *Auditor, retry bool, delay time.Duration) {
-	if retry {
-		pk.mu.Lock()
-		pk.retry, pk.delay = true, max(pk.delay, delay)
-		pk.mu.Unlock()
-	}
-	if pk.left.Add(-1) != 0 {
-		return
-	}
 	pk.mu.Lock()
+	if retry {
+		pk.retry, pk.delay = true, max(pk.delay, delay)
+	}
+	pk.left--
+	last := pk.left == 0
 	retry, delay = pk.retry, pk.delay
 	pk.mu.Unlock()
+	if !last {
+		return
+	}
 	if retry {
 		if err := pk.msg.NakWithDelay(delay); err != nil {
 			a.log.Debug("audit_nak_failed", "error", err)

@@ -51,8 +51,7 @@ func TestPackedSettle(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &Auditor{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			m := &fateMsg{}
-			pk := &packed{msg: m}
-			pk.left.Store(int32(len(tt.fates)))
+			pk := &packed{msg: m, left: len(tt.fates)}
 			for i, f := range tt.fates {
 				ref := msgRef{msg: m, pk: pk, index: i, of: len(tt.fates)}
 				if f.retry {
@@ -77,9 +76,8 @@ func TestPackedSettleConcurrent(t *testing.T) {
 	a := &Auditor{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for range 100 {
 		m := &fateMsg{}
-		pk := &packed{msg: m}
 		const n = 64
-		pk.left.Store(n)
+		pk := &packed{msg: m, left: n}
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
