@@ -34,6 +34,9 @@ func FuzzPath(f *testing.F) {
 		if got := Segments(p); !slices.Equal(got, ref) {
 			t.Fatalf("Segments(Path(%q)) = %q; reference %q", raw, got, ref)
 		}
+		if got := AppendSegments([]string{"kept"}, p); !slices.Equal(got, append([]string{"kept"}, ref...)) {
+			t.Fatalf("AppendSegments(Path(%q)) = %q; reference %q after kept", raw, got, ref)
+		}
 	})
 }
 

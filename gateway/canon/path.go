@@ -212,13 +212,19 @@ func Segments(canonical string) []string {
 	if n == 0 {
 		return nil
 	}
-	segs := make([]string, 0, n)
+	return AppendSegments(make([]string, 0, n), canonical)
+}
+
+// AppendSegments appends the segments of canonical, as Segments returns
+// them, to dst: a caller with a buffer of its own (a path has few
+// segments) splits a path without allocating.
+func AppendSegments(dst []string, canonical string) []string {
 	for s := range strings.SplitSeq(canonical, "/") {
 		if s != "" {
-			segs = append(segs, unescape(s))
+			dst = append(dst, unescape(s))
 		}
 	}
-	return segs
+	return dst
 }
 
 // unescape percent-decodes s, keeping malformed escapes as they are.

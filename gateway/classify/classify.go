@@ -3,6 +3,7 @@ package classify
 import (
 	"bytes"
 	"strings"
+	"sync"
 
 	"github.com/portcullis/portcullis/gateway/canon"
 )
@@ -127,7 +128,23 @@ type Result struct {
 // [ErrBadRequest] and means the request is malformed (answer 400). It never
 // panics and never reads beyond r.
 func Classify(r Request) (Result, error) {
-	segs := canon.Segments(r.Path)
+	// The classifier escapes (the body walkers' closures hold it): it, the
+	// path's segments and the result it fills come from a pool, and the
+	// result is copied out.
+	c := classifierPool.Get().(*classifier)
+	res, err := c.classify(r)
+	*c = classifier{}
+	classifierPool.Put(c)
+	return res, err
+}
+
+// classifierPool holds classifiers between calls of Classify. Nothing the
+// classifier made outlives the call but the Result, copied out of it (its
+// strings and slices are its own, never the classifier's buffers).
+var classifierPool = sync.Pool{New: func() any { return new(classifier) }}
+
+func (c *classifier) classify(r Request) (Result, error) {
+	segs := canon.AppendSegments(c.segBuf[:0], r.Path)
 	n := match(segs)
 	if n == nil {
 		return Result{Unknown: true}, nil
@@ -150,11 +167,10 @@ func Classify(r Request) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	c := classifier{r: rt, segs: segs, q: q, body: body, res: &res}
-	if err := c.run(); err != nil {
-		return res, err
-	}
-	return res, nil
+	c.r, c.segs, c.q, c.body, c.result = rt, segs, q, body, res
+	c.res = &c.result
+	err = c.run()
+	return c.result, err
 }
 
 // requestBody returns the body to read: the HTTP body, else ?source= with
@@ -209,7 +225,10 @@ type classifier struct {
 	segs []string
 	q    query
 	body []byte
-	res  *Result
+	res  *Result // &result
+	// result is the storage of res, segBuf of segs.
+	result Result
+	segBuf [8]string
 }
 
 func (c *classifier) param(name string) (string, bool) { return bind(c.r, c.segs, name) }
@@ -353,7 +372,8 @@ func (c *classifier) validate() error {
 // reading the body. Bodies that carry none (a document, a mapping, ML
 // data) need not be read: a caller may stream them unread.
 func NeedsBody(method, path string) bool {
-	n := match(canon.Segments(path))
+	var buf [8]string
+	n := match(canon.AppendSegments(buf[:0], path))
 	if n == nil {
 		return false
 	}

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -48,9 +49,29 @@ func FuzzClassify(f *testing.F) {
 		if err != nil {
 			return
 		}
-		res, err := Classify(Request{Method: method, Path: path, Query: []byte(query), Body: []byte(body), ContentType: ctype})
+		req := Request{Method: method, Path: path, Query: []byte(query), Body: []byte(body), ContentType: ctype}
+		res, err := Classify(req)
 		checkInvariants(t, res, err)
+		// Classifiers are pooled: another request in between (the
+		// classifier it used is the next one's) changes nothing.
+		other := fuzzOther[len(path)%len(fuzzOther)]
+		if _, err := Classify(other); err != nil {
+			t.Fatalf("Classify(%+v): %v", other, err)
+		}
+		again, err2 := Classify(req)
+		if !reflect.DeepEqual(again, res) || (err == nil) != (err2 == nil) {
+			t.Fatalf("Classify twice: %+v, %v; then %+v, %v", res, err, again, err2)
+		}
 	})
+}
+
+// fuzzOther are requests classified between two classifications of the
+// same one, filling every part of a classifier.
+var fuzzOther = []Request{
+	{Method: "POST", Path: "/_bulk", Body: []byte("{\"index\":{\"_index\":\"a\"}}\n{}\n{\"delete\":{\"_index\":\"b\",\"_id\":\"1\"}}\n"), ContentType: "application/x-ndjson"},
+	{Method: "POST", Path: "/logs-%2A,metrics/_search", Query: []byte("scroll=1m"), Body: []byte(`{"pit":{"id":"abc","keep_alive":"1m"}}`), ContentType: "application/json"},
+	{Method: "POST", Path: "/_search/scroll", Body: []byte(`{"scroll_id":"xyz","scroll":"2m"}`), ContentType: "application/json"},
+	{Method: "GET", Path: "/a/b/c/d/e/f/g/h/i/j"},
 }
 
 func FuzzBulk(f *testing.F) {

@@ -42,9 +42,11 @@ type route struct {
 	action  string
 	body    bodyKind
 	params  string // "param:role,...": path params naming targets (role index, alias or new)
-	derived bool   // action name derived from conventions, not from §1.5
-	extra   bool   // path absent from the reference table
-	note    string // why a body is not inspected, or why the API is denied
+	// paramList is params parsed, by buildTrie.
+	paramList [][2]string
+	derived   bool   // action name derived from conventions, not from §1.5
+	extra     bool   // path absent from the reference table
+	note      string // why a body is not inspected, or why the API is denied
 }
 
 func (r *route) allows(method string) bool {
@@ -79,6 +81,7 @@ func buildTrie() *node {
 	root := &node{}
 	for i := range routes {
 		r := &routes[i]
+		r.paramList = parseParams(r.params)
 		n := root
 		for _, seg := range patternSegments(r.path) {
 			if strings.HasPrefix(seg, "{") {
@@ -206,12 +209,15 @@ func bind(r *route, segs []string, name string) (string, bool) {
 }
 
 // routeParams yields (param, role) pairs of r.params.
-func routeParams(r *route) [][2]string {
-	if r.params == "" {
+func routeParams(r *route) [][2]string { return r.paramList }
+
+// parseParams parses a route's params: "param:role,...".
+func parseParams(params string) [][2]string {
+	if params == "" {
 		return nil
 	}
 	var out [][2]string
-	for p := range strings.SplitSeq(r.params, ",") {
+	for p := range strings.SplitSeq(params, ",") {
 		name, role, _ := strings.Cut(p, ":")
 		out = append(out, [2]string{name, role})
 	}
