@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/portcullis/portcullis/internal/dirlock"
 )
 
 // ErrSpoolFull is returned when writing to the spool would take it past its
@@ -74,9 +76,9 @@ func openSpool(dir string, max, segMax int64, log *slog.Logger) (*spool, error) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("outcome spool: %w", err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := dirlock.Lock(dir, "LOCK")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("outcome spool: %w", err)
 	}
 	s := &spool{dir: dir, max: max, segMax: segMax, log: log, lock: lock}
 	ents, err := os.ReadDir(dir)

@@ -1,6 +1,7 @@
 // Command portcullis is the one binary of Portcullis: `serve` runs the
 // gateway, projector, policy and (embedded) NATS JetStream in one process;
-// `policy test` runs the Rego unit tests; `version` prints the version.
+// `events tail` prints a stream's events; `policy test` runs the Rego unit
+// tests; `version` prints the version.
 package main
 
 import (
@@ -29,6 +30,8 @@ commands:
   auditor       run only the auditor against an external NATS (--nats-url); several share the load
   reset-password -u USER [-i]
                 reset an account's password (random and printed once, or typed with -i)
+  events tail [--stream auth|state|tokens] [--subject S] [--all | --since D] [--no-follow] [-n N]
+                print a stream's events, one CloudEvent per line (default: new auth outcomes, followed)
   policy test   run the Rego unit tests of a policy directory (default: the built-in policy)
   version       print the version
 `
@@ -51,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runAuditor(ctx, args[1:], stderr, getenv)
 	case "reset-password":
 		return runResetPassword(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
+	case "events":
+		return runEvents(ctx, args[1:], stdout, stderr, getenv)
 	case "policy":
 		if len(args) < 2 || args[1] != "test" {
 			fmt.Fprint(stderr, usage)

@@ -2,21 +2,26 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/portcullis/portcullis/internal/dirlock"
 )
 
 // natsConn is a connection to NATS and, when embedded, the server it runs.
 type natsConn struct {
-	nc  *nats.Conn
-	srv *server.Server // nil for an external cluster
+	nc   *nats.Conn
+	srv  *server.Server // nil for an external cluster
+	lock *os.File       // the store's lock, with srv
 }
 
 // connectNATS starts the embedded JetStream server under cfg.DataDir (client
@@ -45,6 +50,24 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 		return &natsConn{nc: nc}, nil
 	}
 
+	// nats-server does not lock its store: two processes on one store
+	// (a serve running, a reset-password or events tail on its data dir)
+	// would corrupt it.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	lock, err := dirlock.Lock(cfg.DataDir, "nats.lock")
+	if errors.Is(err, dirlock.ErrInUse) {
+		return nil, fmt.Errorf("embedded nats: data dir %w (a running portcullis serve? reach it through its nats.listen, or --nats-url)", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	unlock := func() {
+		if lock != nil {
+			lock.Close()
+		}
+	}
 	sopts := &server.Options{
 		ServerName: cfg.NodeID,
 		JetStream:  true,
@@ -56,10 +79,12 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 	if cfg.NATS.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.NATS.Listen)
 		if err != nil {
+			unlock()
 			return nil, fmt.Errorf("nats.listen: %w", err)
 		}
 		p, err := strconv.Atoi(port)
 		if err != nil {
+			unlock()
 			return nil, fmt.Errorf("nats.listen: port: %w", err)
 		}
 		sopts.Host, sopts.Port = host, p
@@ -70,11 +95,14 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
+		srv.WaitForShutdown()
+		unlock()
 		return nil, fmt.Errorf("embedded nats: not ready after 30s (data dir %s)", sopts.StoreDir)
 	}
 	if cfg.NATS.Listen != "" {
@@ -84,9 +112,11 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 	nc, err := nats.Connect(srv.ClientURL(), opts...)
 	if err != nil {
 		srv.Shutdown()
+		srv.WaitForShutdown()
+		unlock()
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)
 	}
-	return &natsConn{nc: nc, srv: srv}, nil
+	return &natsConn{nc: nc, srv: srv, lock: lock}, nil
 }
 
 // Close drains the connection and stops the embedded server.
@@ -100,5 +130,8 @@ func (c *natsConn) Close() {
 	if c.srv != nil {
 		c.srv.Shutdown()
 		c.srv.WaitForShutdown()
+	}
+	if c.lock != nil {
+		c.lock.Close()
 	}
 }
