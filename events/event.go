@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,31 +79,36 @@ func (e Event) DecodeData(v any) error {
 	return nil
 }
 
-var (
-	idMu   sync.Mutex
-	idLast int64
-	idSeq  uint16
-)
+// idClock is the last id's milliseconds and counter, ms<<12 | counter: one
+// word, advanced by compare-and-swap, since every outcome takes an id (no
+// lock shared by all requests on the hot path).
+var idClock atomic.Uint64
+
+// nextIDClock returns the milliseconds and counter of the next id for
+// milliseconds ms: ms with a counter of 0 when ms is past the last id's,
+// else the last id's plus one (its counter overflowing into the next
+// millisecond).
+func nextIDClock(last uint64, ms int64) uint64 {
+	if ms > int64(last>>12) {
+		return uint64(ms) << 12
+	}
+	return last + 1 // 0xfff + 1 carries into the milliseconds
+}
 
 // NewID returns a UUIDv7 (RFC 9562) for time now: 48 bits of Unix
 // milliseconds, then a 12-bit counter that keeps ids from one process strictly
 // increasing within a millisecond, then 62 random bits.
 func NewID(now time.Time) string {
 	ms := now.UnixMilli()
-	idMu.Lock()
-	if ms <= idLast {
-		ms = idLast
-		idSeq++
-		if idSeq > 0x0fff {
-			ms++
-			idSeq = 0
+	var clock uint64
+	for {
+		last := idClock.Load()
+		clock = nextIDClock(last, ms)
+		if idClock.CompareAndSwap(last, clock) {
+			break
 		}
-	} else {
-		idSeq = 0
 	}
-	idLast = ms
-	seq := idSeq
-	idMu.Unlock()
+	ms, seq := int64(clock>>12), uint16(clock&0x0fff)
 
 	var b [16]byte
 	if _, err := rand.Read(b[8:]); err != nil {

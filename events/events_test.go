@@ -3,6 +3,7 @@ package events
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -58,6 +59,54 @@ func TestNewIDSortableAndUnique(t *testing.T) {
 			t.Fatalf("id %s not after %s", id, prev)
 		}
 		seen[id], prev = true, id
+	}
+}
+
+// TestNewIDConcurrent: ids taken at once by many goroutines, in one
+// millisecond and across a counter's overflow, are all distinct, and each
+// goroutine's are increasing.
+func TestNewIDConcurrent(t *testing.T) {
+	now := time.Now()
+	const workers, each = 8, 3000 // 24,000 ids: the 12-bit counter overflows
+	ids := make([][]string, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				ids[w] = append(ids[w], NewID(now))
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, list := range ids {
+		for i, id := range list {
+			if seen[id] || i > 0 && id <= list[i-1] {
+				t.Fatalf("id %s repeated or not after %s", id, list[max(i-1, 0)])
+			}
+			seen[id] = true
+		}
+	}
+}
+
+func TestNextIDClock(t *testing.T) {
+	for _, c := range []struct {
+		last uint64
+		ms   int64
+		want uint64
+	}{
+		{0, 1000, 1000 << 12},                // first id
+		{1000<<12 | 5, 1001, 1001 << 12},     // a later millisecond: counter 0
+		{1000<<12 | 5, 1000, 1000<<12 | 6},   // the same: counter + 1
+		{1000<<12 | 5, 999, 1000<<12 | 6},    // a clock gone back: still after the last
+		{1000<<12 | 0xfff, 1000, 1001 << 12}, // counter overflow: the next millisecond
+		{1001 << 12, 1000, 1001<<12 | 1},     // after an overflow, the clock behind
+	} {
+		if got := nextIDClock(c.last, c.ms); got != c.want {
+			t.Errorf("nextIDClock(%d<<12|%d, %d) = %d<<12|%d, want %d<<12|%d", c.last>>12, c.last&0xfff, c.ms, got>>12, got&0xfff, c.want>>12, c.want&0xfff)
+		}
 	}
 }
 

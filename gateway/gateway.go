@@ -515,7 +515,10 @@ func (g *Gateway) grantedBy(action string) string {
 
 // decide evaluates in; a policy that cannot be evaluated denies.
 func (g *Gateway) decide(ctx *fasthttp.RequestCtx, r *request, in *policy.Input) policy.Decision {
-	d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)
+	// Not ctx: a decision is not cancelled when the server shuts down, and
+	// RequestCtx carries no value the policy reads (WithoutCancel would
+	// allocate on every request).
+	d, err := g.cfg.Policy.Decide(context.Background(), in)
 	if err != nil {
 		g.cfg.Logger.ErrorContext(ctx, "policy_decision_failed", "request_id", r.requestID, "error", err)
 		d = policy.Decision{Allow: false, Reason: "the policy could not be evaluated", Revision: g.cfg.Policy.Revision()}

@@ -92,7 +92,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, r *request, hook answerHook)
 func (g *Gateway) upstreamRequest(ctx *fasthttp.RequestCtx, r *request, req *fasthttp.Request) {
 	ctx.Request.Header.CopyTo(&req.Header)
 	// Headers the client named in Connection are hop-by-hop too.
-	for _, name := range bytes.Split(ctx.Request.Header.Peek("Connection"), []byte(",")) {
+	for name := range bytes.SplitSeq(ctx.Request.Header.Peek("Connection"), []byte(",")) {
 		if name = bytes.TrimSpace(name); len(name) > 0 {
 			req.Header.DelBytes(name)
 		}
