@@ -77,7 +77,9 @@ func openSpool(dir string, max, segMax int64, log *slog.Logger) (*spool, error) 
 		return nil, fmt.Errorf("outcome spool: %w", err)
 	}
 	lock, err := dirlock.Lock(dir, "LOCK")
-	if err != nil {
+	if errors.Is(err, dirlock.ErrNoLocks) {
+		log.Warn("outcome_spool_not_locked", "dir", dir, "error", err)
+	} else if err != nil {
 		return nil, fmt.Errorf("outcome spool: %w", err)
 	}
 	s := &spool{dir: dir, max: max, segMax: segMax, log: log, lock: lock}

@@ -57,10 +57,12 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	lock, err := dirlock.Lock(cfg.DataDir, "nats.lock")
-	if errors.Is(err, dirlock.ErrInUse) {
-		return nil, fmt.Errorf("embedded nats: data dir %w (a running portcullis serve? reach it through its nats.listen, or --nats-url)", err)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, dirlock.ErrInUse):
+		return nil, fmt.Errorf("embedded nats: data dir %w (a running portcullis serve, or a reset-password or events tail on its data dir? reach a running serve through its nats.listen, or --nats-url)", err)
+	case errors.Is(err, dirlock.ErrNoLocks):
+		log.WarnContext(ctx, "nats_store_not_locked", "data_dir", cfg.DataDir, "error", err)
+	case err != nil:
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	unlock := func() {

@@ -65,6 +65,13 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if cfg.NATS.URL == "" && cfg.NATS.Listen != "" {
 		cfg.NATS.URL = "nats://" + cfg.NATS.Listen // the running server's client port
 	}
+	if cfg.NATS.URL == "" && !o.noFollow {
+		// The store under --data-dir, opened here: no serve writes to it
+		// while this command holds it, so there is nothing to follow, and
+		// serve could not start meanwhile.
+		fmt.Fprintf(stderr, "portcullis events tail: following needs the running server: give --nats-url, or nats.listen as serve has it; on the data dir of a stopped serve, give --no-follow with --all or --since\n")
+		return 2
+	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = "events-tail-" + randomString(4)
 	}
@@ -166,8 +173,18 @@ func tailEvents(ctx context.Context, js jetstream.JetStream, stream string, star
 	}
 	defer it.Stop()
 	written := 0
+	var printed uint64 // the stream sequence of the last message printed
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
+		m, err := tailNext(ctx, it, o.noFollow)
+		if errors.Is(err, errNothingYet) {
+			// Without --follow, the events still to come may have left the
+			// stream (its age or size limits) before they were delivered:
+			// then nothing up to last will come.
+			if done, err := tailDone(ctx, s, c, last, printed); err != nil || done {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("stream %s: %w", stream, err)
 		}
@@ -187,6 +204,7 @@ func tailEvents(ctx context.Context, js jetstream.JetStream, stream string, star
 				return nil
 			}
 		}
+		printed = meta.Sequence.Stream
 		if o.noFollow && (meta.Sequence.Stream >= last || meta.NumPending == 0) {
 			return nil
 		}
@@ -197,4 +215,45 @@ func tailEvents(ctx context.Context, js jetstream.JetStream, stream string, star
 			}
 		}
 	}
+}
+
+// errNothingYet: no message came within tailWait.
+var errNothingYet = errors.New("no message yet")
+
+// tailWait is how long a --no-follow tail waits for a message before it
+// checks whether any is still to come.
+const tailWait = time.Second
+
+// tailNext returns the next message; bounded (errNothingYet after
+// tailWait), it lets the caller check whether one is still to come.
+func tailNext(ctx context.Context, it jetstream.MessagesContext, bounded bool) (jetstream.Msg, error) {
+	if !bounded {
+		return it.Next(jetstream.NextContext(ctx))
+	}
+	wctx, cancel := context.WithTimeout(ctx, tailWait)
+	defer cancel()
+	m, err := it.Next(jetstream.NextContext(wctx))
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, errNothingYet
+	}
+	return m, err
+}
+
+// tailDone reports whether a --no-follow tail, having printed up to
+// stream sequence printed and received nothing since, has nothing left to
+// print: its consumer has no message pending and none delivered beyond
+// printed (in flight), or every message up to last has left the stream.
+func tailDone(ctx context.Context, s jetstream.Stream, c jetstream.Consumer, last, printed uint64) (bool, error) {
+	ci, err := c.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("consumer: %w", err)
+	}
+	if ci.NumPending == 0 && ci.Delivered.Stream <= printed {
+		return true, nil
+	}
+	si, err := s.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("stream: %w", err)
+	}
+	return si.State.FirstSeq > last, nil
 }

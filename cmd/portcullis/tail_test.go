@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -222,9 +223,65 @@ func TestEmbeddedStoreLocked(t *testing.T) {
 	if rc := runResetPassword(context.Background(), []string{"-u", "elastic", "--data-dir", dir}, strings.NewReader(""), &out, &errOut, envOf(nil)); rc != 1 || !strings.Contains(errOut.String(), "in use by another process") {
 		t.Fatalf("reset-password on a running serve's data dir: exit %d: %s", rc, errOut.String())
 	}
+	errOut.Reset()
+	if rc := runEvents(context.Background(), []string{"tail", "--all", "--data-dir", dir}, &out, &errOut, envOf(nil)); rc != 2 || !strings.Contains(errOut.String(), "following needs the running server") {
+		t.Fatalf("events tail --all (following) on a data dir: exit %d: %s", rc, errOut.String())
+	}
 	n.stop()
 	out.Reset()
 	if rc := runEvents(context.Background(), args, &out, &errOut, envOf(nil)); rc != 0 || !strings.Contains(out.String(), events.TypeAccountCreated) {
 		t.Fatalf("events tail on a stopped serve's data dir: exit %d: %s%s", rc, out.String(), errOut.String())
+	}
+}
+
+// slowWriter blocks on its first write, as a pager does before its reader
+// scrolls.
+type slowWriter struct {
+	delay time.Duration
+	once  bool
+	n     int
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	if !w.once {
+		w.once = true
+		time.Sleep(w.delay)
+	}
+	w.n += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+// TestEventsTailNoFollowExpired: --no-follow ends when the events still to
+// come leave the stream (its age limit) before they are delivered, instead
+// of waiting for a message that will never come.
+func TestEventsTailNoFollowExpired(t *testing.T) {
+	natsAddr := freeAddr(t)
+	startNode(t, newUpstream(t), withNATSListen(natsAddr))
+	js := connectJS(t, "nats://"+natsAddr, nats.UserInfo("portcullis", "nats-secret"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TAIL_EXPIRE", Subjects: []string{"tail.expire"}, MaxAge: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	const msgs = 3000
+	line := []byte(`{"specversion":"1.0","pad":"` + strings.Repeat("x", 2000) + `"}`)
+	for range msgs {
+		if _, err := js.PublishAsync("tail.expire", line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		t.Fatal("publishing timed out")
+	}
+	w := &slowWriter{delay: 2500 * time.Millisecond}
+	start := time.Now()
+	err := tailEvents(ctx, js, "TAIL_EXPIRE", jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}, tailOptions{noFollow: true}, bufio.NewWriter(w))
+	if err != nil {
+		t.Fatalf("tail of an expiring stream: %v after %v", err, time.Since(start))
+	}
+	if w.n == 0 || w.n >= msgs {
+		t.Errorf("%d of %d events printed: want the ones delivered before the rest expired", w.n, msgs)
 	}
 }
