@@ -36,7 +36,7 @@ test: opa-test lint
 	elif [ "$$CI" = true ]; then echo "make test: Elasticsearch could not start (see above)" >&2; exit 1; \
 	else echo "!!! make test: no Elasticsearch node: the tests that need one are SKIPPED" >&2; es_url=; fi; \
 	PORTCULLIS_TEST_ES_URL=$$es_url $(GO) test -race -count=1 -timeout 40m ./... && \
-	$(GO) test -count=1 -run 'Alloc' ./gateway/canon/ ./gateway/classify/ ./projector/ ./policy/; rc=$$?; \
+	$(GO) test -count=1 -run 'Alloc' ./gateway/ ./gateway/canon/ ./gateway/classify/ ./projector/ ./policy/; rc=$$?; \
 	if [ -n "$$started" ] && [ "$$CI" = true ]; then ES_PORT=$(ES_PORT) scripts/elasticsearch down; fi; \
 	exit $$rc
 
