@@ -370,6 +370,11 @@ func (a *app) bootstrap(ctx context.Context) error {
 		return fmt.Errorf("bootstrap superuser: %w", err)
 	}
 	a.log.InfoContext(ctx, "superuser_created", "user", user)
+	o := userChange(a.cfg.NodeID, user, "cluster:admin/xpack/security/user/put", "PUT", "/_security/user/"+user,
+		"superuser ["+user+"] created on the first start of an empty cluster", now)
+	if err := a.emitter.Emit(now, o); err != nil {
+		a.log.WarnContext(ctx, "outcome_not_recorded", "action", o.Action, "request_id", o.RequestID, "error", err)
+	}
 	if printed {
 		fmt.Fprintf(a.out, "\n  Portcullis created the superuser [elastic] with the password:\n\n    %s\n\n  It is shown once. Change it with POST /_auth/account.\n\n", password)
 	}

@@ -19,6 +19,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/events/eventstest"
 )
 
 // connectJS connects to the NATS server at url, closed with the test.
@@ -328,4 +331,32 @@ func tryCall(method, url string, hdr ...string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// changesIn waits (up to 10 s) until the AUTH stream at js holds want
+// security_config_change outcomes, and returns them.
+func changesIn(t *testing.T, js jetstream.JetStream, want int) []events.AuthOutcome {
+	t.Helper()
+	var got []events.AuthOutcome
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		got = got[:0]
+		for m := range eventstest.Messages(t, js, events.StreamAuth) {
+			for b := range events.SplitEvents(m.Data) {
+				ev, err := events.Decode(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var o events.AuthOutcome
+				if err := ev.DecodeData(&o); err != nil {
+					t.Fatal(err)
+				}
+				if o.Action == events.ActionSecurityConfigChange {
+					got = append(got, o)
+				}
+			}
+		}
+		if len(got) >= want || time.Since(start) > 10*time.Second {
+			return got
+		}
+	}
 }

@@ -60,15 +60,19 @@ func runResetPassword(ctx context.Context, args []string, stdin io.Reader, stdou
 		return 1
 	}
 	defer nc.Close()
+	rc := 0
 	if err := resetPassword(ctx, nc, cfg.NodeID, user, password); err != nil {
 		fmt.Fprintf(stderr, "portcullis reset-password: %v\n", err)
-		return 1
+		if !errors.Is(err, errNotAudited) {
+			return 1
+		}
+		rc = 1 // the new password is in effect: show it, and fail
 	}
 	fmt.Fprintf(stdout, "Password for the [%s] user successfully reset.\n", user)
 	if !interactive {
 		fmt.Fprintf(stdout, "New value: %s\n", password)
 	}
-	return 0
+	return rc
 }
 
 func resetPassword(ctx context.Context, nc *natsConn, node, user, password string) error {
@@ -117,8 +121,15 @@ func resetPassword(ctx context.Context, nc *natsConn, node, user, password strin
 		}
 		return err
 	}
+	if err := publishOutcome(ctx, js, node, resetOutcome(node, user, time.Now()), time.Now()); err != nil {
+		return fmt.Errorf("%w: %w", errNotAudited, err)
+	}
 	return nil
 }
+
+// errNotAudited: the password was changed, but the record of the change
+// for the audit could not be published.
+var errNotAudited = errors.New("the password was reset, but its security_config_change record could not be published")
 
 // readNewPassword reads the new password twice, without echo on a terminal.
 func readNewPassword(stdin io.Reader, prompt io.Writer) (string, error) {

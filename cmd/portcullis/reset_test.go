@@ -5,6 +5,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/portcullis/portcullis/events"
 )
 
 // TestResetPassword: reset-password against the running cluster changes the
@@ -26,6 +30,18 @@ func TestResetPassword(t *testing.T) {
 	pw = strings.TrimSpace(pw)
 	if !ok || len(pw) < 20 {
 		t.Fatalf("no new password printed: %q", out.String())
+	}
+	// The reset is in the audit trail, as a change through the API is.
+	js := connectJS(t, "nats://"+natsAddr, nats.UserInfo("portcullis", "nats-secret"))
+	var resets []events.AuthOutcome
+	for _, o := range changesIn(t, js, 2) {
+		if o.Path == "/_security/user/elastic/_password" {
+			resets = append(resets, o)
+		}
+	}
+	if len(resets) != 1 || resets[0].Outcome != "success" || resets[0].Principal != systemPrincipal ||
+		resets[0].ESAction != "cluster:admin/xpack/security/user/change_password" || !strings.Contains(resets[0].Reason, "portcullis reset-password by [") {
+		t.Fatalf("reset-password recorded %+v, want one security_config_change of elastic's password", resets)
 	}
 	for _, n := range []*node{a, b} {
 		mustStatus(t, call(t, "GET", n.url+"/x", "", basic("elastic:"+pw)...), 200, "new password")

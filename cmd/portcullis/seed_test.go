@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/portcullis/portcullis/events"
@@ -356,6 +357,12 @@ func TestBootstrapRandomPassword(t *testing.T) {
 		t.Fatalf("second replica printed a password: %q", b.out.String())
 	}
 	mustStatus(t, call(t, "GET", b.url+"/_cluster/health", "", basic("elastic:"+pw)...), 200, "elastic on the second replica")
+	// The bootstrap is in the audit trail, once.
+	changes := changesIn(t, connectJS(t, "nats://"+natsAddr, nats.UserInfo("portcullis", "nats-secret")), 1)
+	if len(changes) != 1 || changes[0].Path != "/_security/user/elastic" || changes[0].Principal != systemPrincipal ||
+		changes[0].ESAction != "cluster:admin/xpack/security/user/put" || strings.Contains(changes[0].Reason, pw) {
+		t.Fatalf("bootstrap recorded %+v, want one security_config_change creating elastic", changes)
+	}
 }
 
 // TestAnonymousAccess: Elasticsearch's anonymous user, both answers of

@@ -86,9 +86,10 @@ func TestEventsTail(t *testing.T) {
 	}
 	// Every request's outcomes in the stream (the emitter publishes them
 	// asynchronously): one access_granted each, realm_authentication_failed
-	// and authentication_failed for each failure.
+	// and authentication_failed for each failure; and the bootstrap's
+	// security_config_change.
 	js := connectJS(t, "nats://"+natsAddr, nats.UserInfo("portcullis", "nats-secret"))
-	want := granted + 2*failed
+	want := granted + 2*failed + 1
 	deadline := time.Now().Add(20 * time.Second)
 	inStream, msgs := 0, 0
 	for inStream < want && time.Now().Before(deadline) {
