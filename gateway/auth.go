@@ -396,10 +396,11 @@ func (g *Gateway) authenticateToken(ctx context.Context, now time.Time, tok stri
 	}
 	sum := secret.TokenDigest(tok)
 	model := g.cfg.Projection.Model()
-	acc, _, ok := model.ResolveToken(sum, now)
+	at := now.Add(-g.cfg.TokenClockSkew) // expired only past the allowed skew
+	acc, _, ok := model.ResolveToken(sum, at)
 	if !ok {
 		if err := g.cfg.Projection.WaitForLatest(ctx, events.StreamTokens); err == nil {
-			acc, _, ok = model.ResolveToken(sum, now)
+			acc, _, ok = model.ResolveToken(sum, at)
 		}
 	}
 	if !ok {

@@ -31,6 +31,11 @@ type Config struct {
 	// authenticates, for replicas whose clocks drift (Elasticsearch checks
 	// expiration > now, no allowance). Default 0; negative is invalid.
 	APIKeyClockSkew time.Duration
+	// TokenClockSkew is how long past its expiration a login token still
+	// authenticates, for replicas whose clocks drift (the projector keeps
+	// tokens as long: projector.Config.ClockSkew). Default 0; negative is
+	// invalid.
+	TokenClockSkew time.Duration
 	// UpstreamTimeout bounds one proxied exchange: writing the request and
 	// reading the whole answer, streamed bodies included. Default 60s.
 	UpstreamTimeout time.Duration
@@ -134,6 +139,9 @@ func (c *Config) validate() error {
 	}
 	if c.APIKeyClockSkew < 0 {
 		errs = append(errs, fmt.Errorf("gateway.api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
+	}
+	if c.TokenClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("gateway.token_clock_skew: %s is negative", c.TokenClockSkew))
 	}
 	for _, r := range c.RealmOrder {
 		if r != RealmNative && r != RealmFile && r != RealmLDAP {

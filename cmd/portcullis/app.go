@@ -80,7 +80,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	if err := events.EnsureStreams(sctx, a.js, streams); err != nil {
 		return fail(err)
 	}
-	pcfg := projector.Config{JS: a.js, SnapshotEvery: cfg.Snapshot.Every, SnapshotInterval: cfg.Snapshot.Interval}
+	pcfg := projector.Config{JS: a.js, SnapshotEvery: cfg.Snapshot.Every, SnapshotInterval: cfg.Snapshot.Interval, ClockSkew: cfg.TokenClockSkew}
 	if !cfg.Snapshot.Disabled {
 		if pcfg.Snapshots, err = events.EnsureSnapshots(sctx, a.js, streams); err != nil {
 			return fail(err)
@@ -153,6 +153,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 		TokenTTL:        cfg.TokenTTL,
 		BasicCacheTTL:   cfg.BasicCacheTTL,
 		APIKeyClockSkew: cfg.APIKeyClockSkew,
+		TokenClockSkew:  cfg.TokenClockSkew,
 		UpstreamTimeout: cfg.UpstreamTimeout,
 		Projection:      a.proj,
 		Policy:          a.engine,

@@ -41,6 +41,9 @@ type Config struct {
 	// APIKeyClockSkew is how long past its expiration an API key still
 	// authenticates, for clocks that drift between replicas. Default 0. Env PORTCULLIS_API_KEY_CLOCK_SKEW.
 	APIKeyClockSkew time.Duration `yaml:"api_key_clock_skew" env:"PORTCULLIS_API_KEY_CLOCK_SKEW"`
+	// TokenClockSkew is how long past its expiration a login token still
+	// authenticates, for clocks that drift between replicas. Default 0. Env PORTCULLIS_TOKEN_CLOCK_SKEW.
+	TokenClockSkew time.Duration `yaml:"token_clock_skew" env:"PORTCULLIS_TOKEN_CLOCK_SKEW"`
 
 	NATS     NATSConfig     `yaml:"nats"`
 	Spool    SpoolConfig    `yaml:"spool"`
@@ -390,6 +393,11 @@ func (c Config) validate() error {
 	}
 	if c.APIKeyClockSkew < 0 {
 		errs = append(errs, fmt.Errorf("api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
+	}
+	if c.TokenClockSkew < 0 || c.TokenClockSkew > time.Hour {
+		// The TOKENS stream keeps a token's events token_ttl + 1h: a token
+		// honoured longer would be forgotten by a replica that restarts.
+		errs = append(errs, fmt.Errorf("token_clock_skew: %s is not in 0..1h", c.TokenClockSkew))
 	}
 	if c.TokenTTL < time.Second {
 		errs = append(errs, fmt.Errorf("token_ttl: %s is shorter than 1s", c.TokenTTL))

@@ -84,6 +84,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"--token-ttl", "1ms", "--upstream", ""}, map[string]string{"PORTCULLIS_NATS_LISTEN": "127.0.0.1:4222", "PORTCULLIS_LOG_LEVEL": "loud"},
 			[]string{"token_ttl", "upstream", "nats.password", "log.level"}},
 		{[]string{"extra"}, nil, []string{"unexpected arguments"}},
+		// A token honoured past the TOKENS stream's margin would be
+		// forgotten by a replica that restarts.
+		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "2h"}, []string{"token_clock_skew", "0..1h"}},
+		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "-1s"}, []string{"token_clock_skew"}},
 		// The profiles have no authentication: loopback only.
 		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "0.0.0.0:6060"}, []string{"debug.pprof_listen", "not a loopback address"}},
 		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "10.1.2.3:6060"}, []string{"debug.pprof_listen"}},
