@@ -76,7 +76,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	streams := events.StreamsConfig{Replicas: cfg.NATS.Replicas, TokenTTL: cfg.TokenTTL, AuthMaxAge: cfg.NATS.AuthMaxAge}
+	streams := cfg.streams()
 	if err := events.EnsureStreams(sctx, a.js, streams); err != nil {
 		return fail(err)
 	}
@@ -391,3 +391,8 @@ func randomString(nbytes int) string {
 }
 
 var _ gateway.LDAPRealm = (*ldaprealm.Realm)(nil)
+
+// streams is the configuration of the JetStream streams cfg asks for.
+func (c Config) streams() events.StreamsConfig {
+	return events.StreamsConfig{Replicas: c.NATS.Replicas, TokenTTL: c.TokenTTL, AuthMaxAge: c.NATS.AuthMaxAge, AuthMaxBytes: int64(c.NATS.AuthMaxBytes)}
+}

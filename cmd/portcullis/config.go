@@ -182,6 +182,8 @@ type NATSConfig struct {
 	Replicas int `yaml:"replicas" env:"PORTCULLIS_NATS_REPLICAS"`
 	// AuthMaxAge is how long auth outcomes stay in the AUTH stream. Default 168h. Env PORTCULLIS_NATS_AUTH_MAX_AGE.
 	AuthMaxAge time.Duration `yaml:"auth_max_age" env:"PORTCULLIS_NATS_AUTH_MAX_AGE"`
+	// AuthMaxBytes bounds the AUTH stream's size; the oldest outcomes go first. Default 1 GiB, at least 1 MiB. Env PORTCULLIS_NATS_AUTH_MAX_BYTES.
+	AuthMaxBytes int `yaml:"auth_max_bytes" env:"PORTCULLIS_NATS_AUTH_MAX_BYTES"`
 }
 
 // SpoolConfig configures the disk spool of the auth outcomes NATS cannot
@@ -243,7 +245,7 @@ func defaultConfig() Config {
 		TokenTTL:        24 * time.Hour,
 		BasicCacheTTL:   20 * time.Minute,
 		UpstreamTimeout: 120 * time.Second,
-		NATS:            NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour},
+		NATS:            NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour, AuthMaxBytes: 1 << 30},
 		Spool:           SpoolConfig{MaxBytes: 1 << 30},
 		Snapshot:        SnapshotConfig{Every: projector.DefaultSnapshotEvery, Interval: projector.DefaultSnapshotInterval},
 		Authc:           AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true}},
@@ -419,6 +421,9 @@ func (c Config) validate() error {
 	}
 	if c.Snapshot.Interval < 0 {
 		errs = append(errs, fmt.Errorf("snapshot.interval: %s is negative", c.Snapshot.Interval))
+	}
+	if c.NATS.AuthMaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("nats.auth_max_bytes: %d is less than 1 MiB (1048576)", c.NATS.AuthMaxBytes))
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("nats.replicas: %d is not in 1..5", c.NATS.Replicas))

@@ -88,6 +88,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		// forgotten by a replica that restarts.
 		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "2h"}, []string{"token_clock_skew", "0..1h"}},
 		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "-1s"}, []string{"token_clock_skew"}},
+		{nil, map[string]string{"PORTCULLIS_NATS_AUTH_MAX_BYTES": "1000"}, []string{"nats.auth_max_bytes", "less than 1 MiB"}},
 		// The profiles have no authentication: loopback only.
 		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "0.0.0.0:6060"}, []string{"debug.pprof_listen", "not a loopback address"}},
 		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "10.1.2.3:6060"}, []string{"debug.pprof_listen"}},

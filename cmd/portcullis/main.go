@@ -117,7 +117,7 @@ func runAuditor(ctx context.Context, args []string, stderr io.Writer, getenv fun
 	defer nc.Close()
 	js, err := jetstream.New(nc.nc)
 	if err == nil {
-		err = events.EnsureStreams(ctx, js, events.StreamsConfig{Replicas: cfg.NATS.Replicas, TokenTTL: cfg.TokenTTL, AuthMaxAge: cfg.NATS.AuthMaxAge})
+		err = events.EnsureStreams(ctx, js, cfg.streams())
 	}
 	var au *auditor.Auditor
 	if err == nil {
