@@ -77,6 +77,9 @@ type Config struct {
 	Outcomes Recorder
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, appends the rest of the process's metrics to
+	// GET /_portcullis/metrics.
+	Metrics MetricsSource
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }

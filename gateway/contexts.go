@@ -125,7 +125,7 @@ func (g *Gateway) ownerStatus(ctx *fasthttp.RequestCtx, now time.Time, r *reques
 	o := p.outcome(r)
 	o.Action, o.Outcome, o.ESAction, o.Rule = events.ActionAccessGranted, "success", res.Action, "context_owner"
 	o.PolicyRevision = g.cfg.Policy.Revision()
-	if err := g.cfg.Outcomes.Emit(now, o); err != nil {
+	if err := g.emit(now, o); err != nil {
 		g.cfg.Logger.WarnContext(ctx, "outcome_not_recorded", "request_id", r.requestID, "error", err)
 		writeError(ctx, errOverloaded)
 		return true

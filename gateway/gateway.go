@@ -85,6 +85,7 @@ type Gateway struct {
 	reqSeq    atomic.Uint64
 	server    *fasthttp.Server
 	hashSlots chan struct{} // bounds concurrent argon2id verifications
+	counts    counters      // GET /_portcullis/metrics
 	ln        net.Listener
 }
 
@@ -270,6 +271,9 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	case path == "/_portcullis/health":
 		g.health(ctx)
 		return
+	case path == "/_portcullis/metrics" && (r.method == fasthttp.MethodGet || r.method == fasthttp.MethodHead):
+		g.metrics(ctx)
+		return
 	case path == "/login" && r.method == fasthttp.MethodPost:
 		g.login(ctx, now, r)
 		return
@@ -435,7 +439,7 @@ func (g *Gateway) authorize(ctx *fasthttp.RequestCtx, now time.Time, r *request,
 	o.Reason = d.Reason
 	if d.Allow {
 		o.Action, o.Outcome = events.ActionAccessGranted, "success"
-		if err := g.cfg.Outcomes.Emit(now, o); err != nil {
+		if err := g.emit(now, o); err != nil {
 			g.cfg.Logger.WarnContext(ctx, "outcome_not_recorded", "request_id", r.requestID, "error", err)
 			writeError(ctx, errOverloaded)
 			return false
@@ -539,9 +543,16 @@ func (g *Gateway) record(ctx context.Context, now time.Time, r *request, o event
 		o.Query = string(r.query)
 	}
 	o.RequestID, o.SourceIP = r.requestID, r.sourceIP
-	if err := g.cfg.Outcomes.Emit(now, o); err != nil {
+	if err := g.emit(now, o); err != nil {
 		g.cfg.Logger.WarnContext(ctx, "outcome_not_recorded", "action", o.Action, "request_id", r.requestID, "error", err)
 	}
+}
+
+// emit queues outcome o for the AUTH stream and counts it (metrics).
+func (g *Gateway) emit(now time.Time, o events.AuthOutcome) error {
+	err := g.cfg.Outcomes.Emit(now, o)
+	g.counts.outcome(o.Action, err == nil)
+	return err
 }
 
 func (g *Gateway) health(ctx *fasthttp.RequestCtx) {

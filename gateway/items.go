@@ -193,7 +193,7 @@ func (g *Gateway) items(ctx *fasthttp.RequestCtx, now time.Time, r *request, p *
 		}
 		o.Reason = strconv.Itoa(len(refused)) + " of " + strconv.Itoa(mb.count()) + " items refused"
 	}
-	if err := g.cfg.Outcomes.Emit(now, o); err != nil {
+	if err := g.emit(now, o); err != nil {
 		g.cfg.Logger.WarnContext(ctx, "outcome_not_recorded", "request_id", r.requestID, "error", err)
 		writeError(ctx, errOverloaded)
 		return

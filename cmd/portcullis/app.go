@@ -159,6 +159,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 		Policy:          a.engine,
 		Log:             events.Log{JS: a.js},
 		Outcomes:        a.emitter,
+		Metrics:         a,
 		Logger:          log,
 	})
 	if err != nil {

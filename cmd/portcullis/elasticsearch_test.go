@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -215,6 +216,24 @@ func TestAuditFailuresInElasticsearch(t *testing.T) {
 	mustStatus(t, r, 200, "seed query")
 	if total := r.json(t)["hits"].(map[string]any)["total"].(map[string]any)["value"].(float64); total < 2 {
 		t.Fatalf("seed query total %v", total)
+	}
+
+	// The metrics show what the auditor wrote and that it has caught up.
+	var metrics string
+	for start := time.Now(); time.Since(start) < 20*time.Second; time.Sleep(100 * time.Millisecond) {
+		m := call(t, "GET", n.url+"/_portcullis/metrics", "")
+		mustStatus(t, m, 200, "metrics, without credentials")
+		if metrics = string(m.Body); strings.Contains(metrics, "\nportcullis_auditor_lag 0\n") {
+			break
+		}
+	}
+	for _, want := range []string{"\nportcullis_auditor_lag 0\n", "\nportcullis_auditor_dead_lettered_total 0\n", `portcullis_outcomes_total{action="authentication_failed"} 2`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q:\n%s", strings.TrimSpace(want), metrics)
+		}
+	}
+	if !regexp.MustCompile(`\nportcullis_auditor_indexed_total [1-9]`).MatchString(metrics) {
+		t.Errorf("metrics count no audit document indexed:\n%s", metrics)
 	}
 }
 
