@@ -284,6 +284,7 @@ func (a *app) Run(ctx context.Context) error {
 	if a.fileRealm != nil {
 		back.Go(func() error { return a.fileRealm.Run(bg, 0) })
 	}
+	back.Go(func() error { a.engine.Watch(bg, a.cfg.Policy.WatchInterval); return nil })
 	auditCtx, auditCancel := context.WithCancel(bg)
 	auditDone := make(chan error, 1)
 	if a.auditor != nil {

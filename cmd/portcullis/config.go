@@ -220,6 +220,8 @@ type SnapshotConfig struct {
 type PolicyConfig struct {
 	// Dir of .rego files replacing the built-in policy (rego/ of the repository). Default "": built in. Env PORTCULLIS_POLICY_DIR, flag --policy-dir.
 	Dir string `yaml:"dir" env:"PORTCULLIS_POLICY_DIR"`
+	// WatchInterval is how often the files of Dir are read for changes, which then take effect (as POST /_auth/reload); 0 turns the watch off. Default 2s. Env PORTCULLIS_POLICY_WATCH_INTERVAL.
+	WatchInterval time.Duration `yaml:"watch_interval" env:"PORTCULLIS_POLICY_WATCH_INTERVAL"`
 }
 
 // LogConfig configures slog.
@@ -250,6 +252,7 @@ func defaultConfig() Config {
 		Snapshot:        SnapshotConfig{Every: projector.DefaultSnapshotEvery, Interval: projector.DefaultSnapshotInterval},
 		Authc:           AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true}},
 		Log:             LogConfig{Level: "info", Format: "text"},
+		Policy:          PolicyConfig{WatchInterval: 2 * time.Second},
 	}
 }
 
@@ -421,6 +424,9 @@ func (c Config) validate() error {
 	}
 	if c.Snapshot.Interval < 0 {
 		errs = append(errs, fmt.Errorf("snapshot.interval: %s is negative", c.Snapshot.Interval))
+	}
+	if c.Policy.WatchInterval < 0 {
+		errs = append(errs, fmt.Errorf("policy.watch_interval: %s is negative (0 turns the watch off)", c.Policy.WatchInterval))
 	}
 	if c.NATS.AuthMaxBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("nats.auth_max_bytes: %d is less than 1 MiB (1048576)", c.NATS.AuthMaxBytes))

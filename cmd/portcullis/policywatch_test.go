@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/rego"
+)
+
+// TestPolicyWatch: two replicas, each with its own copy of the policy
+// files (as each host has its git checkout); a deny rule written into both
+// copies takes effect on both without a reload request, as the revision in
+// their health answers and their decisions show.
+func TestPolicyWatch(t *testing.T) {
+	up := newUpstream(t)
+	natsAddr := freeAddr(t)
+	dirs := []string{copyPolicy(t), copyPolicy(t)}
+	watch := func(dir string) nodeOpt {
+		return func(c *Config) { c.Policy.Dir, c.Policy.WatchInterval = dir, 20*time.Millisecond }
+	}
+	a := startNode(t, up, withNATSListen(natsAddr), watch(dirs[0]))
+	b := startNode(t, up, withNATSURL("nats://"+natsAddr), watch(dirs[1]))
+	nodes := []*node{a, b}
+	revision := func(n *node) string { return call(t, "GET", n.url+"/_portcullis/health", "").json(t)["policy_revision"].(string) }
+	before := revision(a)
+	for _, n := range nodes {
+		mustStatus(t, call(t, "DELETE", n.url+"/frozen-index", "", basic(elasticAuth)...), 200, "before the freeze")
+	}
+	const freeze = "package portcullis.authz\n\ndeny contains \"deletes are frozen\" if input.request.method == \"DELETE\"\n"
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "freeze.rego"), []byte(freeze), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range nodes {
+		for start := time.Now(); revision(n) == before; time.Sleep(20 * time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("%s still enforces revision %s 10s after its files changed", n.url, before)
+			}
+		}
+		mustStatus(t, call(t, "DELETE", n.url+"/frozen-index", "", basic(elasticAuth)...), 403, "after the freeze")
+	}
+	if revision(a) != revision(b) {
+		t.Errorf("replicas with the same files enforce revisions %s and %s", revision(a), revision(b))
+	}
+}
+
+// copyPolicy copies the built-in policy files into a new directory.
+func copyPolicy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := rego.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range entries {
+		b, err := rego.FS.ReadFile(ent.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ent.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

@@ -1,0 +1,93 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// TestWatch: a new file in the policy directory takes effect without a
+// reload request; a file that does not compile leaves the policy in force,
+// is reported once and not compiled again until it changes; its fix takes
+// effect.
+func TestWatch(t *testing.T) {
+	dir := writePolicy(t, nil)
+	logs := &syncLog{}
+	e, err := New(Config{Dir: dir}, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetConstraints(context.Background(), testConstraints); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Watch(ctx, 10*time.Millisecond) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for start := time.Now(); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("%s: not within 10s", what)
+			}
+		}
+	}
+	night := content("PUT", "/aaa", "admin")
+	night.Request.SourceIP = "192.0.2.66"
+	if d, _ := e.Decide(context.Background(), night); !d.Allow {
+		t.Fatal("denied before the deny rule was written")
+	}
+
+	before := e.Revision()
+	if err := os.WriteFile(filepath.Join(dir, "freeze.rego"), []byte(denyNight), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the new file compiled", func() bool { return e.Revision() != before })
+	if d, _ := e.Decide(context.Background(), night); d.Allow {
+		t.Error("the watched deny rule is not applied")
+	}
+
+	good := e.Revision()
+	broken := filepath.Join(dir, "broken.rego")
+	if err := os.WriteFile(broken, []byte("package portcullis.authz\ndeny contains"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the broken file reported", func() bool { return logs.count("policy_reload_failed") == 1 })
+	time.Sleep(100 * time.Millisecond) // ten more rounds: no second attempt
+	if n := logs.count("policy_compilation_failed"); n != 1 {
+		t.Errorf("the broken file was compiled %d times, want once", n)
+	}
+	if e.Revision() != good {
+		t.Error("a broken file changed the policy in force")
+	}
+	if err := os.WriteFile(broken, []byte("package portcullis.authz\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the fixed file compiled", func() bool { return e.Revision() != good })
+	if d, _ := e.Decide(context.Background(), night); d.Allow {
+		t.Error("the deny rule was lost")
+	}
+}
