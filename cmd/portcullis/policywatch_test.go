@@ -23,7 +23,9 @@ func TestPolicyWatch(t *testing.T) {
 	a := startNode(t, up, withNATSListen(natsAddr), watch(dirs[0]))
 	b := startNode(t, up, withNATSURL("nats://"+natsAddr), watch(dirs[1]))
 	nodes := []*node{a, b}
-	revision := func(n *node) string { return call(t, "GET", n.url+"/_portcullis/health", "").json(t)["policy_revision"].(string) }
+	revision := func(n *node) string {
+		return call(t, "GET", n.url+"/_portcullis/health", "").json(t)["policy_revision"].(string)
+	}
 	before := revision(a)
 	for _, n := range nodes {
 		mustStatus(t, call(t, "DELETE", n.url+"/frozen-index", "", basic(elasticAuth)...), 200, "before the freeze")
