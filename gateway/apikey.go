@@ -380,7 +380,7 @@ func (g *Gateway) scope(ctx *fasthttp.RequestCtx, r *request, p *principal, acti
 // intersection with an API key's descriptors included.
 func (g *Gateway) hasPrivilege(ctx *fasthttp.RequestCtx, r *request, p *principal, privilege, action string) bool {
 	in := &policy.Input{User: p.policyUser(), Request: policy.Request{Method: r.method, Path: r.path, Kind: policy.KindManagement,
-		Privilege: privilege, Action: action, RequestID: r.requestID, SourceIP: r.sourceIP}}
+		Privilege: privilege, Action: action, RequestID: r.requestID, SourceIP: r.sourceIP, Query: r.query}}
 	d := g.decide(ctx, r, in)
 	if d.Allow && p.keyRoles != nil {
 		in.User.Roles = p.keyRoles

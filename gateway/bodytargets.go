@@ -79,7 +79,7 @@ func (g *Gateway) checkBodyConstraints(ctx *fasthttp.RequestCtx, now time.Time, 
 			checked[path] = true
 			in := &policy.Input{
 				User:    user,
-				Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, Action: t.Action, RequestID: r.requestID, SourceIP: r.sourceIP},
+				Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, Action: t.Action, RequestID: r.requestID, SourceIP: r.sourceIP, Query: r.query},
 			}
 			d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)
 			if err != nil || !d.Allow {

@@ -323,7 +323,7 @@ func (g *Gateway) Handle(ctx *fasthttp.RequestCtx) {
 	in := &r.in
 	*in = policy.Input{
 		User: p.policyUser(),
-		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP,
+		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, RequestID: r.requestID, SourceIP: r.sourceIP, Query: r.query,
 			Action: res.Action, Targets: policyTargets(r.targets[:0], res)},
 	}
 	if narrowCandidate(res) {

@@ -252,7 +252,7 @@ func (g *Gateway) roleItems(ctx *fasthttp.RequestCtx, r *request, p *principal, 
 			idx = []string{index}
 		}
 		d := g.decide(ctx, r, &policy.Input{User: u, Request: policy.Request{
-			Method: r.method, Path: r.path, Kind: policy.KindContent, Action: action, RequestID: r.requestID, SourceIP: r.sourceIP,
+			Method: r.method, Path: r.path, Kind: policy.KindContent, Action: action, RequestID: r.requestID, SourceIP: r.sourceIP, Query: r.query,
 			Targets: []policy.Target{{Action: action, Indices: idx}},
 		}})
 		v := verdict{refused: !d.Allow, action: action, d: d}
@@ -320,7 +320,7 @@ func (g *Gateway) constraintItems(ctx *fasthttp.RequestCtx, r *request, p *princ
 					return false
 				}
 				d = g.decide(ctx, r, &policy.Input{User: u, Request: policy.Request{
-					Method: r.method, Path: path, Kind: policy.KindContent, Action: t.Action, RequestID: r.requestID, SourceIP: r.sourceIP,
+					Method: r.method, Path: path, Kind: policy.KindContent, Action: t.Action, RequestID: r.requestID, SourceIP: r.sourceIP, Query: r.query,
 				}})
 				seen[index] = d
 			}

@@ -98,7 +98,7 @@ func (g *Gateway) manage(ctx *fasthttp.RequestCtx, now time.Time, r *request, p 
 	in := &policy.Input{
 		User: p.policyUser(),
 		Request: policy.Request{Method: r.method, Path: r.path, Kind: policy.KindManagement, Privilege: privilege,
-			Action: ep.action, RequestID: r.requestID, SourceIP: r.sourceIP},
+			Action: ep.action, RequestID: r.requestID, SourceIP: r.sourceIP, Query: r.query},
 	}
 	if !g.authorize(ctx, now, r, p, in, nil) {
 		return

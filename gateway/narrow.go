@@ -437,7 +437,7 @@ func (g *Gateway) allowedOn(ctx *fasthttp.RequestCtx, r *request, p *principal, 
 	q := &policy.Input{
 		User: in.User,
 		Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, Action: action,
-			RequestID: r.requestID, SourceIP: r.sourceIP,
+			RequestID: r.requestID, SourceIP: r.sourceIP, Query: r.query,
 			Targets: []policy.Target{{Action: action, Indices: []string{expr}}}},
 	}
 	if !g.decide(ctx, r, q).Allow {

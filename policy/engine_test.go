@@ -195,6 +195,28 @@ func TestDenyRuleOverrides(t *testing.T) {
 	}
 }
 
+// TestDenyOnQuery: a deny rule on input.request.query (the raw query
+// string) fires, and the policy gets no decision cache (the cache key does
+// not hold the query).
+func TestDenyOnQuery(t *testing.T) {
+	e := newEngine(t, Config{Dir: writePolicy(t, map[string]string{"noscript.rego": `package portcullis.authz
+
+deny contains "no stored scripts by parameter" if contains(input.request.query, "script_id=")
+`})}, testConstraints)
+	in := content("GET", "/aaa", "admin")
+	in.Request.Query = []byte("q=x&script_id=drop")
+	if d, err := e.Decide(context.Background(), in); err != nil || d.Allow || d.Reason != "no stored scripts by parameter" {
+		t.Errorf("Decide(script_id) = %+v, %v; want denied by the deny rule", d, err)
+	}
+	in.Request.Query = []byte("q=x")
+	if d, err := e.Decide(context.Background(), in); err != nil || !d.Allow {
+		t.Errorf("Decide(q=x) = %+v, %v; want allowed", d, err)
+	}
+	if p := e.cur.Load(); p.cache != nil || !strings.Contains(p.noCache, "input.request.query") {
+		t.Errorf("cache = %v (%q); want none, for input.request.query", p.cache != nil, p.noCache)
+	}
+}
+
 func TestReload(t *testing.T) {
 	dir := writePolicy(t, nil)
 	e := newEngine(t, Config{Dir: dir}, testConstraints)

@@ -25,6 +25,7 @@ var (
 	keyAction       = ast.StringTerm("action")
 	keyRequestID    = ast.StringTerm("request_id")
 	keySourceIP     = ast.StringTerm("source_ip")
+	keyQuery        = ast.StringTerm("query")
 	keyTargets      = ast.StringTerm("targets")
 	keyIndices      = ast.StringTerm("indices")
 	keyAnyIndex     = ast.StringTerm("any_index")
@@ -56,6 +57,7 @@ const (
 	fieldAction
 	fieldRequestID
 	fieldSourceIP
+	fieldQuery
 	fieldTargets
 
 	allInputFields = fieldTargets<<1 - 1
@@ -78,6 +80,7 @@ var inputFieldRefs = []struct {
 	{ast.MustParseRef("input.request.action"), fieldAction},
 	{ast.MustParseRef("input.request.request_id"), fieldRequestID},
 	{ast.MustParseRef("input.request.source_ip"), fieldSourceIP},
+	{ast.MustParseRef("input.request.query"), fieldQuery},
 	{ast.MustParseRef("input.request.targets"), fieldTargets},
 }
 
@@ -155,7 +158,7 @@ func inputParts(in *Input, method string, fields inputFields, terms *inputTerms)
 		userTerm = newUserTerm(newUserKey(&in.User, fields))
 	}
 
-	var kv [9][2]*ast.Term
+	var kv [10][2]*ast.Term
 	request := kv[:0]
 	add := func(f inputFields, key, value *ast.Term) {
 		if fields&f != 0 {
@@ -191,6 +194,10 @@ func inputParts(in *Input, method string, fields inputFields, terms *inputTerms)
 	}
 	if fields&fieldSourceIP != 0 {
 		add(fieldSourceIP, keySourceIP, b.str(r.SourceIP))
+	}
+	if fields&fieldQuery != 0 {
+		// Made a string only for a policy that reads it.
+		add(fieldQuery, keyQuery, b.str(string(r.Query)))
 	}
 	if fields&fieldTargets != 0 {
 		if terms != nil {

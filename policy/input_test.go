@@ -16,14 +16,14 @@ import (
 func TestInputDocument(t *testing.T) {
 	in := &Input{
 		User:    User{Name: "alice", Roles: []string{"user", "ops"}, Realm: "native", AuthType: "realm"},
-		Request: Request{Method: "get", Path: "/logs/_doc/1", Kind: KindContent, Privilege: "", Action: "indices:data/read/get", RequestID: "r-1", SourceIP: "192.0.2.1"},
+		Request: Request{Method: "get", Path: "/logs/_doc/1", Kind: KindContent, Privilege: "", Action: "indices:data/read/get", RequestID: "r-1", SourceIP: "192.0.2.1", Query: []byte("refresh=true")},
 	}
 	v, err := ast.JSON(inputValue(in, "GET", allInputFields, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(v)
-	const want = `{"request":{"action":"indices:data/read/get","kind":"content","method":"GET","path":"/logs/_doc/1","path_prefixes":["/","/logs","/logs/_doc","/logs/_doc/1"],"privilege":"","request_id":"r-1","source_ip":"192.0.2.1","targets":[]},"user":{"authentication_type":"realm","name":"alice","realm":"native","roles":["user","ops"]}}`
+	const want = `{"request":{"action":"indices:data/read/get","kind":"content","method":"GET","path":"/logs/_doc/1","path_prefixes":["/","/logs","/logs/_doc","/logs/_doc/1"],"privilege":"","query":"refresh=true","request_id":"r-1","source_ip":"192.0.2.1","targets":[]},"user":{"authentication_type":"realm","name":"alice","realm":"native","roles":["user","ops"]}}`
 	if string(got) != want {
 		t.Errorf("input document\n got %s\nwant %s", got, want)
 	}
@@ -69,7 +69,7 @@ func TestInputTargets(t *testing.T) {
 }
 
 func TestReadInputFields(t *testing.T) {
-	request := fieldMethod | fieldPath | fieldPathPrefixes | fieldKind | fieldPrivilege | fieldAction | fieldRequestID | fieldSourceIP | fieldTargets
+	request := fieldMethod | fieldPath | fieldPathPrefixes | fieldKind | fieldPrivilege | fieldAction | fieldRequestID | fieldSourceIP | fieldQuery | fieldTargets
 	user := fieldUserName | fieldUserRoles | fieldUserRealm | fieldUserAuthType
 	for _, tt := range []struct {
 		rule string
@@ -92,7 +92,7 @@ func TestReadInputFields(t *testing.T) {
 			t.Fatalf("%s: %v", tt.rule, c.Errors)
 		}
 		if got := readInputFields(c); got != tt.want {
-			t.Errorf("%s: fields %013b, want %013b", tt.rule, got, tt.want)
+			t.Errorf("%s: fields %014b, want %014b", tt.rule, got, tt.want)
 		}
 	}
 }

@@ -75,6 +75,10 @@ type Request struct {
 	Action    string
 	RequestID string
 	SourceIP  string
+	// Query is the raw query string, as sent, without the gateway's token
+	// parameter ("q=x&size=10"). It becomes input.request.query only for a
+	// policy that reads it (and such a policy gets no decision cache).
+	Query []byte
 	// Targets are what a content request does to which indices, from the
 	// request classifier: one per (action, indices) pair, body items
 	// included. Empty indices mean all indices. Roles' index privileges
@@ -100,7 +104,7 @@ type Target struct {
 //	{
 //	  "user": {"name", "roles", "realm", "authentication_type"},
 //	  "request": {"method", "path", "path_prefixes", "kind", "privilege",
-//	              "action", "request_id", "source_ip",
+//	              "action", "request_id", "source_ip", "query",
 //	              "targets": [{"action", "indices": [...], "any_index"}]}
 //	}
 //
