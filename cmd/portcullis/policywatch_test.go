@@ -54,18 +54,8 @@ func TestPolicyWatch(t *testing.T) {
 func copyPolicy(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	entries, err := rego.FS.ReadDir(".")
-	if err != nil {
+	if err := rego.WriteFiles(dir); err != nil {
 		t.Fatal(err)
-	}
-	for _, ent := range entries {
-		b, err := rego.FS.ReadFile(ent.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, ent.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return dir
 }
