@@ -90,4 +90,57 @@ func TestWatch(t *testing.T) {
 	if d, _ := e.Decide(context.Background(), night); d.Allow {
 		t.Error("the deny rule was lost")
 	}
+
+	// Files that fail only because of a role created through the API are
+	// tried again once the roles change.
+	if err := e.SetRoles(context.Background(), []Role{{Name: "ops", Cluster: []string{"monitor"}}}); err != nil {
+		t.Fatal(err)
+	}
+	withOps := e.Revision()
+	if err := os.WriteFile(filepath.Join(dir, "ops.rego"), []byte("package portcullis.roles\n\nops := {\"cluster\": [\"manage\"]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the clashing role reported", func() bool { return logs.count("policy_reload_failed") == 2 })
+	if e.Revision() != withOps {
+		t.Error("a file role clashing with an API role was installed")
+	}
+	if err := e.SetRoles(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the file role applied once the API role is gone", func() bool { return logs.count("policy_reloaded") == 3 })
+}
+
+// TestWatchSettles: a change is applied only once two reads agree, so a
+// file removed and written back between two reads (a checkout, an
+// editor's rename) never takes effect.
+func TestWatchSettles(t *testing.T) {
+	dir := writePolicy(t, map[string]string{"freeze.rego": denyNight})
+	logs := &syncLog{}
+	e, err := New(Config{Dir: dir}, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.Revision()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	interval := 200 * time.Millisecond
+	go func() { defer close(done); e.Watch(ctx, interval) }()
+	// Gone for less than one interval: seen by at most one read.
+	path := filepath.Join(dir, "freeze.rego")
+	for range 5 {
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(interval / 4)
+		if err := os.WriteFile(path, []byte(denyNight), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(interval + interval/2)
+	}
+	cancel()
+	<-done
+	if e.Revision() != before || logs.count("policy_reloaded") != 0 {
+		t.Errorf("a file missing for less than an interval was applied: revision %s (was %s), %d reloads", e.Revision(), before, logs.count("policy_reloaded"))
+	}
 }
