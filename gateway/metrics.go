@@ -53,7 +53,7 @@ func (c *counters) outcome(action string, recorded bool) {
 // address.
 func (g *Gateway) metrics(ctx *fasthttp.RequestCtx) {
 	b := make([]byte, 0, 2048)
-	b = appendHelp(b, "portcullis_outcomes_total", "counter", "Auth outcomes this replica recorded (queued for the AUTH stream), by action.")
+	b = appendHelp(b, "portcullis_outcomes_total", "counter", "Auth outcomes this replica's gateway recorded (queued for the AUTH stream), by action.")
 	for i, a := range outcomeActions {
 		b = append(b, `portcullis_outcomes_total{action="`...)
 		b = append(b, a...)
@@ -61,7 +61,7 @@ func (g *Gateway) metrics(ctx *fasthttp.RequestCtx) {
 		b = strconv.AppendUint(b, g.counts.outcomes[i].Load(), 10)
 		b = append(b, '\n')
 	}
-	b = appendMetric(b, "portcullis_outcomes_not_recorded_total", "counter", "Auth outcomes that could not be queued or spooled (their requests were refused).", g.counts.notRecorded.Load())
+	b = appendMetric(b, "portcullis_outcomes_not_recorded_total", "counter", "Auth outcomes that could not be queued or spooled: a request whose authorization could not be recorded was refused (503), the others were logged.", g.counts.notRecorded.Load())
 	if bl, ok := g.cfg.Outcomes.(Backlog); ok {
 		b = appendMetric(b, "portcullis_outcomes_queued", "gauge", "Auth outcomes in memory, not yet in NATS.", uint64(bl.Pending()))
 		b = appendMetric(b, "portcullis_outcomes_spooled_bytes", "gauge", "Bytes of auth outcomes spooled on disk while NATS is unreachable.", uint64(bl.SpoolBytes()))

@@ -75,9 +75,9 @@ type Request struct {
 	Action    string
 	RequestID string
 	SourceIP  string
-	// Query is the raw query string, as sent, without the gateway's token
-	// parameter ("q=x&size=10"). It becomes input.request.query only for a
-	// policy that reads it (and such a policy gets no decision cache).
+	// Query is the raw query string, not decoded, without the gateway's
+	// token parameter ("q=x&size=10"). It becomes input.request.query only
+	// for a policy that reads it (and such a policy gets no decision cache).
 	Query []byte
 	// Targets are what a content request does to which indices, from the
 	// request classifier: one per (action, indices) pair, body items

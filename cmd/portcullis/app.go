@@ -44,6 +44,7 @@ type app struct {
 	emitter   *events.Emitter
 	gw        *gateway.Gateway
 	auditor   *auditor.Auditor // nil when audit.disabled
+	lag       lagCache         // the auditor's lag, for the metrics
 	fileRealm *filerealm.Realm // nil when authc.file.users is empty
 	closeOnce sync.Once
 

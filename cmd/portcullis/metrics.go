@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/gateway"
@@ -19,14 +20,38 @@ func (a *app) AppendMetrics(ctx context.Context, b []byte) []byte {
 	b = gateway.AppendMetric(b, "portcullis_auditor_duplicates_total", "counter", "Redelivered events whose audit document already existed.", st.Duplicates)
 	b = gateway.AppendMetric(b, "portcullis_auditor_dead_lettered_total", "counter", "Events Elasticsearch refused for good, sent to the dead-letter subject.", st.DeadLettered)
 	b = gateway.AppendMetric(b, "portcullis_auditor_retried_total", "counter", "Deliveries handed back to NATS because Elasticsearch was unreachable or overloaded.", st.Retried)
-	// The lag is the shared consumer's, the same on every replica; asking
-	// NATS for it must not hold a scrape long.
-	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if lag, err := a.auditor.Lag(lctx); err == nil {
+	if lag, ok := a.lag.get(ctx, a); ok {
 		b = gateway.AppendMetric(b, "portcullis_auditor_lag", "gauge", "Outcomes in the AUTH stream the auditors have not yet written (the shared consumer's pending and unacknowledged).", lag)
-	} else {
-		a.log.WarnContext(ctx, "metrics_auditor_lag", "error", err)
 	}
 	return b
+}
+
+// lagCache asks NATS for the auditor's lag at most once a second, however
+// often the (unauthenticated) metrics are scraped, and logs a failure to
+// learn it once until it is learnt again.
+type lagCache struct {
+	mu     sync.Mutex
+	at     time.Time
+	lag    uint64
+	ok     bool
+	failed bool
+}
+
+func (c *lagCache) get(ctx context.Context, a *app) (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); now.Sub(c.at) >= time.Second {
+		c.at = now
+		// The lag is the shared consumer's, the same on every replica;
+		// asking NATS for it must not hold a scrape long.
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		lag, err := a.auditor.Lag(lctx)
+		cancel()
+		c.lag, c.ok = lag, err == nil
+		if err != nil && !c.failed {
+			a.log.WarnContext(ctx, "metrics_auditor_lag", "error", err)
+		}
+		c.failed = err != nil
+	}
+	return c.lag, c.ok
 }
