@@ -515,6 +515,9 @@ func measure(ctx context.Context, t *target, all []*server, cpus cpuSets, f func
 		return max(0, (busy-ours).Seconds()/wall.Seconds()/float64(n))
 	}
 	m.foreignServer = share(sb1-sb0, ours1-ours0, len(cpus.server))
+	if n := len(cpus.server); n > 0 {
+		m.busy = (ours1 - ours0).Seconds() / wall.Seconds() / float64(n)
+	}
 	m.foreignClient = share(cb1-cb0, genCPU, len(cpus.client))
 	t.answered += s.total
 	if t.pc != nil {

@@ -157,6 +157,9 @@ type run1 struct {
 	lat latency
 	cpu time.Duration // server CPU per answered request
 	gen float64       // load generator's CPU use, as a share of its CPUs
+	// busy is the share of the server CPUs the harness's servers used in
+	// the window (the target and the upstream).
+	busy float64
 	// drain is how long Portcullis took after the window to have every
 	// outcome in the AUTH stream.
 	drain time.Duration
@@ -318,8 +321,8 @@ func (r *results) markdown() string {
 	if r.answered > 0 {
 		fmt.Fprintf(&b, "- Portcullis published %d outcomes to the AUTH stream (in %d messages) for %d requests answered 200 during the run\n", r.published, r.messages, r.answered)
 	}
-	b.WriteString("\n| target | max req/s | p50 | p99 | server CPU / req | generator CPU | other load on server / generator CPUs | open-loop rate | p50 | p99 | max | other load |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("\n| target | max req/s | p50 | p99 | server CPU / req | generator CPU | other load on server / generator CPUs | open-loop rate | p50 | p99 | max | server CPU / req | server CPUs busy | other load |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, name := range r.order {
 		t := r.byTarget[name]
 		gen := medianF(t.closed, func(x run1) float64 { return x.gen })
@@ -327,7 +330,7 @@ func (r *results) markdown() string {
 		if gen > 0.9 {
 			genS += " (client-bound)"
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s |\n", t.label, t.maxRate(),
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %.0f%% | %s |\n", t.label, t.maxRate(),
 			us(medianOf(t.closed, func(x run1) time.Duration { return x.lat.p50 })),
 			us(medianOf(t.closed, func(x run1) time.Duration { return x.lat.p99 })),
 			us(medianOf(t.closed, func(x run1) time.Duration { return x.cpu })),
@@ -335,6 +338,8 @@ func (r *results) markdown() string {
 			us(medianOf(t.open, func(x run1) time.Duration { return x.lat.p50 })),
 			us(medianOf(t.open, func(x run1) time.Duration { return x.lat.p99 })),
 			us(medianOf(t.open, func(x run1) time.Duration { return x.lat.max })),
+			us(medianOf(t.open, func(x run1) time.Duration { return x.cpu })),
+			100*medianF(t.open, func(x run1) float64 { return x.busy }),
 			foreign(t.open))
 	}
 	if rs := r.ratios(); len(rs) > 0 {
@@ -355,6 +360,8 @@ func (r *results) markdown() string {
 	b.WriteString("\nOther load: the share of the server CPUs and of the generator's CPUs that other processes of the machine used during the measurement " +
 		"(/proc/stat less the harness's own processes); anything but a few percent means the numbers were measured under contention, " +
 		"which hits fixed-rate (open-loop) latencies hardest.\n")
+	b.WriteString("\nServer CPUs busy (open loop): the share of the server CPUs the target and the upstream used at the fixed rate; " +
+		"a request costs more CPU at a fixed rate than in the closed loop (fewer requests per wake-up), and near 100% the servers queue.\n")
 	b.WriteString("\nServer CPU / req: CPU time of the target's processes and of the upstream, per answered request (from /proc, 10 ms ticks). " +
 		"Generator CPU: the load generator's share of its CPUs; near 100% the generator, not the target, bounds the throughput.\n")
 	return b.String()
