@@ -271,13 +271,20 @@ func loadConfigFor(name string, args []string, getenv func(string) string, extra
 		extra(fs)
 	}
 	file := fs.String("config", getenv("PORTCULLIS_CONFIG"), "YAML configuration `file` (env PORTCULLIS_CONFIG)")
-	listen := fs.String("listen", "", "gateway listen `address` (default "+cfg.Listen+")")
-	upstream := fs.String("upstream", "", "Elasticsearch node `URL[,URL...]` (default "+cfg.Upstream[0]+")")
 	dataDir := fs.String("data-dir", "", "embedded JetStream store `dir` (default "+cfg.DataDir+")")
 	natsURL := fs.String("nats-url", "", "external NATS `URL`; empty runs the embedded server")
-	tokenTTL := fs.Duration("token-ttl", 0, "login token lifetime (default 24h)")
-	policyDir := fs.String("policy-dir", "", "`dir` of .rego files replacing the built-in policy")
-	auditURL := fs.String("audit-url", "", "Elasticsearch `URL` of the audit indices (default: the first upstream)")
+	// The gateway's own flags, for the commands that run one; a tool
+	// (reset-password, events tail) reads them only from the file or the
+	// environment, and its -h lists what it uses.
+	var listen, upstream, policyDir, auditURL *string
+	var tokenTTL *time.Duration
+	if name == "serve" || name == "auditor" {
+		listen = fs.String("listen", "", "gateway listen `address` (default "+cfg.Listen+")")
+		upstream = fs.String("upstream", "", "Elasticsearch node `URL[,URL...]` (default "+cfg.Upstream[0]+")")
+		tokenTTL = fs.Duration("token-ttl", 0, "login token lifetime (default 24h)")
+		policyDir = fs.String("policy-dir", "", "`dir` of .rego files replacing the built-in policy")
+		auditURL = fs.String("audit-url", "", "Elasticsearch `URL` of the audit indices (default: the first upstream)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}

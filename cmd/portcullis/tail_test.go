@@ -207,6 +207,11 @@ state:
 	if rc := runEvents(context.Background(), []string{"follow"}, &bytes.Buffer{}, &errBuf, env); rc != 2 {
 		t.Errorf("events follow: exit %d", rc)
 	}
+	// The gateway's flags are serve's, not a tool's.
+	errBuf.Reset()
+	if rc := runEvents(context.Background(), []string{"tail", "--listen", "127.0.0.1:1"}, &bytes.Buffer{}, &errBuf, env); rc != 2 || !strings.Contains(errBuf.String(), "not defined: -listen") {
+		t.Errorf("events tail --listen: exit %d: %s", rc, errBuf.String())
+	}
 }
 
 // TestEmbeddedStoreLocked: a command on the data dir of a running serve is
