@@ -70,9 +70,7 @@ func benchBulk(b *testing.B, refuseEvery int) {
 	for i := 0; i < b.N; i++ {
 		run()
 		if i%1024 == 0 {
-			tg.out.mu.Lock()
-			tg.out.list = tg.out.list[:0]
-			tg.out.mu.Unlock()
+			tg.out.reset()
 		}
 	}
 }

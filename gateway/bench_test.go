@@ -20,9 +20,7 @@ func BenchmarkHandleAllow(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		run()
 		if i%4096 == 0 {
-			tg.out.mu.Lock()
-			tg.out.list = tg.out.list[:0]
-			tg.out.mu.Unlock()
+			tg.out.reset()
 		}
 	}
 }
@@ -39,9 +37,7 @@ func TestHandleAllocs(t *testing.T) {
 	tg, run := allowPath(t)
 	if n := testing.AllocsPerRun(500, func() {
 		run()
-		tg.out.mu.Lock()
-		tg.out.list = tg.out.list[:0]
-		tg.out.mu.Unlock()
+		tg.out.reset()
 	}); n > 15 {
 		t.Errorf("%v allocations per allowed request, want <= 15", n)
 	}
@@ -87,9 +83,7 @@ func allowPath(tb testing.TB) (*testGateway, func()) {
 		}
 	}
 	run() // the slow hash, once
-	tg.out.mu.Lock()
-	tg.out.list = nil
-	tg.out.mu.Unlock()
+	tg.out.reset()
 	return tg, run
 }
 

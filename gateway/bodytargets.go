@@ -81,7 +81,7 @@ func (g *Gateway) checkBodyConstraints(ctx *fasthttp.RequestCtx, now time.Time, 
 				User:    user,
 				Request: policy.Request{Method: r.method, Path: path, Kind: policy.KindContent, Action: t.Action, RequestID: r.requestID, SourceIP: r.sourceIP, Query: r.query},
 			}
-			d, err := g.cfg.Policy.Decide(context.WithoutCancel(ctx), in)
+			d, err := g.cfg.Policy.Decide(context.Background(), in) // as decide: not cancelled by a shutdown
 			if err != nil || !d.Allow {
 				reason := "the policy could not be evaluated"
 				if err == nil {

@@ -204,7 +204,7 @@ type request struct {
 }
 
 // requestPool holds the request state between requests: a request
-// allocated with each one was a fifth of the garbage the process made per
+// allocated with each one was a quarter of the garbage the process made per
 // request (BENCHMARKS.md, Request state pooled). Nothing keeps a *request,
 // or a pointer into one, beyond Handle: the handler starts no goroutine,
 // what it records or publishes is copied (the outcome is encoded in Emit,

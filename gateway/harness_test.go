@@ -87,6 +87,13 @@ func (o *outcomes) Emit(_ time.Time, oc events.AuthOutcome) error {
 	return nil
 }
 
+// reset forgets the outcomes recorded so far (keeping the list's memory).
+func (o *outcomes) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.list = o.list[:0]
+}
+
 func (o *outcomes) last() events.AuthOutcome {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -61,16 +61,16 @@ func (g *Gateway) metrics(ctx *fasthttp.RequestCtx) {
 		b = strconv.AppendUint(b, g.counts.outcomes[i].Load(), 10)
 		b = append(b, '\n')
 	}
-	b = appendMetric(b, "portcullis_outcomes_not_recorded_total", "counter", "Auth outcomes that could not be queued or spooled: a request whose authorization could not be recorded was refused (503), the others were logged.", g.counts.notRecorded.Load())
+	b = AppendMetric(b, "portcullis_outcomes_not_recorded_total", "counter", "Auth outcomes that could not be queued or spooled: a request whose authorization could not be recorded was refused (503), the others were logged.", g.counts.notRecorded.Load())
 	if bl, ok := g.cfg.Outcomes.(Backlog); ok {
-		b = appendMetric(b, "portcullis_outcomes_queued", "gauge", "Auth outcomes in memory, not yet in NATS.", uint64(bl.Pending()))
-		b = appendMetric(b, "portcullis_outcomes_spooled_bytes", "gauge", "Bytes of auth outcomes spooled on disk while NATS is unreachable.", uint64(bl.SpoolBytes()))
+		b = AppendMetric(b, "portcullis_outcomes_queued", "gauge", "Auth outcomes in memory, not yet in NATS.", uint64(bl.Pending()))
+		b = AppendMetric(b, "portcullis_outcomes_spooled_bytes", "gauge", "Bytes of auth outcomes spooled on disk while NATS is unreachable.", uint64(bl.SpoolBytes()))
 	}
 	ready := uint64(0)
 	if g.cfg.Projection.Ready() {
 		ready = 1
 	}
-	b = appendMetric(b, "portcullis_projection_ready", "gauge", "1 once the read model has caught up with the streams (health answers 200).", ready)
+	b = AppendMetric(b, "portcullis_projection_ready", "gauge", "1 once the read model has caught up with the streams (health answers 200).", ready)
 	b = appendHelp(b, "portcullis_policy_info", "gauge", "The policy revision deciding requests.")
 	b = append(b, `portcullis_policy_info{revision="`...)
 	b = append(b, g.cfg.Policy.Revision()...) // hex
@@ -96,17 +96,12 @@ func appendHelp(b []byte, name, typ, help string) []byte {
 	return append(b, '\n')
 }
 
-// appendMetric appends a metric without labels, with its HELP and TYPE.
-func appendMetric(b []byte, name, typ, help string, v uint64) []byte {
+// AppendMetric appends a metric without labels in the Prometheus text
+// format, with its HELP and TYPE lines (for a MetricsSource too).
+func AppendMetric(b []byte, name, typ, help string, v uint64) []byte {
 	b = appendHelp(b, name, typ, help)
 	b = append(b, name...)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, v, 10)
 	return append(b, '\n')
-}
-
-// AppendMetric appends a metric without labels in the Prometheus text
-// format, with its HELP and TYPE lines: for a MetricsSource.
-func AppendMetric(b []byte, name, typ, help string, v uint64) []byte {
-	return appendMetric(b, name, typ, help, v)
 }

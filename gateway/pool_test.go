@@ -31,9 +31,7 @@ func TestConcurrentRequestsKeepTheirOwnState(t *testing.T) {
 		t.Fatalf("login: %d, %v", resp.StatusCode, err)
 	}
 	resp.Body.Close()
-	tg.out.mu.Lock()
-	tg.out.list = nil // the login's
-	tg.out.mu.Unlock()
+	tg.out.reset() // the login's
 
 	type kind struct {
 		user, path string

@@ -24,47 +24,56 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var (
-		pending   []source // a change seen once, applied when read again
-		failed    []source // the files that last failed to compile …
-		failedGen string   // … with this generated module
-		readErr   string   // the last error reading the files, logged once
-	)
+	var st watchState
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			e.watchOnce(ctx, &st)
 		}
-		srcs, err := loadPolicy(e.cfg.Dir)
-		if err != nil {
-			if err.Error() != readErr {
-				readErr = err.Error()
-				e.log.WarnContext(ctx, "policy_watch_failed", slog.String("dir", e.cfg.Dir), slog.Any("error", err))
-			}
-			pending = nil
-			continue
+	}
+}
+
+// watchState is what Watch remembers between two reads of the files.
+type watchState struct {
+	pending   []source // a change seen once, applied when read again
+	failed    []source // the files that last failed to compile …
+	failedGen string   // … with this generated module
+	readErr   string   // the last error reading the files, logged once
+}
+
+// watchOnce reads the files once and applies them when they changed and
+// the previous read saw the same.
+func (e *Engine) watchOnce(ctx context.Context, st *watchState) {
+	srcs, err := loadPolicy(e.cfg.Dir)
+	if err != nil {
+		if err.Error() != st.readErr {
+			st.readErr = err.Error()
+			e.log.WarnContext(ctx, "policy_watch_failed", slog.String("dir", e.cfg.Dir), slog.Any("error", err))
 		}
-		readErr = ""
-		e.mu.Lock()
-		switch {
-		case slices.Equal(srcs, e.policy):
-			pending = nil
-		case slices.Equal(srcs, failed) && e.generated.source == failedGen:
-			// Nothing changed since it failed.
-		case !slices.Equal(srcs, pending):
-			pending = srcs // settle: apply when the next read agrees
-		default:
-			pending = nil
-			if err := e.install(ctx, srcs, e.generated, e.constraints, e.roles); err != nil {
-				failed, failedGen = srcs, e.generated.source
-				e.log.ErrorContext(ctx, "policy_reload_failed", slog.String("dir", e.cfg.Dir), slog.Any("error", err),
-					slog.String("revision", e.cur.Load().revision))
-			} else {
-				failed, failedGen = nil, ""
-				e.log.InfoContext(ctx, "policy_reloaded", slog.String("dir", e.cfg.Dir), slog.String("revision", e.cur.Load().revision))
-			}
+		st.pending = nil
+		return
+	}
+	st.readErr = ""
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case slices.Equal(srcs, e.policy):
+		st.pending = nil
+	case slices.Equal(srcs, st.failed) && e.generated.source == st.failedGen:
+		// Nothing changed since it failed.
+	case !slices.Equal(srcs, st.pending):
+		st.pending = srcs // settle: apply when the next read agrees
+	default:
+		st.pending = nil
+		if err := e.install(ctx, srcs, e.generated, e.constraints, e.roles); err != nil {
+			st.failed, st.failedGen = srcs, e.generated.source
+			e.log.ErrorContext(ctx, "policy_reload_failed", slog.String("dir", e.cfg.Dir), slog.Any("error", err),
+				slog.String("revision", e.cur.Load().revision))
+			return
 		}
-		e.mu.Unlock()
+		st.failed, st.failedGen = nil, ""
+		e.log.InfoContext(ctx, "policy_reloaded", slog.String("dir", e.cfg.Dir), slog.String("revision", e.cur.Load().revision))
 	}
 }

@@ -112,35 +112,38 @@ func TestWatch(t *testing.T) {
 
 // TestWatchSettles: a change is applied only once two reads agree, so a
 // file removed and written back between two reads (a checkout, an
-// editor's rename) never takes effect.
+// editor's rename) never takes effect, and a change read twice does.
 func TestWatchSettles(t *testing.T) {
 	dir := writePolicy(t, map[string]string{"freeze.rego": denyNight})
-	logs := &syncLog{}
-	e, err := New(Config{Dir: dir}, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	e, err := New(Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := context.Background()
 	before := e.Revision()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan struct{})
-	interval := 200 * time.Millisecond
-	go func() { defer close(done); e.Watch(ctx, interval) }()
-	// Gone for less than one interval: seen by at most one read.
 	path := filepath.Join(dir, "freeze.rego")
-	for range 5 {
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(interval / 4)
-		if err := os.WriteFile(path, []byte(denyNight), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(interval + interval/2)
+	var st watchState
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
 	}
-	cancel()
-	<-done
-	if e.Revision() != before || logs.count("policy_reloaded") != 0 {
-		t.Errorf("a file missing for less than an interval was applied: revision %s (was %s), %d reloads", e.Revision(), before, logs.count("policy_reloaded"))
+	e.watchOnce(ctx, &st) // the file is missing: seen once
+	if err := os.WriteFile(path, []byte(denyNight), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.watchOnce(ctx, &st) // back: nothing changed
+	e.watchOnce(ctx, &st)
+	if e.Revision() != before {
+		t.Fatal("a file missing for one read was applied")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	e.watchOnce(ctx, &st)
+	if e.Revision() != before {
+		t.Fatal("a change applied after one read")
+	}
+	e.watchOnce(ctx, &st)
+	if e.Revision() == before {
+		t.Fatal("a change read twice was not applied")
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/user"
+	osuser "os/user"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,8 +37,8 @@ func userChange(node, user, esAction, method, path, reason string, now time.Time
 // by the operating system's user on this host.
 func resetOutcome(node, user string, now time.Time) events.AuthOutcome {
 	osUser := "unknown"
-	if u, err := osUserName(); err == nil {
-		osUser = u
+	if u, err := osuser.Current(); err == nil {
+		osUser = u.Username
 	}
 	host, err := os.Hostname()
 	if err != nil {
@@ -47,14 +47,6 @@ func resetOutcome(node, user string, now time.Time) events.AuthOutcome {
 	return userChange(node, user, "cluster:admin/xpack/security/user/change_password", "POST",
 		"/_security/user/"+user+"/_password",
 		fmt.Sprintf("password of [%s] reset with portcullis reset-password by [%s] on [%s]", user, osUser, host), now)
-}
-
-var osUserName = func() (string, error) {
-	u, err := user.Current()
-	if err != nil {
-		return "", err
-	}
-	return u.Username, nil
 }
 
 // publishOutcome appends o to the AUTH stream and waits for its

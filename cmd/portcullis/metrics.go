@@ -31,10 +31,9 @@ func (a *app) AppendMetrics(ctx context.Context, b []byte) []byte {
 // learn it once until it is learnt again.
 type lagCache struct {
 	mu     sync.Mutex
-	at     time.Time
+	at     time.Time // of the last request to NATS; zero before the first
 	lag    uint64
-	ok     bool
-	failed bool
+	failed bool // the last request failed
 }
 
 func (c *lagCache) get(ctx context.Context, a *app) (uint64, bool) {
@@ -47,11 +46,10 @@ func (c *lagCache) get(ctx context.Context, a *app) (uint64, bool) {
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		lag, err := a.auditor.Lag(lctx)
 		cancel()
-		c.lag, c.ok = lag, err == nil
 		if err != nil && !c.failed {
 			a.log.WarnContext(ctx, "metrics_auditor_lag", "error", err)
 		}
-		c.failed = err != nil
+		c.lag, c.failed = lag, err != nil
 	}
-	return c.lag, c.ok
+	return c.lag, !c.failed
 }

@@ -121,7 +121,8 @@ func resetPassword(ctx context.Context, nc *natsConn, node, user, password strin
 		}
 		return err
 	}
-	if err := publishOutcome(ctx, js, node, resetOutcome(node, user, time.Now()), time.Now()); err != nil {
+	now := time.Now()
+	if err := publishOutcome(ctx, js, node, resetOutcome(node, user, now), now); err != nil {
 		return fmt.Errorf("%w: %w", errNotAudited, err)
 	}
 	return nil
