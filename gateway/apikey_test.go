@@ -250,6 +250,23 @@ func TestAPIKeys(t *testing.T) {
 	if n := len(mustStatus(200, "GET", "/_security/api_key?owner=true&active_only=true", app, "")["api_keys"].([]any)); n != 4 {
 		t.Fatalf("active_only: %d keys", n)
 	}
+	// Listed until its retention has passed, then swept, as Elasticsearch
+	// deletes it: unknown from then on.
+	shortID := short["id"].(string)
+	if n := len(mustStatus(200, "GET", "/_security/api_key?id="+shortID, admin, "")["api_keys"].([]any)); n != 1 {
+		t.Fatalf("expired key listed %d times within its retention", n)
+	}
+	tg.state.mu.Lock()
+	swept := tg.state.model.SweepAPIKeys(time.Unix(0, clock.Load()), 0)
+	tg.state.mu.Unlock()
+	if swept != 1 {
+		t.Fatalf("swept %d keys, want the expired one", swept)
+	}
+	if n := len(mustStatus(200, "GET", "/_security/api_key?id="+shortID, admin, "")["api_keys"].([]any)); n != 0 {
+		t.Fatalf("swept key still listed")
+	}
+	fail(shortKey, "unable to find apikey with id "+shortID)
+	mustStatus(200, "GET", "/app-data-2/_search", plainKey, "") // the others are untouched
 
 	// Invalidation.
 	mustStatus(400, "DELETE", "/_security/api_key", app, `{}`)

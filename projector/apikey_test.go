@@ -65,7 +65,7 @@ func TestFoldAPIKey(t *testing.T) {
 		{name: "descriptor not an object", ev: apiKeyCreated(t, "k1", "app", `{"r":[1]}`), wantErr: ErrMalformed},
 		{name: "invalidated", cur: k1, ev: apiKeyInvalidated(t, "k1", t0.Add(time.Minute)), want: &k1inv},
 		{name: "invalidated twice keeps the first time", cur: &k1inv, ev: apiKeyInvalidated(t, "k1", t0.Add(time.Hour)), want: &k1inv},
-		{name: "invalidated while missing", ev: apiKeyInvalidated(t, "k1", t0), wantErr: ErrInconsistent},
+		{name: "invalidated while missing (swept)", ev: apiKeyInvalidated(t, "k1", t0)},
 		{name: "invalidated as another", cur: k1, ev: apiKeyInvalidated(t, "k2", t0), want: k1, wantErr: ErrInconsistent},
 		{name: "other type skipped", cur: k1, ev: roleDeleted(t, "r"), want: k1},
 	}
@@ -129,5 +129,85 @@ func TestDecodeAPIKeyMatchesEncodingJSON(t *testing.T) {
 		if !reflect.DeepEqual(r.payload, want) {
 			t.Errorf("%s: fast %+v, encoding/json %+v", ev.Type, r.payload, want)
 		}
+	}
+}
+
+func TestAPIKeyRetired(t *testing.T) {
+	const week = 7 * 24 * time.Hour
+	exp := &APIKey{ID: "k", Expiration: t0}
+	never := &APIKey{ID: "k"}
+	inv := &APIKey{ID: "k", Invalidated: true, Invalidation: t0}
+	invLater := &APIKey{ID: "k", Invalidated: true, Invalidation: t0, Expiration: t0.Add(30 * 24 * time.Hour)}
+	tests := []struct {
+		name string
+		k    *APIKey
+		now  time.Time
+		keep time.Duration
+		want bool
+	}{
+		{"live key", &APIKey{ID: "k", Expiration: t0.Add(time.Hour)}, t0, week, false},
+		{"never expires", never, t0.Add(100 * week), week, false},
+		{"expired, within retention", exp, t0.Add(week - time.Nanosecond), week, false},
+		{"expired, retention reached", exp, t0.Add(week), week, true},
+		{"expired, no retention", exp, t0, 0, true},
+		{"expired just now, no retention", exp, t0.Add(-time.Nanosecond), 0, false},
+		{"invalidated, within retention", inv, t0.Add(week - time.Nanosecond), week, false},
+		{"invalidated, retention reached", inv, t0.Add(week), week, true},
+		{"invalidated before expiry: retention counts from the invalidation", invLater, t0.Add(week), week, true},
+		{"invalidated key that never expires", &APIKey{ID: "k", Invalidated: true, Invalidation: t0}, t0.Add(2 * week), week, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := apiKeyRetired(tt.k, tt.now, tt.keep); got != tt.want {
+				t.Errorf("apiKeyRetired = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestModelSweepAPIKeys(t *testing.T) {
+	f := newFeed(t)
+	m := f.m
+	// apiKeyCreated keys expire an hour after t0.
+	for _, id := range []string{"expired", "invalidated"} {
+		f.mustState(apiKeySubject(id), apiKeyCreated(t, id, "app", ""))
+	}
+	f.mustState(apiKeySubject("invalidated"), apiKeyInvalidated(t, "invalidated", t0.Add(-time.Hour)))
+	for id, exp := range map[string]time.Time{"never": {}, "live": t0.Add(48 * time.Hour)} {
+		p := events.APIKeyCreated{ID: id, Username: "app", SecretHash: "sha256$salt$00", Creation: t0, Expiration: exp}
+		f.mustState(apiKeySubject(id), newEvent(t, events.TypeAPIKeyCreated, id, p))
+	}
+
+	if n := m.SweepAPIKeys(t0.Add(time.Hour), 24*time.Hour); n != 0 {
+		t.Fatalf("swept %d keys within their retention", n)
+	}
+	if n := m.SweepAPIKeys(t0.Add(25*time.Hour), 24*time.Hour); n != 2 {
+		t.Fatalf("swept %d keys, want expired and invalidated", n)
+	}
+	var ids []string
+	for _, k := range m.APIKeys() {
+		ids = append(ids, k.ID)
+	}
+	if !reflect.DeepEqual(ids, []string{"live", "never"}) {
+		t.Fatalf("kept %v, want live and never", ids)
+	}
+	for _, id := range []string{"expired", "invalidated"} {
+		if _, ok := m.APIKey(id); ok {
+			t.Errorf("%s still resolves", id)
+		}
+		if seq := m.SubjectSeq(apiKeySubject(id)); seq != 0 {
+			t.Errorf("%s: subject sequence %d kept", id, seq)
+		}
+	}
+	if m.SubjectSeq(apiKeySubject("never")) == 0 {
+		t.Error("a kept key lost its subject sequence")
+	}
+	// Another replica, whose sweep is behind, invalidates a key swept
+	// here: nothing to change, and not an error.
+	if ch, err := f.state(apiKeySubject("expired"), apiKeyInvalidated(t, "expired", t0.Add(25*time.Hour))); err != nil || ch != ChangeNone {
+		t.Fatalf("invalidation of a swept key: %v %v", ch, err)
+	}
+	if _, ok := m.APIKey("expired"); ok {
+		t.Error("invalidation brought a swept key back")
 	}
 }

@@ -24,7 +24,9 @@
 //     reads the backlog of both streams with a pull consumer of its own
 //     (catchup.go) and then follows them with ordered consumers, applies
 //     each event with its stream sequence, sweeps expired and revoked
-//     tokens, writes a snapshot now and then, and lets commands wait until
+//     tokens and the API keys whose retention has passed
+//     (Config.APIKeyRetention), writes a snapshot now and then, and lets
+//     commands wait until
 //     their own event is applied (read-your-writes) and requests wait,
 //     briefly, for events another replica just published.
 //

@@ -143,10 +143,13 @@ func FoldRole(cur *Role, ev events.Event) (*Role, error) {
 }
 
 // FoldAPIKey returns the API key after ev. Created over an existing key,
-// invalidated while missing, or an id that does not match cur is
-// ErrInconsistent; a created key without id, owner or secret hash, or with
-// role descriptors that are not objects of cluster and indices privileges,
-// ErrMalformed. Invalidating an invalidated key returns cur unchanged.
+// or an id that does not match cur is ErrInconsistent; a created key
+// without id, owner or secret hash, or with role descriptors that are not
+// objects of cluster and indices privileges, ErrMalformed. Invalidating an
+// invalidated key returns cur unchanged, and invalidating a missing one
+// returns nil: a key is dropped once its retention has passed
+// (Model.SweepAPIKeys), and another replica, whose clock or sweep is
+// behind, may still invalidate it.
 func FoldAPIKey(cur *APIKey, ev events.Event) (*APIKey, error) {
 	if !kindOf(ev.Type).isAPIKey() {
 		return cur, nil
@@ -315,7 +318,7 @@ func foldAPIKey(cur *APIKey, r record) (*APIKey, error) {
 			LimitedBy: limited, LimitedByBuiltin: p.LimitedByBuiltin}, nil
 	case *events.APIKeyInvalidated:
 		if cur == nil {
-			return cur, fmt.Errorf("%w: api key %q invalidated while missing", ErrInconsistent, p.ID)
+			return nil, nil // swept here already (see FoldAPIKey)
 		}
 		if p.ID != cur.ID {
 			return cur, fmt.Errorf("%w: api key %q invalidated as %q", ErrInconsistent, cur.ID, p.ID)

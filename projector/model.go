@@ -652,6 +652,51 @@ func (m *Model) sweepShard(i int, now time.Time) int {
 	return len(m.victims)
 }
 
+// SweepAPIKeys drops the API keys whose retention has passed at now and
+// returns how many it dropped: an invalidated key retention after its
+// invalidation, an expired one retention after its expiration (pass now
+// minus the allowed clock skew). This is Elasticsearch's
+// xpack.security.authc.api_key.delete.retention_period: until then the
+// get API key API still lists the key, afterwards it is gone, and
+// authentication with it fails as with an unknown key. The key's STATE
+// subject sequence goes with it: no command writes to a key it cannot
+// find. It is a write: call it from the writer.
+func (m *Model) SweepAPIKeys(now time.Time, retention time.Duration) int {
+	var gone []string
+	for id, k := range m.apiKeys { // the writer reads without the lock
+		if apiKeyRetired(k, now, retention) {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return 0
+	}
+	m.kmu.Lock()
+	for _, id := range gone {
+		delete(m.apiKeys, id)
+	}
+	m.kmu.Unlock()
+	m.smu.Lock()
+	for _, id := range gone {
+		delete(m.subjects, events.StateSubject(events.AggregateAPIKey, id))
+	}
+	m.smu.Unlock()
+	return len(gone)
+}
+
+// apiKeyRetired tells whether k's retention has passed at now: it was
+// invalidated, or it expired, at least retention before now.
+func apiKeyRetired(k *APIKey, now time.Time, retention time.Duration) bool {
+	cutoff := now.Add(-retention)
+	switch {
+	case k.Invalidated && !k.Invalidation.After(cutoff):
+		return true
+	case !k.Expiration.IsZero() && !k.Expiration.After(cutoff):
+		return true
+	}
+	return false
+}
+
 // dead tells whether t can never resolve again.
 func (m *Model) dead(t *Token, now time.Time) bool {
 	if !now.Before(t.ExpiresAt) {

@@ -16,8 +16,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultSweepInterval = time.Minute
-	DefaultCatchUpWait   = 50 * time.Millisecond
+	DefaultSweepInterval   = time.Minute
+	DefaultCatchUpWait     = 50 * time.Millisecond
+	DefaultAPIKeyRetention = 7 * 24 * time.Hour
 )
 
 // Tuning of the runner. Start-up time comes from snapshots (only the tail
@@ -46,8 +47,9 @@ type Config struct {
 	// Both streams (events.StreamState, events.StreamTokens) must exist.
 	JS jetstream.JetStream
 
-	// SweepInterval is how often expired and revoked tokens are dropped
-	// from memory. Default 1m (DefaultSweepInterval).
+	// SweepInterval is how often expired and revoked tokens, and API keys
+	// past their retention, are dropped from memory. Default 1m
+	// (DefaultSweepInterval).
 	SweepInterval time.Duration
 
 	// CatchUpWait bounds WaitForLatest, which runs on the request path when
@@ -58,6 +60,17 @@ type Config struct {
 	// ExpiresAt+ClockSkew, so that a gateway resolving tokens with
 	// now-ClockSkew still finds it. Default 0.
 	ClockSkew time.Duration
+
+	// APIKeyRetention is how long an expired or invalidated API key is
+	// kept (and listed by the get API key API) before the sweeper drops
+	// it, as Elasticsearch's api_key.delete.retention_period. Default 7
+	// days (DefaultAPIKeyRetention).
+	APIKeyRetention time.Duration
+
+	// APIKeyClockSkew is the allowed clock skew of API keys: an expired
+	// key's retention counts from Expiration+APIKeyClockSkew, the last
+	// moment a gateway with that skew accepts it. Default 0.
+	APIKeyClockSkew time.Duration
 
 	// MaxContexts bounds the search context bindings held (scroll,
 	// point-in-time and async ids bound to their creator); a binding
@@ -93,6 +106,9 @@ func (c *Config) setDefaults() {
 	if c.CatchUpWait == 0 {
 		c.CatchUpWait = DefaultCatchUpWait
 	}
+	if c.APIKeyRetention == 0 {
+		c.APIKeyRetention = DefaultAPIKeyRetention
+	}
 	if c.MaxContexts == 0 {
 		c.MaxContexts = DefaultMaxContexts
 	}
@@ -120,6 +136,12 @@ func (c *Config) validate() error {
 	}
 	if c.ClockSkew < 0 {
 		errs = append(errs, fmt.Errorf("projector.clock_skew: %s is negative", c.ClockSkew))
+	}
+	if c.APIKeyRetention < 0 {
+		errs = append(errs, fmt.Errorf("projector.api_key_retention: %s is negative", c.APIKeyRetention))
+	}
+	if c.APIKeyClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("projector.api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
 	}
 	if c.MaxContexts < 0 {
 		errs = append(errs, fmt.Errorf("projector.max_contexts: %d is negative", c.MaxContexts))
@@ -606,9 +628,11 @@ func (p *Projector) reopen(ctx context.Context, r *reader, closed *<-chan struct
 
 // sweep drops dead tokens one shard at a time, taking the apply lock per
 // shard, so that a sweep of a million tokens delays an event (a
-// revocation) by one shard's worth at most.
+// revocation) by one shard's worth at most; then the API keys past their
+// retention, reported to OnChange as an API key change.
 func (p *Projector) sweep(ctx context.Context) {
-	now := p.opts.clock().Add(-p.cfg.ClockSkew)
+	clock := p.opts.clock()
+	now := clock.Add(-p.cfg.ClockSkew)
 	removed := 0
 	for i := range shardCount {
 		if ctx.Err() != nil {
@@ -619,8 +643,15 @@ func (p *Projector) sweep(ctx context.Context) {
 		p.applyMu.Unlock()
 		runtime.Gosched()
 	}
+	p.applyMu.Lock()
+	keys := p.model.SweepAPIKeys(clock.Add(-p.cfg.APIKeyClockSkew), p.cfg.APIKeyRetention)
+	if keys > 0 {
+		p.w.changes |= ChangeAPIKey
+		p.w.finish(ctx) // reports nothing before the projector is ready
+	}
+	p.applyMu.Unlock()
 	_, _, tokens := p.model.Counts()
-	p.log.DebugContext(ctx, "projector_swept", "removed", removed, "tokens", tokens)
+	p.log.DebugContext(ctx, "projector_swept", "removed", removed, "tokens", tokens, "api_keys_removed", keys)
 }
 
 // recheck covers a backlog that left the stream before it was delivered

@@ -452,6 +452,54 @@ func TestSweeperDropsExpiredTokens(t *testing.T) {
 	})
 }
 
+// TestSweeperDropsRetiredAPIKeys: an expired or invalidated API key stays
+// (the get API key API lists it) until its retention has passed, counted
+// for an expired key from its expiration plus the allowed skew; then it is
+// dropped and OnChange hears of an API key change.
+func TestSweeperDropsRetiredAPIKeys(t *testing.T) {
+	e := startNATS(t)
+	var clock atomic.Int64
+	start := time.Now()
+	clock.Store(start.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	var keyChanges atomic.Int32
+	p := newProjector(t, e.js, Config{SweepInterval: 5 * time.Millisecond, APIKeyRetention: time.Hour, APIKeyClockSkew: time.Minute},
+		WithClock(now), WithOnChange(func(c Change) {
+			if c&ChangeAPIKey != 0 {
+				keyChanges.Add(1)
+			}
+		}))
+	running(t, p)
+	expires := start.Add(10 * time.Minute)
+	for _, id := range []string{"expires", "invalidated", "lasts"} {
+		ev := events.APIKeyCreated{ID: id, Username: "app", SecretHash: "sha256$salt$00", Creation: start, Expiration: expires}
+		if id == "lasts" {
+			ev.Expiration = start.Add(24 * time.Hour)
+		}
+		e.state(t, apiKeySubject(id), newEvent(t, events.TypeAPIKeyCreated, id, ev))
+	}
+	waitFor(t, p, events.StreamState, e.state(t, apiKeySubject("invalidated"), apiKeyInvalidated(t, "invalidated", start)))
+	keys := func() int { return len(p.Model().APIKeys()) }
+	before := keyChanges.Load()
+
+	// The invalidated key's hour has passed; the expired key's hour plus
+	// the skew has not.
+	clock.Store(expires.Add(time.Hour).UnixNano())
+	eventually(t, "sweep of the invalidated key", func() bool { return keys() == 2 })
+	time.Sleep(50 * time.Millisecond) // several sweeps
+	if _, ok := p.Model().APIKey("expires"); !ok {
+		t.Fatal("the expired key was swept within its retention plus the skew")
+	}
+	clock.Store(expires.Add(time.Hour + time.Minute).UnixNano())
+	eventually(t, "sweep of the expired key", func() bool { return keys() == 1 })
+	if _, ok := p.Model().APIKey("lasts"); !ok {
+		t.Fatal("the live key was swept")
+	}
+	if keyChanges.Load() == before {
+		t.Error("OnChange did not hear of the swept keys")
+	}
+}
+
 func TestRunLifecycle(t *testing.T) {
 	e := startNATS(t)
 	p := newProjector(t, e.js, Config{})

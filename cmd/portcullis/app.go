@@ -81,7 +81,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	if err := events.EnsureStreams(sctx, a.js, streams); err != nil {
 		return fail(err)
 	}
-	pcfg := projector.Config{JS: a.js, SnapshotEvery: cfg.Snapshot.Every, SnapshotInterval: cfg.Snapshot.Interval, ClockSkew: cfg.TokenClockSkew}
+	pcfg := projector.Config{JS: a.js, SnapshotEvery: cfg.Snapshot.Every, SnapshotInterval: cfg.Snapshot.Interval, ClockSkew: cfg.TokenClockSkew,
+		APIKeyRetention: cfg.APIKeyRetentionPeriod, APIKeyClockSkew: cfg.APIKeyClockSkew}
 	if !cfg.Snapshot.Disabled {
 		if pcfg.Snapshots, err = events.EnsureSnapshots(sctx, a.js, streams); err != nil {
 			return fail(err)

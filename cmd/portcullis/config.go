@@ -41,6 +41,11 @@ type Config struct {
 	// APIKeyClockSkew is how long past its expiration an API key still
 	// authenticates, for clocks that drift between replicas. Default 0. Env PORTCULLIS_API_KEY_CLOCK_SKEW.
 	APIKeyClockSkew time.Duration `yaml:"api_key_clock_skew" env:"PORTCULLIS_API_KEY_CLOCK_SKEW"`
+	// APIKeyRetentionPeriod is how long an expired or invalidated API key is
+	// kept, and listed by the get API key API, before every replica drops it
+	// (Elasticsearch's xpack.security.authc.api_key.delete.retention_period).
+	// At least 1s. Default 168h (7 days). Env PORTCULLIS_API_KEY_RETENTION_PERIOD.
+	APIKeyRetentionPeriod time.Duration `yaml:"api_key_retention_period" env:"PORTCULLIS_API_KEY_RETENTION_PERIOD"`
 	// TokenClockSkew is how long past its expiration a login token still
 	// authenticates, for clocks that drift between replicas. Default 0. Env PORTCULLIS_TOKEN_CLOCK_SKEW.
 	TokenClockSkew time.Duration `yaml:"token_clock_skew" env:"PORTCULLIS_TOKEN_CLOCK_SKEW"`
@@ -241,18 +246,19 @@ type DebugConfig struct {
 // defaultConfig has every documented default.
 func defaultConfig() Config {
 	return Config{
-		Listen:          "127.0.0.1:9200",
-		Upstream:        []string{"http://127.0.0.1:9201"},
-		DataDir:         "./data",
-		TokenTTL:        24 * time.Hour,
-		BasicCacheTTL:   20 * time.Minute,
-		UpstreamTimeout: 120 * time.Second,
-		NATS:            NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour, AuthMaxBytes: 1 << 30},
-		Spool:           SpoolConfig{MaxBytes: 1 << 30},
-		Snapshot:        SnapshotConfig{Every: projector.DefaultSnapshotEvery, Interval: projector.DefaultSnapshotInterval},
-		Authc:           AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true}},
-		Log:             LogConfig{Level: "info", Format: "text"},
-		Policy:          PolicyConfig{WatchInterval: 2 * time.Second},
+		Listen:                "127.0.0.1:9200",
+		Upstream:              []string{"http://127.0.0.1:9201"},
+		DataDir:               "./data",
+		TokenTTL:              24 * time.Hour,
+		BasicCacheTTL:         20 * time.Minute,
+		UpstreamTimeout:       120 * time.Second,
+		APIKeyRetentionPeriod: projector.DefaultAPIKeyRetention,
+		NATS:                  NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour, AuthMaxBytes: 1 << 30},
+		Spool:                 SpoolConfig{MaxBytes: 1 << 30},
+		Snapshot:              SnapshotConfig{Every: projector.DefaultSnapshotEvery, Interval: projector.DefaultSnapshotInterval},
+		Authc:                 AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true}},
+		Log:                   LogConfig{Level: "info", Format: "text"},
+		Policy:                PolicyConfig{WatchInterval: 2 * time.Second},
 	}
 }
 
@@ -405,6 +411,9 @@ func (c Config) validate() error {
 	}
 	if c.APIKeyClockSkew < 0 {
 		errs = append(errs, fmt.Errorf("api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
+	}
+	if c.APIKeyRetentionPeriod < time.Second {
+		errs = append(errs, fmt.Errorf("api_key_retention_period: %s is shorter than 1s", c.APIKeyRetentionPeriod))
 	}
 	if c.TokenClockSkew < 0 || c.TokenClockSkew > time.Hour {
 		// The TOKENS stream keeps a token's events token_ttl + 1h: a token

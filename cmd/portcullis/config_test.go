@@ -40,6 +40,13 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	if cfg.DataDir != "./data" { // default
 		t.Errorf("data_dir = %q", cfg.DataDir)
 	}
+	if cfg.APIKeyRetentionPeriod != 7*24*time.Hour { // default, as Elasticsearch's
+		t.Errorf("api_key_retention_period = %s", cfg.APIKeyRetentionPeriod)
+	}
+	cfg, err = loadConfig(nil, envOf(map[string]string{"PORTCULLIS_API_KEY_RETENTION_PERIOD": "36h"}))
+	if err != nil || cfg.APIKeyRetentionPeriod != 36*time.Hour {
+		t.Errorf("api_key_retention_period from the environment = %s, %v", cfg.APIKeyRetentionPeriod, err)
+	}
 }
 
 // TestLoadConfigSpool: the spool lives under the data dir unless spool.dir
@@ -88,6 +95,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		// forgotten by a replica that restarts.
 		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "2h"}, []string{"token_clock_skew", "0..1h"}},
 		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "-1s"}, []string{"token_clock_skew"}},
+		{nil, map[string]string{"PORTCULLIS_API_KEY_RETENTION_PERIOD": "0s"}, []string{"api_key_retention_period", "shorter than 1s"}},
 		{nil, map[string]string{"PORTCULLIS_NATS_AUTH_MAX_BYTES": "1000"}, []string{"nats.auth_max_bytes", "less than 1 MiB"}},
 		// The profiles have no authentication: loopback only.
 		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "0.0.0.0:6060"}, []string{"debug.pprof_listen", "not a loopback address"}},
