@@ -229,6 +229,10 @@ const (
 	ActionSecurityConfigChange  = "security_config_change"
 )
 
+// RealmReasonWrongPassword is the RealmAttempt reason of a password that
+// does not match a user the realm knows: what a lockout counts.
+const RealmReasonWrongPassword = "invalid password"
+
 // RealmAttempt is one realm consulted while authenticating, and why it
 // failed (empty when it succeeded).
 type RealmAttempt struct {

@@ -21,10 +21,13 @@ import (
 // Realm names, as Elasticsearch names its built-in realms.
 const (
 	realmNative = "default_native" // accounts, verified by password
-	realmFile   = "default_file"   // the users file
-	realmLDAP   = "ldap1"          // the LDAP directory, as Elasticsearch's docs name an ldap realm
-	realmToken  = "_token"         // login tokens
-	realmAPIKey = "_es_api_key"    // API keys, as Elasticsearch names the realm
+	// realmLockout names the refusal of a locked user in an outcome's
+	// realms: not a realm, the check before them.
+	realmLockout = "_lockout"
+	realmFile    = "default_file" // the users file
+	realmLDAP    = "ldap1"        // the LDAP directory, as Elasticsearch's docs name an ldap realm
+	realmToken   = "_token"       // login tokens
+	realmAPIKey  = "_es_api_key"  // API keys, as Elasticsearch names the realm
 	// realmAnonymous is Elasticsearch's realm of the anonymous user.
 	realmAnonymous = "__anonymous"
 )
@@ -131,7 +134,7 @@ func (f *authFailure) outcome(r *request) events.AuthOutcome {
 // Failure reasons of one realm, recorded per realm in the outcome.
 const (
 	reasonUnknownUser   = "unknown user"
-	reasonWrongPassword = "invalid password"
+	reasonWrongPassword = events.RealmReasonWrongPassword
 	reasonBadHash       = "stored password hash is unusable"
 	reasonDisabled      = "user is disabled"
 	reasonBusy          = "too many password verifications in progress"
@@ -191,6 +194,14 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 // the cache when this exact credential was verified before for the
 // account's current incarnation and password epoch.
 func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *request, user, pass string) (*principal, *authFailure) {
+	if attempt, locked := g.lockedOut(ctx, now, user, pass); locked {
+		return nil, &authFailure{
+			busy:      attempt.Reason == reasonBusy,
+			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
+			principal: user,
+			realms:    []events.RealmAttempt{attempt},
+		}
+	}
 	var attempts []events.RealmAttempt
 	for _, realm := range g.cfg.RealmOrder {
 		switch realm {
@@ -231,6 +242,34 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 		principal: user,
 		realms:    attempts,
 	}
+}
+
+// lockedOut tells whether user is locked out by repeated wrong passwords
+// (Config.Lockouts), and then the realm attempt the outcome records. A
+// locked user is refused whatever the password, after the time of a
+// verification, so that neither the answer nor its delay tells a lock from
+// a wrong password; the outcome tells the operator.
+func (g *Gateway) lockedOut(ctx context.Context, now time.Time, user, pass string) (events.RealmAttempt, bool) {
+	if g.cfg.Lockouts == nil {
+		return events.RealmAttempt{}, false
+	}
+	l, ok := g.cfg.Lockouts.Locked(user, now)
+	if !ok {
+		return events.RealmAttempt{}, false
+	}
+	var epoch uint64
+	if acc, known := g.cfg.Projection.Model().Account(user); known {
+		epoch = acc.Epoch
+	}
+	if !l.Holds(epoch) {
+		return events.RealmAttempt{}, false
+	}
+	attempt := events.RealmAttempt{Realm: realmLockout, Type: realmLockout,
+		Reason: "account locked until " + l.Until.UTC().Format(time.RFC3339)}
+	if errors.Is(g.slowHash(ctx, dummyHash, pass), errBusy) {
+		attempt.Reason = reasonBusy
+	}
+	return attempt, true
 }
 
 // checkFile verifies user and pass against the file realm, from the Basic

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/lockout"
 )
 
 // Config configures a Gateway. Every duration and size documents its
@@ -66,6 +68,10 @@ type Config struct {
 	// LDAPRealm, when set, is the LDAP realm (ldaprealm.Realm). Default nil:
 	// "ldap" in RealmOrder is skipped.
 	LDAPRealm LDAPRealm
+	// Lockouts, when set, refuses password authentication of a user that
+	// repeated wrong passwords locked (lockout.Tracker), in every realm and
+	// for /login. Default nil: no lockout.
+	Lockouts Lockouts
 
 	// Projection is the read model (projector.Projector). Required.
 	Projection Projection
@@ -172,6 +178,14 @@ type FileRealm interface {
 	Authenticate(user, pass string) ([]string, error)
 	// Version changes whenever the files are reloaded.
 	Version() uint64
+}
+
+// Lockouts tells which users are locked out by repeated wrong passwords.
+type Lockouts interface {
+	// Locked returns user's lock that has not ended at now; it applies if
+	// it Holds for the account's password epoch (0 for a user who is not
+	// an account of the native realm).
+	Locked(user string, now time.Time) (lockout.Lock, bool)
 }
 
 // LDAPRealm is a realm of users in an LDAP directory.

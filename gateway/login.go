@@ -7,6 +7,7 @@ import (
 
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/secret"
+	"github.com/portcullis/portcullis/projector"
 )
 
 type loginRequest struct {
@@ -31,8 +32,14 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 		return
 	}
 	user := *req.Username
-	acc, reason := g.verifyPassword(ctx, now, user, *req.Password)
-	if reason == reasonBusy {
+	attempt, locked := g.lockedOut(ctx, now, user, *req.Password)
+	var acc *projector.Account
+	if !locked {
+		var reason string
+		acc, reason = g.verifyPassword(ctx, now, user, *req.Password)
+		attempt = events.RealmAttempt{Realm: realmNative, Type: "native", Reason: reason}
+	}
+	if attempt.Reason == reasonBusy {
 		writeError(ctx, errOverloaded)
 		return
 	}
@@ -40,7 +47,7 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 		fail := &authFailure{
 			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
 			principal: user,
-			realms:    []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}},
+			realms:    []events.RealmAttempt{attempt},
 		}
 		g.recordFailure(ctx, now, r, fail)
 		writeUnauthorized(ctx, fail.reason)

@@ -26,6 +26,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/filerealm"
 	"github.com/portcullis/portcullis/gateway/ldaprealm"
 	"github.com/portcullis/portcullis/gateway/secret"
+	"github.com/portcullis/portcullis/lockout"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/projector"
 )
@@ -46,6 +47,7 @@ type app struct {
 	auditor   *auditor.Auditor // nil when audit.disabled
 	lag       lagCache         // the auditor's lag, for the metrics
 	fileRealm *filerealm.Realm // nil when authc.file.users is empty
+	lockouts  *lockout.Tracker // nil when authc.lockout.threshold is 0
 	closeOnce sync.Once
 
 	// compiled is what onChange last gave the policy, nil before. Only
@@ -140,6 +142,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 			order = []string{gateway.RealmNative, gateway.RealmFile, gateway.RealmLDAP}
 		}
 	}
+	var lockouts gateway.Lockouts
+	if l := cfg.Authc.Lockout; l.Threshold > 0 {
+		if a.lockouts, err = lockout.New(lockout.Config{Threshold: l.Threshold, Window: l.Window, Duration: l.Duration, MaxTracked: l.MaxTracked}); err != nil {
+			return fail(err)
+		}
+		lockouts = a.lockouts
+	}
 	var anon *gateway.Anonymous
 	if an := cfg.Authc.Anonymous; len(an.Roles) > 0 {
 		anon = &gateway.Anonymous{Username: an.Username, Roles: an.Roles, AuthzException: an.AuthzException}
@@ -149,6 +158,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 		RealmOrder:      order,
 		FileRealm:       fileRealm,
 		LDAPRealm:       ldapRealm,
+		Lockouts:        lockouts,
 		Listen:          cfg.Listen,
 		Upstreams:       cfg.Upstream,
 		NodeID:          cfg.NodeID,
@@ -287,6 +297,9 @@ func (a *app) Run(ctx context.Context) error {
 		back.Go(func() error { return a.fileRealm.Run(bg, 0) })
 	}
 	back.Go(func() error { a.engine.Watch(bg, a.cfg.Policy.WatchInterval); return nil })
+	if a.lockouts != nil {
+		back.Go(func() error { a.lockouts.Run(bg, a.js, a.passwordEpoch, a.log); return nil })
+	}
 	auditCtx, auditCancel := context.WithCancel(bg)
 	auditDone := make(chan error, 1)
 	if a.auditor != nil {
@@ -325,6 +338,15 @@ func (a *app) Run(ctx context.Context) error {
 }
 
 func (a *app) close() { a.closeOnce.Do(a.nats.Close) }
+
+// passwordEpoch is the lockout's view of an account: its password epoch,
+// 0 for a user of another realm.
+func (a *app) passwordEpoch(user string) uint64 {
+	if acc, ok := a.proj.Model().Account(user); ok {
+		return acc.Epoch
+	}
+	return 0
+}
 
 // bootstrap creates the superuser elastic on the first start of an empty
 // cluster, with PORTCULLIS_BOOTSTRAP_PASSWORD or a random password printed

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/portcullis/portcullis/gateway"
+	"github.com/portcullis/portcullis/lockout"
 	"github.com/portcullis/portcullis/projector"
 )
 
@@ -68,6 +69,20 @@ type AuthcConfig struct {
 	File      FileRealmConfig `yaml:"file"`
 	LDAP      LDAPRealmConfig `yaml:"ldap"`
 	Anonymous AnonymousConfig `yaml:"anonymous"`
+	Lockout   LockoutConfig   `yaml:"lockout"`
+}
+
+// LockoutConfig locks a user out after repeated wrong passwords (package
+// lockout). Elasticsearch has no such thing, so it is off by default.
+type LockoutConfig struct {
+	// Threshold is how many wrong passwords within Window lock a user; 0 turns lockouts off. Default 0. Env PORTCULLIS_AUTHC_LOCKOUT_THRESHOLD.
+	Threshold int `yaml:"threshold" env:"PORTCULLIS_AUTHC_LOCKOUT_THRESHOLD"`
+	// Window is the span the wrong passwords must fall in. Default 5m. Env PORTCULLIS_AUTHC_LOCKOUT_WINDOW.
+	Window time.Duration `yaml:"window" env:"PORTCULLIS_AUTHC_LOCKOUT_WINDOW"`
+	// Duration is how long a lock lasts. Default 15m. Env PORTCULLIS_AUTHC_LOCKOUT_DURATION.
+	Duration time.Duration `yaml:"duration" env:"PORTCULLIS_AUTHC_LOCKOUT_DURATION"`
+	// MaxTracked bounds the user names with recent failures followed. Default 65536. Env PORTCULLIS_AUTHC_LOCKOUT_MAX_TRACKED.
+	MaxTracked int `yaml:"max_tracked" env:"PORTCULLIS_AUTHC_LOCKOUT_MAX_TRACKED"`
 }
 
 // FileRealmConfig is Elasticsearch's file realm: its users and users_roles
@@ -256,9 +271,10 @@ func defaultConfig() Config {
 		NATS:                  NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour, AuthMaxBytes: 1 << 30},
 		Spool:                 SpoolConfig{MaxBytes: 1 << 30},
 		Snapshot:              SnapshotConfig{Every: projector.DefaultSnapshotEvery, Interval: projector.DefaultSnapshotInterval},
-		Authc:                 AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true}},
-		Log:                   LogConfig{Level: "info", Format: "text"},
-		Policy:                PolicyConfig{WatchInterval: 2 * time.Second},
+		Authc: AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true},
+			Lockout: LockoutConfig{Window: lockout.DefaultWindow, Duration: lockout.DefaultDuration, MaxTracked: lockout.DefaultMaxTracked}},
+		Log:    LogConfig{Level: "info", Format: "text"},
+		Policy: PolicyConfig{WatchInterval: 2 * time.Second},
 	}
 }
 
@@ -411,6 +427,10 @@ func (c Config) validate() error {
 	}
 	if c.APIKeyClockSkew < 0 {
 		errs = append(errs, fmt.Errorf("api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
+	}
+	if l := c.Authc.Lockout; l.Threshold < 0 || l.Window < time.Second || l.Duration < time.Second || l.MaxTracked < 1 {
+		errs = append(errs, fmt.Errorf("authc.lockout: threshold %d must be 0 (off) or more, window %s and duration %s at least 1s, max_tracked %d at least 1",
+			l.Threshold, l.Window, l.Duration, l.MaxTracked))
 	}
 	if c.APIKeyRetentionPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("api_key_retention_period: %s is shorter than 1s", c.APIKeyRetentionPeriod))

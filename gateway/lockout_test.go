@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/lockout"
+)
+
+// TestLockout: a user that repeated wrong passwords locked is refused
+// with its right password, by Basic credentials and by /login, with the
+// answer of a wrong password; the outcome says why. A password change
+// lifts the lock, and the lock ends by itself.
+func TestLockout(t *testing.T) {
+	rc := &recorder{}
+	up := httptest.NewServer(http.HandlerFunc(rc.handler))
+	defer up.Close()
+	var clock atomic.Int64
+	start := time.Now()
+	clock.Store(start.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	tr, err := lockout.New(lockout.Config{Threshold: 2, Window: time.Minute, Duration: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := newTestGateway(t, up.URL, func(c *Config) { c.Lockouts, c.Now = tr, now })
+	admin, reader := basic("admin", "admin-pw"), basic("reader", "reader-pw")
+	status := func(auth string) (int, string) {
+		t.Helper()
+		code, _, raw := apiKeyCall(t, "GET", tg.url+"/data/_search", auth, "")
+		return code, raw
+	}
+	if code, _ := status(reader); code != 200 {
+		t.Fatalf("reader before any lock: %d", code)
+	}
+	_, wrongAnswer := status(basic("reader", "nope"))
+	lock := func() {
+		t.Helper()
+		acc, _ := tg.state.model.Account("reader")
+		tr.Fail("reader", acc.Epoch, now())
+		if _, ok := tr.Fail("reader", acc.Epoch, now()); !ok {
+			t.Fatal("no lock")
+		}
+	}
+	lock()
+	code, answer := status(reader)
+	if code != http.StatusUnauthorized || answer != wrongAnswer {
+		t.Fatalf("locked reader with the right password: %d %s, want the wrong password's %s", code, answer, wrongAnswer)
+	}
+	o := tg.out.last()
+	if o.Principal != "reader" || len(o.Realms) != 1 || o.Realms[0].Realm != "_lockout" ||
+		!strings.HasPrefix(o.Realms[0].Reason, "account locked until "+now().Add(10*time.Minute).UTC().Format("2006-01-02T15:04")) {
+		t.Fatalf("outcome %+v", o)
+	}
+	if code, _, raw := apiKeyCall(t, "POST", tg.url+"/login", "", `{"username":"reader","password":"reader-pw"}`); code != http.StatusUnauthorized {
+		t.Fatalf("login of the locked reader: %d %s", code, raw)
+	}
+	if o := tg.out.last(); len(o.Realms) != 1 || o.Realms[0].Realm != "_lockout" {
+		t.Fatalf("login outcome %+v", o)
+	}
+	if code, _ := status(admin); code != 200 {
+		t.Fatalf("another user: %d", code)
+	}
+
+	// An administrator sets a new password: the lock no longer holds.
+	if code, _, raw := apiKeyCall(t, "POST", tg.url+"/_security/user/reader/_password", admin, `{"password":"reader-pw2"}`); code != 200 {
+		t.Fatalf("password change: %d %s", code, raw)
+	}
+	reader = basic("reader", "reader-pw2")
+	if code, raw := status(reader); code != 200 {
+		t.Fatalf("reader after a password change: %d %s", code, raw)
+	}
+	// Locked again; the lock ends after its duration.
+	lock()
+	if code, _ := status(reader); code != http.StatusUnauthorized {
+		t.Fatalf("locked again: %d", code)
+	}
+	clock.Add(int64(10 * time.Minute))
+	if code, raw := status(reader); code != 200 {
+		t.Fatalf("after the lock's end: %d %s", code, raw)
+	}
+}
