@@ -130,6 +130,8 @@ const (
 	seenPolicyRevision
 	seenRule
 	seenStatus
+	seenAccountUID
+	seenAccountEpoch
 )
 
 func (d *decoder) outcome(o *events.AuthOutcome) bool {
@@ -178,6 +180,15 @@ func (d *decoder) outcome(o *events.AuthOutcome) bool {
 			bit, ok = seenRule, d.str(&o.Rule)
 		case "status":
 			bit, ok = seenStatus, d.integer(&o.Status)
+		case "account_uid":
+			bit, ok = seenAccountUID, d.str(&o.AccountUID)
+		case "account_epoch":
+			// Through an int: a negative number or one past its range is
+			// left to encoding/json, which refuses the one and reads the
+			// other.
+			var n int
+			bit, ok = seenAccountEpoch, d.integer(&n) && n >= 0
+			o.AccountEpoch = uint64(n)
 		}
 		if !ok || seen&bit != 0 {
 			return false

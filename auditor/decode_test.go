@@ -54,7 +54,7 @@ func plainOutcome(o events.AuthOutcome) events.AuthOutcome {
 		}
 	}
 	for _, p := range []*string{&o.Action, &o.Outcome, &o.Reason, &o.Principal, &o.User, &o.Realm, &o.AuthType,
-		&o.APIKeyID, &o.Method, &o.Path, &o.Query, &o.RequestID, &o.SourceIP, &o.ESAction, &o.PolicyRevision, &o.Rule} {
+		&o.APIKeyID, &o.AccountUID, &o.Method, &o.Path, &o.Query, &o.RequestID, &o.SourceIP, &o.ESAction, &o.PolicyRevision, &o.Rule} {
 		plain(p)
 	}
 	for _, ss := range [][]string{o.Roles, o.Indices} {
@@ -141,6 +141,8 @@ func TestDecodeDeclines(t *testing.T) {
 		"status plus":        strings.Replace(base, `"action":"access_denied"`, `"action":"x","status":+401`, 1),
 		"status overflow":    strings.Replace(base, `"action":"access_denied"`, `"action":"x","status":99999999999999999999`, 1),
 		"status nan":         strings.Replace(base, `"action":"access_denied"`, `"action":"x","status":NaN`, 1),
+		"negative epoch":     strings.Replace(base, `"action":"access_denied"`, `"action":"x","account_epoch":-1`, 1),
+		"epoch float":        strings.Replace(base, `"action":"access_denied"`, `"action":"x","account_epoch":1.5`, 1),
 		"trailing comma":     strings.Replace(base, `"action":"access_denied"`, `"action":"x",`, 1),
 		"bad escape":         strings.Replace(base, `"gw"`, `"g\qw"`, 1),
 		"bad unicode escape": strings.Replace(base, `"gw"`, `"g\u12G4w"`, 1),

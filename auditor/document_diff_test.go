@@ -65,7 +65,8 @@ func randOutcome(r *rand.Rand) events.AuthOutcome {
 		Reason: pick(), Principal: pick(), User: pick(), Roles: randStrings(r), Realm: pick(),
 		AuthType: pick(), APIKeyID: pick(), Method: pick(), Path: pick(), Query: pick(), RequestID: pick(),
 		SourceIP: pick(), ESAction: pick(), Indices: randStrings(r), PolicyRevision: pick(), Rule: pick(),
-		Status: []int{0, 200, 401, 403, -1, 1 << 40}[r.IntN(6)],
+		Status:     []int{0, 200, 401, 403, -1, 1 << 40}[r.IntN(6)],
+		AccountUID: pick(), AccountEpoch: []uint64{0, 1, 7, 1 << 40}[r.IntN(4)],
 	}
 	if r.IntN(2) == 0 {
 		for range r.IntN(3) {

@@ -89,6 +89,11 @@ func appendAuthOutcome(b []byte, o *AuthOutcome) []byte {
 		}
 		b = append(b, ']')
 	}
+	b = appendField(b, `,"account_uid":`, o.AccountUID)
+	if o.AccountEpoch != 0 {
+		b = append(b, `,"account_epoch":`...)
+		b = strconv.AppendUint(b, o.AccountEpoch, 10)
+	}
 	b = appendField(b, `,"method":`, o.Method)
 	b = appendField(b, `,"path":`, o.Path)
 	b = appendField(b, `,"query":`, o.Query)

@@ -95,6 +95,8 @@ func everyField(t testing.TB) AuthOutcome {
 			f.SetString(name + " <&> \"é\"")
 		case reflect.Int:
 			f.SetInt(int64(403 + i))
+		case reflect.Uint64:
+			f.SetUint(uint64(1<<40 + i))
 		case reflect.Slice:
 			switch f.Type().Elem().Kind() {
 			case reflect.String:

@@ -233,6 +233,11 @@ const (
 // does not match a user the realm knows: what a lockout counts.
 const RealmReasonWrongPassword = "invalid password"
 
+// RealmLockout is the RealmAttempt realm (and type) of a refusal because
+// the user is locked out (package lockout): not a realm, the check after
+// them. Its reason gives the end of the lock.
+const RealmLockout = "_lockout"
+
 // RealmAttempt is one realm consulted while authenticating, and why it
 // failed (empty when it succeeded).
 type RealmAttempt struct {
@@ -256,6 +261,12 @@ type AuthOutcome struct {
 	AuthType  string         `json:"authentication_type,omitempty"`
 	APIKeyID  string         `json:"apikey_id,omitempty"`
 	Realms    []RealmAttempt `json:"realms,omitempty"`
+	// AccountUID and AccountEpoch name the native account (its
+	// incarnation and password epoch) whose password a failure did not
+	// match: what a lockout locks, so that a new password or a new
+	// account of the same name is not locked by the old one's failures.
+	AccountUID   string `json:"account_uid,omitempty"`
+	AccountEpoch uint64 `json:"account_epoch,omitempty"`
 
 	Method    string   `json:"method,omitempty"`
 	Path      string   `json:"path,omitempty"`

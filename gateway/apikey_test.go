@@ -257,7 +257,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("expired key listed %d times within its retention", n)
 	}
 	tg.state.mu.Lock()
-	swept := tg.state.model.SweepAPIKeys(time.Unix(0, clock.Load()), 0)
+	swept := tg.state.model.SweepAPIKeys(time.Unix(0, clock.Load()), 0, 0)
 	tg.state.mu.Unlock()
 	if swept != 1 {
 		t.Fatalf("swept %d keys, want the expired one", swept)

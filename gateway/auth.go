@@ -21,13 +21,10 @@ import (
 // Realm names, as Elasticsearch names its built-in realms.
 const (
 	realmNative = "default_native" // accounts, verified by password
-	// realmLockout names the refusal of a locked user in an outcome's
-	// realms: not a realm, the check before them.
-	realmLockout = "_lockout"
-	realmFile    = "default_file" // the users file
-	realmLDAP    = "ldap1"        // the LDAP directory, as Elasticsearch's docs name an ldap realm
-	realmToken   = "_token"       // login tokens
-	realmAPIKey  = "_es_api_key"  // API keys, as Elasticsearch names the realm
+	realmFile   = "default_file"   // the users file
+	realmLDAP   = "ldap1"          // the LDAP directory, as Elasticsearch's docs name an ldap realm
+	realmToken  = "_token"         // login tokens
+	realmAPIKey = "_es_api_key"    // API keys, as Elasticsearch names the realm
 	// realmAnonymous is Elasticsearch's realm of the anonymous user.
 	realmAnonymous = "__anonymous"
 )
@@ -109,6 +106,10 @@ type authFailure struct {
 	additional string
 	principal  string // the user name claimed, if any
 	realms     []events.RealmAttempt
+	// accountUID and accountEpoch: the native account a wrong password
+	// was tried on (noteWrongPassword).
+	accountUID   string
+	accountEpoch uint64
 }
 
 // recordFailure records a refused authentication as Elasticsearch's audit
@@ -128,6 +129,7 @@ func (f *authFailure) outcome(r *request) events.AuthOutcome {
 	return events.AuthOutcome{
 		Action: events.ActionAuthenticationFailed, Outcome: "failure", Reason: f.reason,
 		Principal: f.principal, Realms: f.realms, Status: fasthttp.StatusUnauthorized,
+		AccountUID: f.accountUID, AccountEpoch: f.accountEpoch,
 	}
 }
 
@@ -135,6 +137,7 @@ func (f *authFailure) outcome(r *request) events.AuthOutcome {
 const (
 	reasonUnknownUser   = "unknown user"
 	reasonWrongPassword = events.RealmReasonWrongPassword
+	reasonEmptyPassword = "empty password"
 	reasonBadHash       = "stored password hash is unusable"
 	reasonDisabled      = "user is disabled"
 	reasonBusy          = "too many password verifications in progress"
@@ -192,17 +195,27 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 
 // authenticateBasic verifies user and password against the account, from
 // the cache when this exact credential was verified before for the
-// account's current incarnation and password epoch.
+// account's current incarnation and password epoch. A user locked out
+// (Config.Lockouts) is refused after the realms have answered, whatever
+// they answered, so that neither the answer nor its delay tells a lock from
+// a wrong password; the outcome tells the operator.
 func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *request, user, pass string) (*principal, *authFailure) {
-	if attempt, locked := g.lockedOut(ctx, now, user, pass); locked {
-		return nil, &authFailure{
-			busy:      attempt.Reason == reasonBusy,
-			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
-			principal: user,
-			realms:    []events.RealmAttempt{attempt},
+	p, fail := g.realmChain(ctx, now, r, user, pass)
+	if attempt, locked := g.lockedOut(now, user); locked {
+		if fail == nil {
+			fail = basicFailure(r, user)
 		}
+		fail.realms = append(fail.realms, attempt)
+		return nil, fail
 	}
+	return p, fail
+}
+
+// realmChain tries the password realms in order: the first that
+// authenticates user wins.
+func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, user, pass string) (*principal, *authFailure) {
 	var attempts []events.RealmAttempt
+	var wrong *projector.Account // the native account a wrong password was tried on
 	for _, realm := range g.cfg.RealmOrder {
 		switch realm {
 		case RealmNative:
@@ -210,6 +223,9 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 			if acc != nil {
 				r.basic = principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}
 				return &r.basic, nil
+			}
+			if reason == reasonWrongPassword {
+				wrong, _ = g.cfg.Projection.Model().Account(user)
 			}
 			attempts = append(attempts, events.RealmAttempt{Realm: realmNative, Type: "native", Reason: reason})
 		case RealmFile:
@@ -232,24 +248,28 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 			attempts = append(attempts, events.RealmAttempt{Realm: realmLDAP, Type: "ldap", Reason: reason})
 		}
 	}
-	busy := false
+	fail := basicFailure(r, user)
+	fail.realms = attempts
 	for _, a := range attempts {
-		busy = busy || a.Reason == reasonBusy
+		fail.busy = fail.busy || a.Reason == reasonBusy
 	}
-	return nil, &authFailure{
-		busy:      busy,
-		reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
-		principal: user,
-		realms:    attempts,
+	if wrong != nil {
+		fail.accountUID, fail.accountEpoch = wrong.UID, wrong.Epoch
 	}
+	return nil, fail
+}
+
+// basicFailure is the refusal of user's password.
+func basicFailure(r *request, user string) *authFailure {
+	return &authFailure{reason: "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]", principal: user}
 }
 
 // lockedOut tells whether user is locked out by repeated wrong passwords
-// (Config.Lockouts), and then the realm attempt the outcome records. A
-// locked user is refused whatever the password, after the time of a
-// verification, so that neither the answer nor its delay tells a lock from
-// a wrong password; the outcome tells the operator.
-func (g *Gateway) lockedOut(ctx context.Context, now time.Time, user, pass string) (events.RealmAttempt, bool) {
+// (Config.Lockouts), and then the attempt the outcome records. A lock
+// holds for the account incarnation and password epoch it was set for (a
+// user of another realm has none): a new password, or a new account of the
+// name, is not locked by the old one's failures.
+func (g *Gateway) lockedOut(now time.Time, user string) (events.RealmAttempt, bool) {
 	if g.cfg.Lockouts == nil {
 		return events.RealmAttempt{}, false
 	}
@@ -257,19 +277,16 @@ func (g *Gateway) lockedOut(ctx context.Context, now time.Time, user, pass strin
 	if !ok {
 		return events.RealmAttempt{}, false
 	}
+	var uid string
 	var epoch uint64
 	if acc, known := g.cfg.Projection.Model().Account(user); known {
-		epoch = acc.Epoch
+		uid, epoch = acc.UID, acc.Epoch
 	}
-	if !l.Holds(epoch) {
+	if !l.Holds(uid, epoch) {
 		return events.RealmAttempt{}, false
 	}
-	attempt := events.RealmAttempt{Realm: realmLockout, Type: realmLockout,
-		Reason: "account locked until " + l.Until.UTC().Format(time.RFC3339)}
-	if errors.Is(g.slowHash(ctx, dummyHash, pass), errBusy) {
-		attempt.Reason = reasonBusy
-	}
-	return attempt, true
+	return events.RealmAttempt{Realm: events.RealmLockout, Type: events.RealmLockout,
+		Reason: "account locked until " + l.Until.UTC().Format(time.RFC3339)}, true
 }
 
 // checkFile verifies user and pass against the file realm, from the Basic
@@ -310,6 +327,12 @@ func (g *Gateway) checkLDAP(ctx context.Context, now time.Time, user, pass strin
 	uid, version := "ldap:"+user, lr.Version()
 	if roles, ok := lr.Roles(user); ok && g.basic.valid(key, uid, version, now) {
 		return roles, ""
+	}
+	if pass == "" {
+		// Refused without asking the directory (an empty password is an
+		// unauthenticated bind): it tells nothing of the user, so it is not
+		// a wrong password a lockout counts.
+		return nil, reasonEmptyPassword
 	}
 	roles, err := lr.Authenticate(ctx, user, pass)
 	switch {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/lockout"
 )
 
@@ -38,11 +39,18 @@ func TestLockout(t *testing.T) {
 		t.Fatalf("reader before any lock: %d", code)
 	}
 	_, wrongAnswer := status(basic("reader", "nope"))
+	// The wrong password's outcome names the account tried: what the
+	// lockout counts and locks.
+	acc, _ := tg.state.model.Account("reader")
+	if o := tg.out.last(); o.AccountUID != acc.UID || o.AccountEpoch != acc.Epoch || o.AccountUID == "" {
+		t.Fatalf("wrong password outcome %+v, want account %s at epoch %d", o, acc.UID, acc.Epoch)
+	}
 	lock := func() {
 		t.Helper()
 		acc, _ := tg.state.model.Account("reader")
-		tr.Fail("reader", acc.Epoch, now())
-		if _, ok := tr.Fail("reader", acc.Epoch, now()); !ok {
+		f := lockout.Failure{User: "reader", AccountUID: acc.UID, AccountEpoch: acc.Epoch, At: now()}
+		tr.Fail(f)
+		if _, ok := tr.Fail(f); !ok {
 			t.Fatal("no lock")
 		}
 	}
@@ -52,14 +60,20 @@ func TestLockout(t *testing.T) {
 		t.Fatalf("locked reader with the right password: %d %s, want the wrong password's %s", code, answer, wrongAnswer)
 	}
 	o := tg.out.last()
-	if o.Principal != "reader" || len(o.Realms) != 1 || o.Realms[0].Realm != "_lockout" ||
+	if o.Principal != "reader" || len(o.Realms) != 1 || o.Realms[0].Realm != events.RealmLockout ||
 		!strings.HasPrefix(o.Realms[0].Reason, "account locked until "+now().Add(10*time.Minute).UTC().Format("2006-01-02T15:04")) {
 		t.Fatalf("outcome %+v", o)
+	}
+	// A wrong password while locked: the realm's refusal and the lock; the
+	// lockout does not count it.
+	status(basic("reader", "nope"))
+	if o := tg.out.last(); len(o.Realms) != 2 || o.Realms[0].Reason != "invalid password" || o.Realms[1].Realm != events.RealmLockout {
+		t.Fatalf("wrong password while locked: %+v", o)
 	}
 	if code, _, raw := apiKeyCall(t, "POST", tg.url+"/login", "", `{"username":"reader","password":"reader-pw"}`); code != http.StatusUnauthorized {
 		t.Fatalf("login of the locked reader: %d %s", code, raw)
 	}
-	if o := tg.out.last(); len(o.Realms) != 1 || o.Realms[0].Realm != "_lockout" {
+	if o := tg.out.last(); len(o.Realms) != 1 || o.Realms[0].Realm != events.RealmLockout {
 		t.Fatalf("login outcome %+v", o)
 	}
 	if code, _ := status(admin); code != 200 {
@@ -82,5 +96,41 @@ func TestLockout(t *testing.T) {
 	clock.Add(int64(10 * time.Minute))
 	if code, raw := status(reader); code != 200 {
 		t.Fatalf("after the lock's end: %d %s", code, raw)
+	}
+}
+
+// TestLockoutAfterTheRealms: a locked user is refused only after every
+// realm has answered, as for a wrong password, so that the time of the
+// answer does not tell a lock (which only names a realm knows get) from a
+// wrong password or an unknown name. An LDAP user's lock holds whatever
+// the case of the name: the directory binds "Lena" as "lena".
+func TestLockoutAfterTheRealms(t *testing.T) {
+	rc := &recorder{}
+	up := httptest.NewServer(http.HandlerFunc(rc.handler))
+	defer up.Close()
+	tr, err := lockout.New(lockout.Config{Threshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := &fakeLDAP{}
+	tg := newTestGateway(t, up.URL, func(c *Config) {
+		c.LDAPRealm, c.RealmOrder, c.Lockouts = dir, []string{RealmNative, RealmLDAP}, tr
+	})
+	calls := func() int { dir.mu.Lock(); defer dir.mu.Unlock(); return dir.calls }
+	tr.Fail(lockout.Failure{User: "lena", At: time.Now()})
+	for _, user := range []string{"lena", "Lena", "LENA"} {
+		before := calls()
+		if code, _, raw := apiKeyCall(t, "GET", tg.url+"/data/_search", basic(user, "lena-pw"), ""); code != http.StatusUnauthorized {
+			t.Fatalf("locked %s with the right password: %d %s", user, code, raw)
+		}
+		if calls() != before+1 {
+			t.Fatalf("%s: the directory was asked %d times, want once, as for any password", user, calls()-before)
+		}
+	}
+	// An empty password never asks the directory, and is no wrong password
+	// a lockout counts.
+	apiKeyCall(t, "GET", tg.url+"/data/_search", basic("mo", ""), "")
+	if o := tg.out.last(); o.Realms[len(o.Realms)-1].Reason != "empty password" {
+		t.Fatalf("empty password: %+v", o)
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/secret"
-	"github.com/portcullis/portcullis/projector"
 )
 
 type loginRequest struct {
@@ -32,23 +31,23 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 		return
 	}
 	user := *req.Username
-	attempt, locked := g.lockedOut(ctx, now, user, *req.Password)
-	var acc *projector.Account
-	if !locked {
-		var reason string
-		acc, reason = g.verifyPassword(ctx, now, user, *req.Password)
-		attempt = events.RealmAttempt{Realm: realmNative, Type: "native", Reason: reason}
-	}
-	if attempt.Reason == reasonBusy {
+	acc, reason := g.verifyPassword(ctx, now, user, *req.Password)
+	if reason == reasonBusy {
 		writeError(ctx, errOverloaded)
 		return
 	}
+	fail := basicFailure(r, user)
 	if acc == nil {
-		fail := &authFailure{
-			reason:    "unable to authenticate user [" + user + "] for REST request [" + r.uri() + "]",
-			principal: user,
-			realms:    []events.RealmAttempt{attempt},
+		fail.realms = []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}}
+		if tried, ok := g.cfg.Projection.Model().Account(user); ok && reason == reasonWrongPassword {
+			fail.accountUID, fail.accountEpoch = tried.UID, tried.Epoch
 		}
+	}
+	// Checked after the password, as for Basic credentials (authenticateBasic).
+	if attempt, locked := g.lockedOut(now, user); locked {
+		fail.realms, acc = append(fail.realms, attempt), nil
+	}
+	if acc == nil {
 		g.recordFailure(ctx, now, r, fail)
 		writeUnauthorized(ctx, fail.reason)
 		return

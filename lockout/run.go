@@ -15,16 +15,16 @@ import (
 // sweepEvery bounds how long an ended lock or an old failure is kept.
 const sweepEvery = time.Minute
 
+// maxAhead is how far ahead of this replica's clock a failure's time may
+// be (clocks of replicas differ a little): a failure dated later is not
+// counted.
+const maxAhead = time.Minute
+
 // Retrying to follow the stream: the first wait, and the longest.
 var (
 	retryFirst = time.Second
 	retryMax   = 30 * time.Second
 )
-
-// Epochs gives the password epoch of an account, 0 for a user name that
-// is not an account of the native realm (file and LDAP users have no
-// epoch: only the end of the lock lifts theirs).
-type Epochs func(user string) uint64
 
 // Run folds the authentication_failed outcomes of the AUTH stream into t
 // until ctx ends: first those of the last Window+Duration (all a lock in
@@ -32,7 +32,7 @@ type Epochs func(user string) uint64
 // When the stream cannot be read (NATS unreachable, no permission, the
 // consumer gone) it logs why and tries again, with a growing pause, from
 // the message after the last one folded, so that no failure counts twice.
-func (t *Tracker) Run(ctx context.Context, js jetstream.JetStream, epochs Epochs, log *slog.Logger) {
+func (t *Tracker) Run(ctx context.Context, js jetstream.JetStream, log *slog.Logger) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -43,12 +43,18 @@ func (t *Tracker) Run(ctx context.Context, js jetstream.JetStream, epochs Epochs
 			return // not a stream message
 		}
 		for raw := range events.SplitEvents(m.Data()) {
-			user, at, ok := WrongPassword(raw)
+			f, ok := ParseFailure(raw)
 			if !ok {
 				continue
 			}
-			if l, locked := t.Fail(user, epochs(user), at); locked {
-				log.WarnContext(ctx, "account_locked", "user", user, "until", l.Until, "failures", t.cfg.Threshold, "window", t.cfg.Window)
+			if f.At.After(time.Now().Add(maxAhead)) {
+				// A clock far ahead, or a forged event: it would lock for
+				// as long as it is ahead.
+				log.WarnContext(ctx, "lockout_failure_ignored", "user", f.User, "at", f.At, "why", "dated in the future")
+				continue
+			}
+			if l, locked := t.Fail(f); locked {
+				log.WarnContext(ctx, "account_locked", "user", f.User, "until", l.Until, "failures", t.cfg.Threshold, "window", t.cfg.Window)
 			}
 		}
 		last.Store(meta.Sequence.Stream)
@@ -125,28 +131,31 @@ func (t *Tracker) follow(ctx context.Context, js jetstream.JetStream, last uint6
 	return cc, nil
 }
 
-// WrongPassword reads an encoded authentication_failed event: the user
-// name it names and its time, when one of its realms refused a wrong
-// password for a known user (events.RealmReasonWrongPassword). Unknown
-// users, malformed credentials, a busy or unavailable realm and a refusal
-// of a locked account do not count. raw is untrusted (whoever may publish
-// on the AUTH stream wrote it): anything else gives ok false.
-func WrongPassword(raw []byte) (user string, at time.Time, ok bool) {
+// ParseFailure reads an encoded authentication_failed event: the wrong
+// password it tells of, when one of its realms refused a wrong password for
+// a user it knows (events.RealmReasonWrongPassword). Unknown users,
+// malformed credentials, a busy or unavailable realm and the refusal of a
+// locked user (events.RealmLockout) do not count. raw is untrusted
+// (whoever may publish on the AUTH stream wrote it): anything else gives ok
+// false.
+func ParseFailure(raw []byte) (Failure, bool) {
 	ev, err := events.Decode(raw)
 	if err != nil || ev.Type != events.AuthType(events.ActionAuthenticationFailed) || ev.Time.IsZero() {
-		return "", time.Time{}, false
+		return Failure{}, false
 	}
-	var o struct {
-		Principal string                `json:"principal"`
-		Realms    []events.RealmAttempt `json:"realms"`
-	}
+	var o events.AuthOutcome
 	if err := ev.DecodeData(&o); err != nil || o.Principal == "" {
-		return "", time.Time{}, false
+		return Failure{}, false
 	}
+	wrong := false
 	for _, r := range o.Realms {
-		if r.Reason == events.RealmReasonWrongPassword {
-			return o.Principal, ev.Time, true
+		if r.Realm == events.RealmLockout {
+			return Failure{}, false
 		}
+		wrong = wrong || r.Reason == events.RealmReasonWrongPassword
 	}
-	return "", time.Time{}, false
+	if !wrong {
+		return Failure{}, false
+	}
+	return Failure{User: o.Principal, AccountUID: o.AccountUID, AccountEpoch: o.AccountEpoch, At: ev.Time}, true
 }

@@ -35,47 +35,49 @@ func wrong(user string) events.AuthOutcome {
 	}}
 }
 
-func TestWrongPassword(t *testing.T) {
+func TestParseFailure(t *testing.T) {
 	at := t0.Add(1500 * time.Millisecond)
+	native := events.AuthOutcome{Principal: "alice", AccountUID: "uid-a", AccountEpoch: 3, Realms: []events.RealmAttempt{
+		{Realm: "default_native", Type: "native", Reason: events.RealmReasonWrongPassword}}}
 	tests := []struct {
 		name string
 		raw  []byte
-		want bool
+		want Failure
+		ok   bool
 	}{
-		{"a wrong password in one realm", encodeOutcome(t, events.ActionAuthenticationFailed, at, wrong("alice")), true},
+		{"a wrong password in the file realm", encodeOutcome(t, events.ActionAuthenticationFailed, at, wrong("alice")), Failure{User: "alice", At: at}, true},
+		{"a wrong password of a native account", encodeOutcome(t, events.ActionAuthenticationFailed, at, native),
+			Failure{User: "alice", AccountUID: "uid-a", AccountEpoch: 3, At: at}, true},
 		{"unknown user only", encodeOutcome(t, events.ActionAuthenticationFailed, at, events.AuthOutcome{Principal: "alice",
-			Realms: []events.RealmAttempt{{Realm: "default_native", Reason: "unknown user"}}}), false},
-		{"a refusal of a locked account", encodeOutcome(t, events.ActionAuthenticationFailed, at, events.AuthOutcome{Principal: "alice",
-			Realms: []events.RealmAttempt{{Realm: "_lockout", Reason: "account locked until 2026-12-06T08:15:00Z"}}}), false},
-		{"no principal", encodeOutcome(t, events.ActionAuthenticationFailed, at, wrong("")), false},
-		{"another action", encodeOutcome(t, events.ActionAccessDenied, at, wrong("alice")), false},
-		{"not JSON", []byte("{"), false},
-		{"data not an outcome", []byte(`{"specversion":"1.0","id":"x","source":"s","type":"portcullis.auth.authentication_failed.v1","time":"2026-12-06T08:00:01.5Z","data":[1]}`), false},
-		{"no time", bytes.Replace(encodeOutcome(t, events.ActionAuthenticationFailed, at, wrong("alice")), []byte(`"time":"2026-12-06T08:00:01.5Z"`), []byte(`"time":"0001-01-01T00:00:00Z"`), 1), false},
+			Realms: []events.RealmAttempt{{Realm: "default_native", Reason: "unknown user"}}}), Failure{}, false},
+		{"a refusal of a locked user", encodeOutcome(t, events.ActionAuthenticationFailed, at, events.AuthOutcome{Principal: "alice",
+			Realms: []events.RealmAttempt{{Realm: "default_native", Reason: events.RealmReasonWrongPassword}, {Realm: events.RealmLockout, Reason: "account locked until 2026-12-06T08:15:00Z"}}}), Failure{}, false},
+		{"no principal", encodeOutcome(t, events.ActionAuthenticationFailed, at, wrong("")), Failure{}, false},
+		{"another action", encodeOutcome(t, events.ActionAccessDenied, at, wrong("alice")), Failure{}, false},
+		{"not JSON", []byte("{"), Failure{}, false},
+		{"data not an outcome", []byte(`{"specversion":"1.0","id":"x","source":"s","type":"portcullis.auth.authentication_failed.v1","time":"2026-12-06T08:00:01.5Z","data":[1]}`), Failure{}, false},
+		{"no time", bytes.Replace(encodeOutcome(t, events.ActionAuthenticationFailed, at, wrong("alice")), []byte(`"time":"2026-12-06T08:00:01.5Z"`), []byte(`"time":"0001-01-01T00:00:00Z"`), 1), Failure{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			user, got, ok := WrongPassword(tt.raw)
-			if ok != tt.want {
-				t.Fatalf("ok = %v, want %v (%s)", ok, tt.want, tt.raw)
-			}
-			if ok && (user != "alice" || !got.Equal(at)) {
-				t.Errorf("user %q at %s, want alice at %s", user, got, at)
+			got, ok := ParseFailure(tt.raw)
+			if ok != tt.ok || ok && (got.User != tt.want.User || got.AccountUID != tt.want.AccountUID || got.AccountEpoch != tt.want.AccountEpoch || !got.At.Equal(tt.want.At)) {
+				t.Fatalf("ParseFailure = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
 			}
 		})
 	}
 }
 
-// FuzzWrongPassword: AUTH messages are untrusted input to the lockout;
-// WrongPassword never panics and names a user only with a time.
-func FuzzWrongPassword(f *testing.F) {
+// FuzzParseFailure: AUTH messages are untrusted input to the lockout;
+// ParseFailure never panics and names a user only with a time.
+func FuzzParseFailure(f *testing.F) {
 	f.Add(encodeOutcome(f, events.ActionAuthenticationFailed, t0, wrong("alice")))
 	f.Add([]byte(`{"type":"portcullis.auth.authentication_failed.v1","time":"2026-12-06T08:00:00Z","data":{"principal":"a","realms":[{"reason":"invalid password"}]}}`))
 	f.Add([]byte(`{"data":null}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		user, at, ok := WrongPassword(raw)
-		if ok && (user == "" || at.IsZero()) {
-			t.Fatalf("ok with user %q at %s", user, at)
+		got, ok := ParseFailure(raw)
+		if ok && (got.User == "" || got.At.IsZero()) {
+			t.Fatalf("ok with %+v", got)
 		}
 	})
 }
@@ -101,18 +103,12 @@ func TestRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	epochs := func(user string) uint64 {
-		if user == "alice" {
-			return 7
-		}
-		return 0
-	}
 	cfg := Config{Threshold: 3, Window: time.Minute, Duration: time.Hour}
 	follow := func() *Tracker {
 		tr := newTracker(t, cfg)
 		rctx, rcancel := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { tr.Run(rctx, js, epochs, slog.New(slog.DiscardHandler)); close(done) }()
+		go func() { tr.Run(rctx, js, slog.New(slog.DiscardHandler)); close(done) }()
 		t.Cleanup(func() {
 			rcancel()
 			<-done
@@ -121,33 +117,44 @@ func TestRun(t *testing.T) {
 	}
 	live := follow()
 	now := time.Now()
+	// alice is a native account: the outcomes name its incarnation and
+	// password epoch.
+	alice := events.AuthOutcome{Principal: "alice", AccountUID: "uid-a", AccountEpoch: 7,
+		Realms: []events.RealmAttempt{{Realm: "default_native", Type: "native", Reason: events.RealmReasonWrongPassword}}}
 	// Two wrong passwords on one replica, packed in one message; another
-	// kind of failure in between; the third on another replica.
+	// kind of failure in between; the third on another replica. bob's
+	// three are dated an hour ahead: a clock far off, or forged.
 	unknown := events.AuthOutcome{Principal: "alice", Realms: []events.RealmAttempt{{Realm: "default_native", Reason: "unknown user"}}}
-	publish(encodeOutcome(t, events.ActionAuthenticationFailed, now, wrong("alice")),
+	publish(encodeOutcome(t, events.ActionAuthenticationFailed, now, alice),
 		encodeOutcome(t, events.ActionAuthenticationFailed, now, unknown),
-		encodeOutcome(t, events.ActionAuthenticationFailed, now.Add(time.Second), wrong("alice")))
+		encodeOutcome(t, events.ActionAuthenticationFailed, now.Add(time.Second), alice))
+	for i := range 3 {
+		publish(encodeOutcome(t, events.ActionAuthenticationFailed, now.Add(time.Hour+time.Duration(i)), wrong("bob")))
+	}
 	time.Sleep(50 * time.Millisecond)
 	if _, ok := live.Locked("alice", time.Now()); ok {
 		t.Fatal("locked after two wrong passwords")
 	}
-	publish(encodeOutcome(t, events.ActionAuthenticationFailed, now.Add(2*time.Second), wrong("alice")))
-	waitLocked(t, live, "alice", 7)
+	publish(encodeOutcome(t, events.ActionAuthenticationFailed, now.Add(2*time.Second), alice))
+	waitLocked(t, live, "alice", "uid-a", 7)
+	if _, ok := live.Locked("bob", now.Add(time.Hour+time.Second)); ok {
+		t.Error("failures dated an hour ahead locked bob")
+	}
 	if l, _ := live.Locked("alice", time.Now()); !l.Until.Equal(now.Add(2 * time.Second).Add(time.Hour).Truncate(time.Millisecond)) {
 		t.Errorf("lock until %s, want an hour after the third failure", l.Until)
 	}
-	if l, _ := live.Locked("alice", time.Now()); !l.Holds(7) || l.Holds(8) {
+	if l, _ := live.Locked("alice", time.Now()); !l.Holds("uid-a", 7) || l.Holds("uid-a", 8) {
 		t.Errorf("lock %+v: taken at epoch 7, lifted by a password change", l)
 	}
 	// A replica that starts now reads the recent failures and agrees.
-	waitLocked(t, follow(), "alice", 7)
+	waitLocked(t, follow(), "alice", "uid-a", 7)
 }
 
-func waitLocked(t *testing.T, tr *Tracker, user string, epoch uint64) {
+func waitLocked(t *testing.T, tr *Tracker, user, uid string, epoch uint64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if l, ok := tr.Locked(user, time.Now()); ok && l.Holds(epoch) {
+		if l, ok := tr.Locked(user, time.Now()); ok && l.Holds(uid, epoch) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -171,7 +178,7 @@ func TestRunRetries(t *testing.T) {
 	rctx, rcancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		tr.Run(rctx, js, func(string) uint64 { return 0 }, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		tr.Run(rctx, js, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		close(done)
 	}()
 	defer func() { rcancel(); <-done }()
@@ -191,7 +198,7 @@ func TestRunRetries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitLocked(t, tr, "alice", 0)
+	waitLocked(t, tr, "alice", "", 0)
 }
 
 // lines counts what is logged to it.

@@ -1,9 +1,10 @@
 // Package lockout locks an account after repeated failed password
 // authentications: the lockout projector of DESIGN.md. Every gateway
 // replica reads the authentication_failed outcomes of the AUTH stream
-// (Run), folds the wrong passwords of each user name into a Tracker, and
-// refuses password authentication of a locked user (Locked) until the lock
-// ends or the account's password changes.
+// (Run) and folds the wrong passwords of each user name into a Tracker;
+// the gateway refuses password authentication of a user whose lock
+// (Locked) Holds for the account its name names, until the lock ends or the
+// account's password changes.
 //
 // The locks are a function of the AUTH stream alone (each failure counts
 // at the time its event carries), so every replica, and a replica that
@@ -19,7 +20,10 @@ package lockout
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,11 +47,11 @@ type Config struct {
 	// Duration is how long a lock lasts, from the failure that set it.
 	// Default 15m.
 	Duration time.Duration
-	// MaxTracked bounds how many user names with recent failures are
-	// followed (an LDAP realm that binds by DN template cannot tell an
-	// unknown user from a wrong password, so failures may name anything).
-	// Failures of further names are not counted until older ones leave the
-	// window. Default 65536.
+	// MaxTracked bounds how many user names are followed, locked or with
+	// recent failures (an LDAP realm that binds by DN template cannot tell
+	// an unknown user from a wrong password, so failures may name
+	// anything). Failures of further names are not counted until older ones
+	// leave the window or their lock ends. Default 65536.
 	MaxTracked int
 }
 
@@ -86,36 +90,60 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Lock is a user's lock: it holds until Until while the account's
-// password epoch is Epoch (a password change lifts it).
+// Lock is a user's lock: it holds from At (the failure that set it) until
+// Until for the account it was set on: the native account incarnation UID
+// at password epoch Epoch, or, both empty, a user of another realm. A new
+// password or a new account of the name is not locked by the old one's
+// failures.
 type Lock struct {
-	Until time.Time
-	Epoch uint64
+	At, Until time.Time
+	UID       string
+	Epoch     uint64
 }
 
-// Holds tells whether l holds for an account at password epoch epoch.
-func (l Lock) Holds(epoch uint64) bool { return l.Epoch == epoch }
+// Holds tells whether l holds for the account the user name now names
+// (uid and epoch of its native account, or empty).
+func (l Lock) Holds(uid string, epoch uint64) bool { return l.UID == uid && l.Epoch == epoch }
+
+// Failure is one wrong password, as an authentication_failed outcome on
+// the AUTH stream tells it (ParseFailure).
+type Failure struct {
+	User string
+	// AccountUID and AccountEpoch name the native account tried, empty
+	// for a user of another realm.
+	AccountUID   string
+	AccountEpoch uint64
+	At           time.Time
+}
+
+const shards = 64
 
 // Tracker holds the recent failures of each user name and the locks they
 // set. Fail and Sweep are its writer (one goroutine: Run); Locked is read
-// on every password authentication and takes no lock.
+// on every password authentication and takes no lock. User names are
+// compared without case: an LDAP directory binds "Lena" as "lena", so the
+// two must share their count and their lock.
 type Tracker struct {
-	cfg Config
+	cfg  Config
+	seed maphash.Seed
 
 	mu       sync.Mutex // the writer's; Locked never takes it
-	failures map[string]*ring
+	failures map[string]*history
 	full     bool // MaxTracked was reached since the last sweep
 
-	// locks is replaced, never modified: readers load it without a lock.
-	// It is nil while no user is locked, the usual case.
-	locks atomic.Pointer[map[string]Lock]
+	// locks, split in shards so that setting one copies 1/64 of them:
+	// each shard's map is replaced, never modified, and read without a
+	// lock. nLocks counts them all; while it is 0, the usual case, Locked
+	// returns after one atomic load.
+	locks  [shards]atomic.Pointer[map[string]Lock]
+	nLocks atomic.Int64
 }
 
-// ring holds the times of a user's last Threshold failures, oldest first
-// once full.
-type ring struct {
-	at   []time.Time
-	next int
+// history is a user name's recent failures, of one account (identity).
+type history struct {
+	uid   string
+	epoch uint64
+	at    []time.Time // ascending, at most Threshold, within Window of the last
 }
 
 // New returns a Tracker, or ErrInvalidConfig.
@@ -124,76 +152,104 @@ func New(cfg Config) (*Tracker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Tracker{cfg: cfg, failures: make(map[string]*ring)}, nil
+	return &Tracker{cfg: cfg, seed: maphash.MakeSeed(), failures: make(map[string]*history)}, nil
 }
 
 // Config returns the configuration in force, defaults filled in.
 func (t *Tracker) Config() Config { return t.cfg }
 
+func (t *Tracker) shard(key string) *atomic.Pointer[map[string]Lock] {
+	return &t.locks[maphash.String(t.seed, key)%shards]
+}
+
 // Locked returns the lock of user that has not ended at now, if any; the
-// caller checks that it Holds for the account's password epoch (looked up
-// only then: while nobody is locked, Locked is one atomic load).
+// caller checks that it Holds for the account the name now names (looked
+// up only then).
 func (t *Tracker) Locked(user string, now time.Time) (Lock, bool) {
-	m := t.locks.Load()
+	if t.nLocks.Load() == 0 {
+		return Lock{}, false
+	}
+	return t.lockOf(strings.ToLower(user), now)
+}
+
+func (t *Tracker) lockOf(key string, now time.Time) (Lock, bool) {
+	m := t.shard(key).Load()
 	if m == nil {
 		return Lock{}, false
 	}
-	l, ok := (*m)[user]
+	l, ok := (*m)[key]
 	if !ok || !now.Before(l.Until) {
 		return Lock{}, false
 	}
 	return l, true
 }
 
-// Fail counts a wrong password of user at time at, the account then being
-// at password epoch epoch. It returns the lock this failure sets, if it is
-// the Threshold-th within Window; a failure while the user is locked (at
-// the same epoch) counts for nothing: the lock already holds.
-func (t *Tracker) Fail(user string, epoch uint64, at time.Time) (Lock, bool) {
+// Fail folds a wrong password into the user's count and returns the lock
+// it sets, if it is the Threshold-th within Window. It depends on the
+// failures folded before it, not on the clock, so replicas folding the same
+// stream agree: failures count by their own times, in any order of
+// arrival (one published late from a spool counts where it belongs); one
+// while its account is locked, or older than the lock, counts for nothing;
+// a failure of another account (a new password, a new account of the
+// name) starts the count afresh.
+func (t *Tracker) Fail(f Failure) (Lock, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if l, locked := t.Locked(user, at); locked && l.Holds(epoch) {
+	key := strings.ToLower(f.User)
+	if l, ok := t.lockOf(key, f.At); ok && l.Holds(f.AccountUID, f.AccountEpoch) || ok && f.At.Before(l.At) {
 		return Lock{}, false
 	}
-	r := t.failures[user]
-	if r == nil {
-		if len(t.failures) >= t.cfg.MaxTracked {
+	h := t.failures[key]
+	if h == nil {
+		if len(t.failures)+int(t.nLocks.Load()) >= t.cfg.MaxTracked {
 			t.full = true
 			return Lock{}, false
 		}
-		r = &ring{at: make([]time.Time, 0, t.cfg.Threshold)}
-		t.failures[user] = r
+		h = &history{uid: f.AccountUID, epoch: f.AccountEpoch, at: make([]time.Time, 0, t.cfg.Threshold)}
+		t.failures[key] = h
 	}
-	oldest := r.add(at, t.cfg.Threshold)
-	if len(r.at) < t.cfg.Threshold || at.Sub(oldest) > t.cfg.Window {
+	if h.uid != f.AccountUID || h.epoch != f.AccountEpoch {
+		h.uid, h.epoch, h.at = f.AccountUID, f.AccountEpoch, h.at[:0]
+	}
+	h.add(f.At, t.cfg.Threshold, t.cfg.Window)
+	if len(h.at) < t.cfg.Threshold {
 		return Lock{}, false
 	}
-	l := Lock{Until: at.Add(t.cfg.Duration), Epoch: epoch}
-	delete(t.failures, user) // counting starts afresh after the lock
-	t.setLock(user, l)
+	last := h.at[len(h.at)-1]
+	l := Lock{At: last, Until: last.Add(t.cfg.Duration), UID: f.AccountUID, Epoch: f.AccountEpoch}
+	delete(t.failures, key) // counting starts afresh after the lock
+	t.setLock(key, l)
 	return l, true
 }
 
-// add records a failure at at and returns the oldest of the (up to n)
-// failures it keeps.
-func (r *ring) add(at time.Time, n int) time.Time {
-	if len(r.at) < n {
-		r.at = append(r.at, at)
-		return r.at[0]
+// add inserts at in order and keeps the last n failures within window of
+// the last one.
+func (h *history) add(at time.Time, n int, window time.Duration) {
+	i, _ := slices.BinarySearchFunc(h.at, at, time.Time.Compare)
+	h.at = slices.Insert(h.at, i, at)
+	from := h.at[len(h.at)-1].Add(-window)
+	drop := 0
+	for drop < len(h.at) && h.at[drop].Before(from) {
+		drop++
 	}
-	r.at[r.next] = at
-	r.next = (r.next + 1) % n
-	return r.at[r.next]
+	drop = max(drop, len(h.at)-n)
+	h.at = slices.Delete(h.at, 0, drop)
 }
 
-// setLock publishes a new lock map with user's lock. Writer only.
-func (t *Tracker) setLock(user string, l Lock) {
-	next := map[string]Lock{user: l}
-	if m := t.locks.Load(); m != nil {
+// setLock publishes key's lock: a new map for its shard. Writer only.
+func (t *Tracker) setLock(key string, l Lock) {
+	sh := t.shard(key)
+	next := map[string]Lock{key: l}
+	existed := false
+	if m := sh.Load(); m != nil {
+		_, existed = (*m)[key]
 		next = maps.Clone(*m)
-		next[user] = l
+		next[key] = l
 	}
-	t.locks.Store(&next)
+	sh.Store(&next)
+	if !existed {
+		t.nLocks.Add(1)
+	}
 }
 
 // Sweep drops the failures that left the window and the locks that ended
@@ -203,37 +259,34 @@ func (t *Tracker) setLock(user string, l Lock) {
 func (t *Tracker) Sweep(now time.Time) (locked int, overflowed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for user, r := range t.failures {
-		if newest(r.at).Add(t.cfg.Window).Before(now) {
-			delete(t.failures, user)
+	for key, h := range t.failures {
+		if h.at[len(h.at)-1].Add(t.cfg.Window).Before(now) {
+			delete(t.failures, key)
 		}
 	}
 	overflowed, t.full = t.full, false
-	m := t.locks.Load()
-	if m == nil {
-		return 0, overflowed
-	}
-	next := make(map[string]Lock, len(*m))
-	for user, l := range *m {
-		if now.Before(l.Until) {
-			next[user] = l
+	for i := range t.locks {
+		m := t.locks[i].Load()
+		if m == nil {
+			continue
+		}
+		next := make(map[string]Lock, len(*m))
+		for key, l := range *m {
+			if now.Before(l.Until) {
+				next[key] = l
+			}
+		}
+		if len(next) == len(*m) {
+			locked += len(next)
+			continue
+		}
+		t.nLocks.Add(int64(len(next) - len(*m)))
+		locked += len(next)
+		if len(next) == 0 {
+			t.locks[i].Store(nil)
+		} else {
+			t.locks[i].Store(&next)
 		}
 	}
-	switch {
-	case len(next) == 0:
-		t.locks.Store(nil)
-	case len(next) < len(*m):
-		t.locks.Store(&next)
-	}
-	return len(next), overflowed
-}
-
-func newest(at []time.Time) time.Time {
-	var n time.Time
-	for _, t := range at {
-		if t.After(n) {
-			n = t
-		}
-	}
-	return n
+	return locked, overflowed
 }

@@ -47,7 +47,7 @@ func TestFail(t *testing.T) {
 		name      string
 		failures  []failure
 		wantLocks []int // indexes of the failures that set a lock
-		// the lock of "u" at epoch 1 checked at t0+check
+		// the lock of "u" (account "uid-u" at checkEpoch) at t0+check
 		check      time.Duration
 		checkEpoch uint64
 		wantLocked bool
@@ -74,8 +74,22 @@ func TestFail(t *testing.T) {
 			wantLocks: []int{2, 5}, check: 20 * time.Minute, checkEpoch: 1, wantLocked: true},
 		{name: "after a password change, failures count again", failures: []failure{{"u", 1, 0}, {"u", 1, 1}, {"u", 1, 2}, {"u", 2, 3}, {"u", 2, 4}, {"u", 2, 5}},
 			wantLocks: []int{2, 5}, check: 6, checkEpoch: 2, wantLocked: true},
+		{name: "failures of the old password do not count for the new one", failures: []failure{{"u", 1, 0}, {"u", 1, 1}, {"u", 2, 2}, {"u", 2, 3}},
+			check: 4, checkEpoch: 2},
 		{name: "users are counted apart", failures: []failure{{"u", 1, 0}, {"v", 1, 1}, {"u", 1, 2}, {"v", 1, 3}},
 			check: 4, checkEpoch: 1},
+		{name: "names are counted without case", failures: []failure{{"u", 1, 0}, {"U", 1, 1}, {"u", 1, 2}},
+			wantLocks: []int{2}, check: 3, checkEpoch: 1, wantLocked: true},
+		// Failures published late (a spool, a clock behind) count by their
+		// own times, wherever they arrive.
+		{name: "late: one far behind does not complete a window", failures: []failure{{"u", 1, 0}, {"u", 1, -10 * time.Minute}, {"u", 1, time.Second}},
+			check: 2 * time.Second, checkEpoch: 1},
+		{name: "late: one inside the window completes it", failures: []failure{{"u", 1, 0}, {"u", 1, 20 * time.Second}, {"u", 1, 10 * time.Second}},
+			wantLocks: []int{2}, check: 21 * time.Second, checkEpoch: 1, wantLocked: true},
+		{name: "late: old ones neither lock nor clear a count", failures: []failure{{"u", 1, -time.Hour}, {"u", 1, -time.Hour + 1}, {"u", 1, -time.Hour + 2}, {"u", 1, 0}, {"u", 1, 10 * time.Second}, {"u", 1, 20 * time.Second}},
+			wantLocks: []int{2, 5}, check: 21 * time.Second, checkEpoch: 1, wantLocked: true},
+		{name: "late: one older than the lock counts for nothing", failures: []failure{{"u", 1, 0}, {"u", 1, 1}, {"u", 1, 2}, {"u", 1, -time.Second}},
+			wantLocks: []int{2}, check: 3, checkEpoch: 1, wantLocked: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,11 +97,13 @@ func TestFail(t *testing.T) {
 			var locks []int
 			for i, f := range tt.failures {
 				at := t0.Add(f.after)
-				l, ok := tr.Fail(f.user, f.epoch, at)
+				l, ok := tr.Fail(Failure{User: f.user, AccountUID: "uid-u", AccountEpoch: f.epoch, At: at})
 				if ok {
 					locks = append(locks, i)
-					if want := at.Add(cfg.Duration); !l.Until.Equal(want) || l.Epoch != f.epoch {
-						t.Errorf("failure %d: lock %+v, want until %s at epoch %d", i, l, want, f.epoch)
+					// From the latest failure of the window: this one, or a
+					// later one when this one arrived late.
+					if l.At.Before(at) || !l.Until.Equal(l.At.Add(cfg.Duration)) || !l.Holds("uid-u", f.epoch) {
+						t.Errorf("failure %d at %s: lock %+v, want %s long from it or later, at epoch %d", i, at, l, cfg.Duration, f.epoch)
 					}
 				}
 			}
@@ -95,20 +111,41 @@ func TestFail(t *testing.T) {
 				t.Errorf("locks set by failures %v, want %v", locks, tt.wantLocks)
 			}
 			l, got := tr.Locked("u", t0.Add(tt.check))
-			if got = got && l.Holds(tt.checkEpoch); got != tt.wantLocked {
+			if got = got && l.Holds("uid-u", tt.checkEpoch); got != tt.wantLocked {
 				t.Errorf("locked at +%s = %v, want %v", tt.check, got, tt.wantLocked)
 			}
 		})
 	}
 }
 
+// TestLockHoldsForItsAccount: a lock is the account's it was set on.
+func TestLockHoldsForItsAccount(t *testing.T) {
+	l := Lock{UID: "u1", Epoch: 2}
+	for _, c := range []struct {
+		uid   string
+		epoch uint64
+		want  bool
+	}{{"u1", 2, true}, {"u1", 3, false}, {"u2", 2, false}, {"", 0, false}} {
+		if got := l.Holds(c.uid, c.epoch); got != c.want {
+			t.Errorf("Holds(%q, %d) = %v", c.uid, c.epoch, got)
+		}
+	}
+	if !(Lock{}).Holds("", 0) {
+		t.Error("a lock of a user of another realm does not hold for it")
+	}
+}
+
+func fail(tr *Tracker, user string, at time.Time) (Lock, bool) {
+	return tr.Fail(Failure{User: user, At: at})
+}
+
 func TestSweep(t *testing.T) {
-	tr := newTracker(t, Config{Threshold: 2, Window: time.Minute, Duration: 5 * time.Minute, MaxTracked: 2})
-	tr.Fail("a", 0, t0)
-	tr.Fail("a", 0, t0.Add(time.Second)) // locked until t0+5m1s
-	tr.Fail("b", 0, t0)
-	tr.Fail("c", 0, t0)
-	tr.Fail("d", 0, t0) // a third name within the window: not counted
+	tr := newTracker(t, Config{Threshold: 2, Window: time.Minute, Duration: 5 * time.Minute, MaxTracked: 3})
+	fail(tr, "a", t0)
+	fail(tr, "a", t0.Add(time.Second)) // locked until t0+5m1s
+	fail(tr, "b", t0)
+	fail(tr, "c", t0)
+	fail(tr, "d", t0) // a fourth name (with a's lock) within the window: not counted
 	if n, over := tr.Sweep(t0.Add(time.Second)); n != 1 || !over {
 		t.Fatalf("sweep: %d locked, overflowed %v", n, over)
 	}
@@ -120,18 +157,31 @@ func TestSweep(t *testing.T) {
 	if len(tr.failures) != 0 {
 		t.Fatalf("failures kept past the window: %v", tr.failures)
 	}
-	tr.Fail("d", 0, t0.Add(2*time.Minute))
-	if _, ok := tr.Fail("d", 0, t0.Add(2*time.Minute+time.Second)); !ok {
+	fail(tr, "d", t0.Add(2*time.Minute))
+	if _, ok := fail(tr, "d", t0.Add(2*time.Minute+time.Second)); !ok {
 		t.Fatal("d not locked once room was made")
 	}
 	if n, _ := tr.Sweep(t0.Add(5*time.Minute + time.Second)); n != 1 {
 		t.Fatalf("%d locks after a's ended, want d's", n)
 	}
-	if _, ok := tr.Locked("a", t0.Add(time.Minute)); ok {
-		t.Fatal("a swept lock still answers") // the map no longer holds it, whatever the time
+	if _, ok := tr.lockOf("a", t0.Add(time.Minute)); ok {
+		t.Fatal("a's swept lock still answers") // the map no longer holds it, whatever the time
 	}
-	if n, _ := tr.Sweep(t0.Add(time.Hour)); n != 0 || tr.locks.Load() != nil {
-		t.Fatalf("%d locks after every one ended", n)
+	if n, _ := tr.Sweep(t0.Add(time.Hour)); n != 0 || tr.nLocks.Load() != 0 {
+		t.Fatalf("%d locks (%d counted) after every one ended", n, tr.nLocks.Load())
+	}
+}
+
+// TestLocksAreBounded: locks count against MaxTracked, so that failures of
+// ever new names (an LDAP realm that cannot tell an unknown user) cannot
+// grow them without end.
+func TestLocksAreBounded(t *testing.T) {
+	tr := newTracker(t, Config{Threshold: 1, MaxTracked: 10})
+	for i := range 1000 {
+		fail(tr, fmt.Sprint("user-", i), t0)
+	}
+	if n := tr.nLocks.Load(); n != 10 {
+		t.Fatalf("%d locks, want MaxTracked", n)
 	}
 }
 
@@ -139,9 +189,34 @@ func TestSweep(t *testing.T) {
 // authentication.
 func TestLockedWithoutLocksAllocatesNothing(t *testing.T) {
 	tr := newTracker(t, Config{Threshold: 2})
-	tr.Fail("a", 0, t0)
-	tr.Fail("a", 0, t0)
 	if n := testing.AllocsPerRun(100, func() { tr.Locked("b", t0) }); n != 0 {
-		t.Errorf("%v allocations", n)
+		t.Errorf("no lock: %v allocations", n)
 	}
+	fail(tr, "a", t0)
+	fail(tr, "a", t0)
+	if n := testing.AllocsPerRun(100, func() { tr.Locked("b", t0) }); n != 0 {
+		t.Errorf("another's lock: %v allocations", n)
+	}
+}
+
+// BenchmarkSetLocks: 20,000 users locked one after another (a flood of
+// wrong passwords for ever new names); each lock copies one shard's locks,
+// not all of them.
+func BenchmarkSetLocks(b *testing.B) {
+	names := make([]string, 20_000)
+	for i := range names {
+		names[i] = fmt.Sprint("user-", i)
+	}
+	for b.Loop() {
+		tr, err := New(Config{Threshold: 1, MaxTracked: len(names)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range names {
+			if _, ok := fail(tr, n, t0); !ok {
+				b.Fatal("not locked")
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(names)), "ns/lock")
 }

@@ -144,21 +144,24 @@ func TestAPIKeyRetired(t *testing.T) {
 		now  time.Time
 		keep time.Duration
 		want bool
+		skew time.Duration
 	}{
-		{"live key", &APIKey{ID: "k", Expiration: t0.Add(time.Hour)}, t0, week, false},
-		{"never expires", never, t0.Add(100 * week), week, false},
-		{"expired, within retention", exp, t0.Add(week - time.Nanosecond), week, false},
-		{"expired, retention reached", exp, t0.Add(week), week, true},
-		{"expired, no retention", exp, t0, 0, true},
-		{"expired just now, no retention", exp, t0.Add(-time.Nanosecond), 0, false},
-		{"invalidated, within retention", inv, t0.Add(week - time.Nanosecond), week, false},
-		{"invalidated, retention reached", inv, t0.Add(week), week, true},
-		{"invalidated before expiry: retention counts from the invalidation", invLater, t0.Add(week), week, true},
-		{"invalidated key that never expires", &APIKey{ID: "k", Invalidated: true, Invalidation: t0}, t0.Add(2 * week), week, true},
+		{"live key", &APIKey{ID: "k", Expiration: t0.Add(time.Hour)}, t0, week, false, 0},
+		{"never expires", never, t0.Add(100 * week), week, false, 0},
+		{"expired, within retention", exp, t0.Add(week - time.Nanosecond), week, false, 0},
+		{"expired, retention reached", exp, t0.Add(week), week, true, 0},
+		{"expired, no retention", exp, t0, 0, true, 0},
+		{"expired just now, no retention", exp, t0.Add(-time.Nanosecond), 0, false, 0},
+		{"invalidated, within retention", inv, t0.Add(week - time.Nanosecond), week, false, 0},
+		{"invalidated, retention reached", inv, t0.Add(week), week, true, 0},
+		{"invalidated before expiry: retention counts from the invalidation", invLater, t0.Add(week), week, true, 0},
+		{"invalidated key that never expires", &APIKey{ID: "k", Invalidated: true, Invalidation: t0}, t0.Add(2 * week), week, true, 0},
+		{"expired, retention reached, within the skew", exp, t0.Add(week), week, false, time.Minute},
+		{"invalidated: the skew does not count", inv, t0.Add(week), week, true, time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := apiKeyRetired(tt.k, tt.now, tt.keep); got != tt.want {
+			if got := apiKeyRetired(tt.k, tt.now, tt.keep, tt.skew); got != tt.want {
 				t.Errorf("apiKeyRetired = %v, want %v", got, tt.want)
 			}
 		})
@@ -178,10 +181,10 @@ func TestModelSweepAPIKeys(t *testing.T) {
 		f.mustState(apiKeySubject(id), newEvent(t, events.TypeAPIKeyCreated, id, p))
 	}
 
-	if n := m.SweepAPIKeys(t0.Add(time.Hour), 24*time.Hour); n != 0 {
+	if n := m.SweepAPIKeys(t0.Add(time.Hour), 24*time.Hour, 0); n != 0 {
 		t.Fatalf("swept %d keys within their retention", n)
 	}
-	if n := m.SweepAPIKeys(t0.Add(25*time.Hour), 24*time.Hour); n != 2 {
+	if n := m.SweepAPIKeys(t0.Add(25*time.Hour), 24*time.Hour, 0); n != 2 {
 		t.Fatalf("swept %d keys, want expired and invalidated", n)
 	}
 	var ids []string
@@ -209,5 +212,8 @@ func TestModelSweepAPIKeys(t *testing.T) {
 	}
 	if _, ok := m.APIKey("expired"); ok {
 		t.Error("invalidation brought a swept key back")
+	}
+	if seq := m.SubjectSeq(apiKeySubject("expired")); seq != 0 {
+		t.Errorf("invalidation of a swept key recorded its subject sequence %d again", seq)
 	}
 }

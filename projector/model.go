@@ -368,6 +368,9 @@ func (m *Model) apply(si int, seq uint64, subject string, r record, decErr error
 	// The data is written before the sequence is published: whoever sees
 	// Applied >= seq sees the event's effect.
 	defer m.applied[si].Store(seq)
+	// forget: the event is a swept API key's (see FoldAPIKey), whose
+	// subject sequence went with it and is not recorded again.
+	forget := false
 	if si == streamState && subject != "" {
 		// The subject's sequence is also published after the data: a
 		// command reads SubjectSeq first and the aggregate second, so if it
@@ -376,7 +379,11 @@ func (m *Model) apply(si int, seq uint64, subject string, r record, decErr error
 		// a stale aggregate (two concurrent creates would both succeed).
 		defer func() {
 			m.smu.Lock()
-			m.subjects[subject] = seq
+			if forget {
+				delete(m.subjects, subject)
+			} else {
+				m.subjects[subject] = seq
+			}
 			m.smu.Unlock()
 		}()
 	}
@@ -398,6 +405,9 @@ func (m *Model) apply(si int, seq uint64, subject string, r record, decErr error
 		change, err = m.applyRole(subject, r)
 	case si == streamState && r.kind.isAPIKey():
 		change, err = m.applyAPIKey(subject, r)
+		if id, kerr := stateKey(subject, events.AggregateAPIKey); kerr == nil && err == nil && m.apiKeys[id] == nil {
+			forget = true
+		}
 	case si == streamTokens && r.kind.isToken():
 		change, err = m.applyToken(seq, r)
 	case si == streamTokens && r.kind.isContext():
@@ -654,17 +664,17 @@ func (m *Model) sweepShard(i int, now time.Time) int {
 
 // SweepAPIKeys drops the API keys whose retention has passed at now and
 // returns how many it dropped: an invalidated key retention after its
-// invalidation, an expired one retention after its expiration (pass now
-// minus the allowed clock skew). This is Elasticsearch's
+// invalidation, an expired one retention after its expiration plus skew
+// (the allowed clock skew, while which a gateway still accepts it). This is Elasticsearch's
 // xpack.security.authc.api_key.delete.retention_period: until then the
 // get API key API still lists the key, afterwards it is gone, and
 // authentication with it fails as with an unknown key. The key's STATE
 // subject sequence goes with it: no command writes to a key it cannot
 // find. It is a write: call it from the writer.
-func (m *Model) SweepAPIKeys(now time.Time, retention time.Duration) int {
+func (m *Model) SweepAPIKeys(now time.Time, retention, skew time.Duration) int {
 	var gone []string
 	for id, k := range m.apiKeys { // the writer reads without the lock
-		if apiKeyRetired(k, now, retention) {
+		if apiKeyRetired(k, now, retention, skew) {
 			gone = append(gone, id)
 		}
 	}
@@ -685,13 +695,14 @@ func (m *Model) SweepAPIKeys(now time.Time, retention time.Duration) int {
 }
 
 // apiKeyRetired tells whether k's retention has passed at now: it was
-// invalidated, or it expired, at least retention before now.
-func apiKeyRetired(k *APIKey, now time.Time, retention time.Duration) bool {
+// invalidated at least retention before now, or it expired (with skew)
+// at least that long before.
+func apiKeyRetired(k *APIKey, now time.Time, retention, skew time.Duration) bool {
 	cutoff := now.Add(-retention)
 	switch {
 	case k.Invalidated && !k.Invalidation.After(cutoff):
 		return true
-	case !k.Expiration.IsZero() && !k.Expiration.After(cutoff):
+	case !k.Expiration.IsZero() && !k.Expiration.Add(skew).After(cutoff):
 		return true
 	}
 	return false

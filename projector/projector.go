@@ -644,7 +644,7 @@ func (p *Projector) sweep(ctx context.Context) {
 		runtime.Gosched()
 	}
 	p.applyMu.Lock()
-	keys := p.model.SweepAPIKeys(clock.Add(-p.cfg.APIKeyClockSkew), p.cfg.APIKeyRetention)
+	keys := p.model.SweepAPIKeys(clock, p.cfg.APIKeyRetention, p.cfg.APIKeyClockSkew)
 	if keys > 0 {
 		p.w.changes |= ChangeAPIKey
 		p.w.finish(ctx) // reports nothing before the projector is ready

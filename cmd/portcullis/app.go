@@ -64,7 +64,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, ge
 	}
 	a := &app{cfg: cfg, log: log, out: out, getenv: getenv}
 	var err error
-	if a.nats, err = connectNATS(ctx, cfg, log); err != nil {
+	if a.nats, err = connectNATS(ctx, cfg, log, out); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*app, error) {
@@ -298,7 +298,7 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	back.Go(func() error { a.engine.Watch(bg, a.cfg.Policy.WatchInterval); return nil })
 	if a.lockouts != nil {
-		back.Go(func() error { a.lockouts.Run(bg, a.js, a.passwordEpoch, a.log); return nil })
+		back.Go(func() error { a.lockouts.Run(bg, a.js, a.log); return nil })
 	}
 	auditCtx, auditCancel := context.WithCancel(bg)
 	auditDone := make(chan error, 1)
@@ -338,15 +338,6 @@ func (a *app) Run(ctx context.Context) error {
 }
 
 func (a *app) close() { a.closeOnce.Do(a.nats.Close) }
-
-// passwordEpoch is the lockout's view of an account: its password epoch,
-// 0 for a user of another realm.
-func (a *app) passwordEpoch(user string) uint64 {
-	if acc, ok := a.proj.Model().Account(user); ok {
-		return acc.Epoch
-	}
-	return 0
-}
 
 // bootstrap creates the superuser elastic on the first start of an empty
 // cluster, with PORTCULLIS_BOOTSTRAP_PASSWORD or a random password printed

@@ -37,6 +37,7 @@ func BenchmarkServeAllow(b *testing.B) {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Upstream = []string{"http://" + ln.Addr().String()}
 	cfg.DataDir = b.TempDir()
+	cfg.NATS.Listen = "" // in-process only, as in the tests
 	cfg.Audit.Disabled = true
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())

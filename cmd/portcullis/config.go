@@ -192,11 +192,11 @@ type AuditConfig struct {
 type NATSConfig struct {
 	// URL of an external NATS cluster; empty runs the embedded server. Env PORTCULLIS_NATS_URL, flag --nats-url.
 	URL string `yaml:"url" env:"PORTCULLIS_NATS_URL"`
-	// Listen is the embedded server's client address, e.g. 127.0.0.1:4222, so that `nats sub 'portcullis.auth.>'` works; it needs Password. Default "": in-process clients only. Env PORTCULLIS_NATS_LISTEN.
+	// Listen is the embedded server's client address, so that `nats sub 'portcullis.auth.>'` works; "off" (or "") takes in-process clients only. Default 127.0.0.1:4222. Env PORTCULLIS_NATS_LISTEN.
 	Listen string `yaml:"listen" env:"PORTCULLIS_NATS_LISTEN"`
 	// User of the embedded server's client port, and of the external cluster. Default "portcullis". Env PORTCULLIS_NATS_USER.
 	User string `yaml:"user" env:"PORTCULLIS_NATS_USER"`
-	// Password for User. Required with Listen; for an external cluster, optional. Env PORTCULLIS_NATS_PASSWORD.
+	// Password for User. Default: for the embedded server, one made on the first start, shown once, its bcrypt hash kept in the data dir; for an external cluster, none. Env PORTCULLIS_NATS_PASSWORD.
 	Password string `yaml:"password" env:"PORTCULLIS_NATS_PASSWORD"`
 	// Replicas of every stream. Default 1 (embedded); 3 in a cluster. Env PORTCULLIS_NATS_REPLICAS.
 	Replicas int `yaml:"replicas" env:"PORTCULLIS_NATS_REPLICAS"`
@@ -268,7 +268,7 @@ func defaultConfig() Config {
 		BasicCacheTTL:         20 * time.Minute,
 		UpstreamTimeout:       120 * time.Second,
 		APIKeyRetentionPeriod: projector.DefaultAPIKeyRetention,
-		NATS:                  NATSConfig{User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour, AuthMaxBytes: 1 << 30},
+		NATS:                  NATSConfig{Listen: "127.0.0.1:4222", User: "portcullis", Replicas: 1, AuthMaxAge: 7 * 24 * time.Hour, AuthMaxBytes: 1 << 30},
 		Spool:                 SpoolConfig{MaxBytes: 1 << 30},
 		Snapshot:              SnapshotConfig{Every: projector.DefaultSnapshotEvery, Interval: projector.DefaultSnapshotInterval},
 		Authc: AuthcConfig{Anonymous: AnonymousConfig{Username: "_anonymous", AuthzException: true},
@@ -352,6 +352,9 @@ func loadConfigFor(name string, args []string, getenv func(string) string, extra
 	}
 	if cfg.Audit.URL == "" && len(cfg.Upstream) > 0 {
 		cfg.Audit.URL = cfg.Upstream[0]
+	}
+	if strings.EqualFold(cfg.NATS.Listen, "off") {
+		cfg.NATS.Listen = ""
 	}
 	return cfg, cfg.validate()
 }
@@ -452,9 +455,6 @@ func (c Config) validate() error {
 	if c.Spool.MaxBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("spool.max_bytes: %d is less than 1 MiB (1048576)", c.Spool.MaxBytes))
 	}
-	if c.NATS.Listen != "" && c.NATS.Password == "" {
-		errs = append(errs, errors.New("nats.password: required when nats.listen opens the embedded server's client port"))
-	}
 	if c.Snapshot.Every < 1 {
 		errs = append(errs, fmt.Errorf("snapshot.every: %d is not positive", c.Snapshot.Every))
 	}
@@ -466,6 +466,9 @@ func (c Config) validate() error {
 	}
 	if c.NATS.AuthMaxBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("nats.auth_max_bytes: %d is less than 1 MiB (1048576)", c.NATS.AuthMaxBytes))
+	}
+	if c.NATS.User == internalNATSUser || c.NATS.User == "" {
+		errs = append(errs, fmt.Errorf("nats.user: %q is not a user name this server can give", c.NATS.User))
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("nats.replicas: %d is not in 1..5", c.NATS.Replicas))

@@ -40,6 +40,14 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	if cfg.DataDir != "./data" { // default
 		t.Errorf("data_dir = %q", cfg.DataDir)
 	}
+	if cfg.NATS.Listen != "127.0.0.1:4222" { // default: the client port on loopback
+		t.Errorf("nats.listen = %q", cfg.NATS.Listen)
+	}
+	for _, off := range []string{"off", "OFF"} {
+		if c, err := loadConfig(nil, envOf(map[string]string{"PORTCULLIS_NATS_LISTEN": off})); err != nil || c.NATS.Listen != "" {
+			t.Errorf("nats.listen %s = %q, %v", off, c.NATS.Listen, err)
+		}
+	}
 	if cfg.APIKeyRetentionPeriod != 7*24*time.Hour { // default, as Elasticsearch's
 		t.Errorf("api_key_retention_period = %s", cfg.APIKeyRetentionPeriod)
 	}
@@ -88,14 +96,15 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, []string{"read config"}},
 		{nil, map[string]string{"PORTCULLIS_TOKEN_TTL": "soon"}, []string{"PORTCULLIS_TOKEN_TTL"}},
 		// Every problem at once, each naming its key.
-		{[]string{"--token-ttl", "1ms", "--upstream", ""}, map[string]string{"PORTCULLIS_NATS_LISTEN": "127.0.0.1:4222", "PORTCULLIS_LOG_LEVEL": "loud"},
-			[]string{"token_ttl", "upstream", "nats.password", "log.level"}},
+		{[]string{"--token-ttl", "1ms", "--upstream", ""}, map[string]string{"PORTCULLIS_LOG_LEVEL": "loud"},
+			[]string{"token_ttl", "upstream", "log.level"}},
 		{[]string{"extra"}, nil, []string{"unexpected arguments"}},
 		// A token honoured past the TOKENS stream's margin would be
 		// forgotten by a replica that restarts.
 		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "2h"}, []string{"token_clock_skew", "0..1h"}},
 		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "-1s"}, []string{"token_clock_skew"}},
 		{nil, map[string]string{"PORTCULLIS_API_KEY_RETENTION_PERIOD": "0s"}, []string{"api_key_retention_period", "shorter than 1s"}},
+		{nil, map[string]string{"PORTCULLIS_NATS_USER": "_portcullis_internal"}, []string{"nats.user"}},
 		{nil, map[string]string{"PORTCULLIS_NATS_AUTH_MAX_BYTES": "1000"}, []string{"nats.auth_max_bytes", "less than 1 MiB"}},
 		// The profiles have no authentication: loopback only.
 		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "0.0.0.0:6060"}, []string{"debug.pprof_listen", "not a loopback address"}},

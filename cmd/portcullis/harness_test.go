@@ -145,6 +145,7 @@ func startNodeEnv(t *testing.T, up *upstream, env map[string]string, opts ...nod
 		cfg.Upstream = []string{up.srv.URL}
 	}
 	cfg.DataDir = t.TempDir()
+	cfg.NATS.Listen = "" // tests run many nodes at once; withNATSListen opens a port
 	cfg.Log.Level = "warn"
 	cfg.Audit.Disabled = true // the recording upstream is no Elasticsearch; withAudit turns it on
 	for _, o := range opts {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"testing"
 	"time"
 )
@@ -11,8 +10,9 @@ func withLockout(threshold int) nodeOpt {
 }
 
 // TestLockoutAcrossReplicas: wrong passwords sent to one replica, whose
-// outcomes go to the AUTH stream, lock the user on the other too, with
-// its right password; a new password lifts the lock everywhere.
+// outcomes go to the AUTH stream, lock the user on the others too, with its
+// right password, also on a replica started during the lock; a new password
+// lifts the lock everywhere.
 func TestLockoutAcrossReplicas(t *testing.T) {
 	up := newUpstream(t)
 	natsAddr := freeAddr(t)
@@ -22,39 +22,43 @@ func TestLockoutAcrossReplicas(t *testing.T) {
 	mustStatus(t, call(t, "PUT", a.url+"/_auth/account", `{"username":"carol","password":"secret1","roles":["r"]}`, su...), 200, "create carol")
 	mustStatus(t, call(t, "POST", a.url+"/security/constraint/", `{"paths":["/data"],"methods":["get"],"roles":["r"]}`, su...), 200, "constraint")
 	carol := basic("carol:secret1")
-	mustStatus(t, call(t, "GET", b.url+"/data/x", "", carol...), 200, "carol before")
 
 	wrong := call(t, "GET", a.url+"/data/x", "", basic("carol:guess")...)
-	mustStatus(t, wrong, 401, "wrong password")
-	// An unknown user's failures count for nobody.
-	for range 3 {
-		mustStatus(t, call(t, "GET", a.url+"/data/x", "", basic("nobody:guess")...), 401, "unknown user")
-	}
-	for i := range 2 {
-		mustStatus(t, call(t, "GET", a.url+"/data/x", "", basic("carol:guess")...), 401, fmt.Sprint("wrong password ", i+2))
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := call(t, "GET", b.url+"/data/x", "", carol...)
-		if r.Status == 401 {
-			if string(r.Body) != string(wrong.Body) {
-				t.Fatalf("locked answer %s, want the wrong password's %s", r.Body, wrong.Body)
+	mustStatus(t, wrong, 401, "wrong password 1")
+	mustStatus(t, call(t, "GET", a.url+"/data/x", "", basic("carol:guess")...), 401, "wrong password 2")
+	time.Sleep(300 * time.Millisecond) // time for B to fold both
+	mustStatus(t, call(t, "GET", b.url+"/data/x", "", carol...), 200, "carol on B after two wrong passwords (threshold 3)")
+	mustStatus(t, call(t, "GET", a.url+"/data/x", "", basic("carol:guess")...), 401, "wrong password 3")
+	locked := func(n *node, what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := call(t, "GET", n.url+"/data/x", "", carol...)
+			if r.Status == 401 {
+				if string(r.Body) != string(wrong.Body) {
+					t.Fatalf("%s: locked answer %s, want the wrong password's %s", what, r.Body, wrong.Body)
+				}
+				return
 			}
-			break
+			mustStatus(t, r, 200, what+" before the lock reaches it")
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: carol not locked 10s after three wrong passwords on A", what)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		mustStatus(t, r, 200, "carol on B before the lock reaches it")
-		if time.Now().After(deadline) {
-			t.Fatal("carol not locked on B 10s after three wrong passwords on A")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	locked(b, "B")
+	locked(a, "A")
 	mustStatus(t, call(t, "POST", a.url+"/login", `{"username":"carol","password":"secret1"}`), 401, "login of the locked carol on A")
-	mustStatus(t, call(t, "GET", a.url+"/data/x", "", basic("nobody:guess")...), 401, "nobody")
 	mustStatus(t, call(t, "GET", b.url+"/data/x", "", su...), 200, "another user")
+	// A replica started during the lock reads the failures of the recent
+	// past and locks carol too.
+	c := startNode(t, up, withNATSURL("nats://"+natsAddr), withLockout(3))
+	locked(c, "C, started during the lock")
 
-	// The superuser sets a new password: carol is in again, on both.
+	// The superuser sets a new password: carol is in again, everywhere.
 	mustStatus(t, call(t, "POST", b.url+"/_security/user/carol/_password", `{"password":"secret2"}`, su...), 200, "new password")
-	for _, n := range []*node{a, b} {
+	for _, n := range []*node{a, b, c} {
 		mustStatus(t, call(t, "GET", n.url+"/data/x", "", basic("carol:secret2")...), 200, "carol with her new password")
 	}
 }

@@ -109,7 +109,7 @@ func runAuditor(ctx context.Context, args []string, stderr io.Writer, getenv fun
 		return 2
 	}
 	log := newLogger(cfg, stderr)
-	nc, err := connectNATS(ctx, cfg, log)
+	nc, err := connectNATS(ctx, cfg, log, io.Discard)
 	if err != nil {
 		log.Error("start_failed", "error", err)
 		return 1

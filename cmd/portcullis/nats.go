@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/portcullis/portcullis/internal/dirlock"
 )
@@ -24,10 +28,11 @@ type natsConn struct {
 	lock *os.File       // the store's lock, with srv
 }
 
-// connectNATS starts the embedded JetStream server under cfg.DataDir (client
-// port on loopback only when nats.listen is set, with credentials) or
-// connects to the external cluster at nats.url.
-func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, error) {
+// connectNATS starts the embedded JetStream server under cfg.DataDir, with
+// its client port at nats.listen (see natsUsers for its credentials), or
+// connects to the external cluster at nats.url. out shows a client
+// password made on this start (printed once).
+func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*natsConn, error) {
 	opts := []nats.Option{
 		nats.Name("portcullis " + cfg.NodeID),
 		nats.MaxReconnects(-1),
@@ -59,7 +64,7 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 	lock, err := dirlock.Lock(cfg.DataDir, "nats.lock")
 	switch {
 	case errors.Is(err, dirlock.ErrInUse):
-		return nil, fmt.Errorf("embedded nats: data dir %w (a running portcullis serve, or a reset-password or events tail on its data dir? reach a running serve through its nats.listen, or --nats-url)", err)
+		return nil, fmt.Errorf("embedded nats: data dir %w (a running portcullis serve, or a reset-password or events tail on its data dir? with nats.listen off, reach a running serve with --nats-url)", err)
 	case errors.Is(err, dirlock.ErrNoLocks):
 		log.WarnContext(ctx, "nats_store_not_locked", "data_dir", cfg.DataDir, "error", err)
 	case err != nil:
@@ -89,9 +94,16 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 			unlock()
 			return nil, fmt.Errorf("nats.listen: port: %w", err)
 		}
+		if p == 0 {
+			p = server.RANDOM_PORT // nats-server reads 0 as its default port
+		}
 		sopts.Host, sopts.Port = host, p
-		sopts.Username, sopts.Password = cfg.NATS.User, cfg.NATS.Password
-		opts = append(opts, nats.UserInfo(cfg.NATS.User, cfg.NATS.Password))
+		internal := randomString(24)
+		if sopts.Users, err = natsUsers(cfg, internal, out); err != nil {
+			unlock()
+			return nil, err
+		}
+		opts = append(opts, nats.UserInfo(internalNATSUser, internal))
 	} else {
 		sopts.DontListen = true
 	}
@@ -99,6 +111,16 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 	if err != nil {
 		unlock()
 		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	if sopts.Port > 0 {
+		// Start does not report a port it cannot take: it logs it (NoLog
+		// here) and never becomes ready.
+		ln, err := net.Listen("tcp", cfg.NATS.Listen)
+		if err != nil {
+			unlock()
+			return nil, fmt.Errorf("nats.listen: %w (another NATS, or another portcullis serve? set nats.listen to a free address, or to off)", err)
+		}
+		ln.Close()
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
@@ -119,6 +141,87 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)
 	}
 	return &natsConn{nc: nc, srv: srv, lock: lock}, nil
+}
+
+// connectTool connects a command-line tool (reset-password, events tail):
+// to nats.url; else to the embedded store under the data dir, opened here
+// without a client port, when no serve holds it; else to the client port
+// of the serve that does (nats.listen), which needs nats.password.
+func connectTool(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, error) {
+	if cfg.NATS.URL != "" {
+		return connectNATS(ctx, cfg, log, io.Discard)
+	}
+	store := cfg
+	store.NATS.Listen = ""
+	nc, err := connectNATS(ctx, store, log, io.Discard)
+	if !errors.Is(err, dirlock.ErrInUse) || cfg.NATS.Listen == "" {
+		return nc, err
+	}
+	return connectServe(ctx, cfg, log)
+}
+
+// connectServe connects a tool to the client port of the serve running on
+// this configuration (nats.listen), with nats.password.
+func connectServe(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, error) {
+	if cfg.NATS.Listen == "" {
+		return nil, errors.New("no serve to reach: nats.listen is off; give --nats-url")
+	}
+	if cfg.NATS.Password == "" {
+		return nil, fmt.Errorf("the running serve takes clients on %s: give its NATS password in PORTCULLIS_NATS_PASSWORD (shown at its first start), or --nats-url", cfg.NATS.Listen)
+	}
+	cfg.NATS.URL = "nats://" + cfg.NATS.Listen
+	return connectNATS(ctx, cfg, log, io.Discard)
+}
+
+// internalNATSUser is the embedded server's user for this process's own
+// in-process connection, with a password made at each start and never
+// shown or kept.
+const internalNATSUser = "_portcullis_internal"
+
+// natsPasswordFile, under the data dir, keeps the bcrypt hash of the client
+// password made on the first start.
+const natsPasswordFile = "nats-password.bcrypt"
+
+// natsUsers are the users of the embedded server's client port: this
+// process (internal's password) and the operator's nats.user, with
+// nats.password or, without one, a password made on the first start: shown
+// once on out, only its bcrypt hash kept (natsPasswordFile, which the
+// server compares against). Deleting the file makes a new one at the next
+// start.
+func natsUsers(cfg Config, internal string, out io.Writer) ([]*server.User, error) {
+	users := []*server.User{{Username: internalNATSUser, Password: internal}}
+	if cfg.NATS.Password != "" {
+		return append(users, &server.User{Username: cfg.NATS.User, Password: cfg.NATS.Password}), nil
+	}
+	path := filepath.Join(cfg.DataDir, natsPasswordFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		hash := strings.TrimSpace(string(b))
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return nil, fmt.Errorf("nats client password: %s is not a bcrypt hash (%w); delete it to make a new password", path, err)
+		}
+		return append(users, &server.User{Username: cfg.NATS.User, Password: hash}), nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("nats client password: %w", err)
+	}
+	password := randomString(24)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, fmt.Errorf("nats client password: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(hash, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("nats client password: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("nats client password: %w", err)
+	}
+	fmt.Fprintf(out, "\n  The embedded NATS server takes clients on %s, user [%s], password:\n\n    %s\n\n"+
+		"  It is shown once; only its hash is kept (%s: delete it and restart for a new password).\n"+
+		"  The outcomes as they come: nats --server nats://%s --user %s --password '<password>' sub 'portcullis.auth.>'\n\n",
+		cfg.NATS.Listen, cfg.NATS.User, password, path, cfg.NATS.Listen, cfg.NATS.User)
+	return append(users, &server.User{Username: cfg.NATS.User, Password: string(hash)}), nil
 }
 
 // Close drains the connection and stops the embedded server.

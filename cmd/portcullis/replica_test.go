@@ -163,6 +163,7 @@ func startProc(t *testing.T, up *upstream, dir string) *proc {
 		"PORTCULLIS_TEST_SUBPROCESS=serve --listen "+addr+" --upstream "+up.srv.URL+" --data-dir "+dir,
 		"PORTCULLIS_BOOTSTRAP_PASSWORD="+bootstrapPassword,
 		"PORTCULLIS_LOG_LEVEL=warn",
+		"PORTCULLIS_NATS_LISTEN=off",     // tests run many servers at once
 		"PORTCULLIS_AUDIT_DISABLED=true") // the recording upstream is no Elasticsearch
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -22,8 +22,9 @@ import (
 // runResetPassword is `portcullis reset-password -u USER [-i]`, after
 // elasticsearch-reset-password: it appends a password change for USER to the
 // event log, so it is effective on every replica at once (and revokes the
-// user's tokens). It talks to NATS: --nats-url, else the running server's
-// nats.listen, else the embedded store under --data-dir (server stopped).
+// user's tokens). It talks to NATS: --nats-url, else the embedded store under
+// --data-dir when no serve runs on it, else the running serve's client port
+// (nats.listen, with nats.password).
 func runResetPassword(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	var user string
 	var interactive bool
@@ -38,9 +39,6 @@ func runResetPassword(ctx context.Context, args []string, stdin io.Reader, stdou
 		fmt.Fprintf(stderr, "portcullis reset-password: %v\n", err)
 		return 2
 	}
-	if cfg.NATS.URL == "" && cfg.NATS.Listen != "" {
-		cfg.NATS.URL = "nats://" + cfg.NATS.Listen // the running server's client port
-	}
 	password := ""
 	if interactive {
 		if password, err = readNewPassword(stdin, stderr); err != nil {
@@ -54,7 +52,7 @@ func runResetPassword(ctx context.Context, args []string, stdin io.Reader, stdou
 	if cfg.NodeID == "" {
 		cfg.NodeID = "reset-password-" + randomString(4)
 	}
-	nc, err := connectNATS(ctx, cfg, log)
+	nc, err := connectTool(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "portcullis reset-password: %v\n", err)
 		return 1

@@ -162,6 +162,7 @@ func startBenchNode(tb testing.TB, upstream string, opts ...nodeOpt) *node {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Upstream = []string{upstream}
 	cfg.DataDir = tb.TempDir()
+	cfg.NATS.Listen = "" // in-process only, as in the tests
 	cfg.Audit.Disabled = true
 	for _, o := range opts {
 		o(&cfg)

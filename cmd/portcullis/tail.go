@@ -37,9 +37,9 @@ var tailStreams = map[string]struct{ name, subjects string }{
 // one CloudEvent per line as stored (an AUTH message packing several
 // outcomes gives several lines), from the new ones on (--all: from the
 // start; --since: from a time), and follows the stream unless --no-follow.
-// It talks to NATS as reset-password does: --nats-url, else the running
-// server's nats.listen, else the embedded store under --data-dir (server
-// stopped).
+// It talks to NATS as reset-password does (connectTool); following needs a
+// running server: --nats-url, or the client port of the serve on this
+// configuration (connectServe).
 func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 || args[0] != "tail" {
 		fmt.Fprint(stderr, "usage: portcullis events tail [--stream auth|state|tokens] [--subject SUBJECT] [--all | --since DURATION|TIME] [--no-follow] [-n COUNT]\n")
@@ -62,21 +62,22 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprintf(stderr, "portcullis events tail: %v\n", err)
 		return 2
 	}
-	if cfg.NATS.URL == "" && cfg.NATS.Listen != "" {
-		cfg.NATS.URL = "nats://" + cfg.NATS.Listen // the running server's client port
-	}
+	connect := connectTool
 	if cfg.NATS.URL == "" && !o.noFollow {
-		// The store under --data-dir, opened here: no serve writes to it
-		// while this command holds it, so there is nothing to follow, and
-		// serve could not start meanwhile.
-		fmt.Fprintf(stderr, "portcullis events tail: following needs the running server: give --nats-url, or nats.listen as serve has it; on the data dir of a stopped serve, give --no-follow with --all or --since\n")
-		return 2
+		// Not the store under --data-dir: opened here, no serve writes to
+		// it while this command holds it, so there would be nothing to
+		// follow, and serve could not start meanwhile.
+		if cfg.NATS.Listen == "" || cfg.NATS.Password == "" {
+			fmt.Fprintf(stderr, "portcullis events tail: following needs the running server: give --nats-url, or its NATS password in PORTCULLIS_NATS_PASSWORD (shown at its first start) to reach it on nats.listen; on the data dir of a stopped serve, give --no-follow with --all or --since\n")
+			return 2
+		}
+		connect = connectServe
 	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = "events-tail-" + randomString(4)
 	}
 	log := newLogger(Config{Log: LogConfig{Level: "warn", Format: cfg.Log.Format}}, stderr)
-	nc, err := connectNATS(ctx, cfg, log)
+	nc, err := connect(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "portcullis events tail: %v\n", err)
 		return 1

@@ -222,15 +222,16 @@ func TestEmbeddedStoreLocked(t *testing.T) {
 	n := startNode(t, newUpstream(t), withDataDir(dir))
 	var out, errOut bytes.Buffer
 	args := []string{"tail", "--stream", "state", "--all", "--no-follow", "--data-dir", dir}
-	if rc := runEvents(context.Background(), args, &out, &errOut, envOf(nil)); rc != 1 || !strings.Contains(errOut.String(), "in use by another process") {
+	env := envOf(map[string]string{"PORTCULLIS_NATS_LISTEN": "off"}) // as the serve has it
+	if rc := runEvents(context.Background(), args, &out, &errOut, env); rc != 1 || !strings.Contains(errOut.String(), "in use by another process") {
 		t.Fatalf("events tail on a running serve's data dir: exit %d: %s", rc, errOut.String())
 	}
 	errOut.Reset()
-	if rc := runResetPassword(context.Background(), []string{"-u", "elastic", "--data-dir", dir}, strings.NewReader(""), &out, &errOut, envOf(nil)); rc != 1 || !strings.Contains(errOut.String(), "in use by another process") {
+	if rc := runResetPassword(context.Background(), []string{"-u", "elastic", "--data-dir", dir}, strings.NewReader(""), &out, &errOut, env); rc != 1 || !strings.Contains(errOut.String(), "in use by another process") {
 		t.Fatalf("reset-password on a running serve's data dir: exit %d: %s", rc, errOut.String())
 	}
 	errOut.Reset()
-	if rc := runEvents(context.Background(), []string{"tail", "--all", "--data-dir", dir}, &out, &errOut, envOf(nil)); rc != 2 || !strings.Contains(errOut.String(), "following needs the running server") {
+	if rc := runEvents(context.Background(), []string{"tail", "--all", "--data-dir", dir}, &out, &errOut, env); rc != 2 || !strings.Contains(errOut.String(), "following needs the running server") {
 		t.Fatalf("events tail --all (following) on a data dir: exit %d: %s", rc, errOut.String())
 	}
 	n.stop()
