@@ -183,11 +183,11 @@ func (d *decoder) outcome(o *events.AuthOutcome) bool {
 		case "account_uid":
 			bit, ok = seenAccountUID, d.str(&o.AccountUID)
 		case "account_epoch":
-			// Through an int: a negative number or one past its range is
-			// left to encoding/json, which refuses the one and reads the
-			// other.
+			// Through an int: a sign (even of -0) or a number past its
+			// range is left to encoding/json, which refuses the one and
+			// reads the other.
 			var n int
-			bit, ok = seenAccountEpoch, d.integer(&n) && n >= 0
+			bit, ok = seenAccountEpoch, d.i < len(d.b) && d.b[d.i] != '-' && d.integer(&n)
 			o.AccountEpoch = uint64(n)
 		}
 		if !ok || seen&bit != 0 {

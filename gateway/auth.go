@@ -220,12 +220,12 @@ func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, use
 		switch realm {
 		case RealmNative:
 			acc, reason := g.verifyPassword(ctx, now, user, pass)
-			if acc != nil {
+			if reason == "" {
 				r.basic = principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}
 				return &r.basic, nil
 			}
 			if reason == reasonWrongPassword {
-				wrong, _ = g.cfg.Projection.Model().Account(user)
+				wrong = acc
 			}
 			attempts = append(attempts, events.RealmAttempt{Realm: realmNative, Type: "native", Reason: reason})
 		case RealmFile:
@@ -270,11 +270,7 @@ func basicFailure(r *request, user string) *authFailure {
 // user of another realm has none): a new password, or a new account of the
 // name, is not locked by the old one's failures.
 func (g *Gateway) lockedOut(now time.Time, user string) (events.RealmAttempt, bool) {
-	if g.cfg.Lockouts == nil {
-		return events.RealmAttempt{}, false
-	}
-	l, ok := g.cfg.Lockouts.Locked(user, now)
-	if !ok {
+	if g.cfg.Lockouts == nil || !g.cfg.Lockouts.Any() {
 		return events.RealmAttempt{}, false
 	}
 	var uid string
@@ -282,7 +278,8 @@ func (g *Gateway) lockedOut(now time.Time, user string) (events.RealmAttempt, bo
 	if acc, known := g.cfg.Projection.Model().Account(user); known {
 		uid, epoch = acc.UID, acc.Epoch
 	}
-	if !l.Holds(uid, epoch) {
+	l, ok := g.cfg.Lockouts.Locked(user, uid, epoch, now)
+	if !ok {
 		return events.RealmAttempt{}, false
 	}
 	return events.RealmAttempt{Realm: events.RealmLockout, Type: events.RealmLockout,
@@ -349,24 +346,27 @@ func (g *Gateway) checkLDAP(ctx context.Context, now time.Time, user, pass strin
 	}
 }
 
-// verifyPassword returns the account when pass is its password, else nil
-// and the realm's reason. An account unknown here, or a password that does
-// not match, may be a change made on another replica a moment ago: the
-// projection catches up to the stream (bounded) and the check runs once more.
-func (g *Gateway) verifyPassword(ctx context.Context, now time.Time, user, pass string) (*projector.Account, string) {
+// verifyPassword checks pass against user's account: reason is empty when
+// it is the account's password, else the realm's reason; acc is the
+// account checked (nil when there is none, or it is disabled), also for a
+// wrong password, whose incarnation and epoch the outcome names. An account
+// unknown here, or a password that does not match, may be a change made on
+// another replica a moment ago: the projection catches up to the stream
+// (bounded) and the check runs once more.
+func (g *Gateway) verifyPassword(ctx context.Context, now time.Time, user, pass string) (acc *projector.Account, reason string) {
 	model := g.cfg.Projection.Model()
 	before, _ := model.Account(user)
-	acc, reason := g.checkPassword(ctx, now, user, pass)
-	if acc != nil || reason == reasonBadHash || reason == reasonBusy {
+	acc, reason = g.checkPassword(ctx, now, user, pass)
+	if reason == "" || reason == reasonBadHash || reason == reasonBusy {
 		return acc, reason
 	}
 	if err := g.cfg.Projection.WaitForLatest(ctx, events.StreamState); err != nil {
-		return nil, reason
+		return acc, reason
 	}
 	// Verify again only if catching up changed the account: a wrong
 	// password costs one slow hash, not two.
 	if after, _ := model.Account(user); after == before {
-		return nil, reason
+		return acc, reason
 	}
 	return g.checkPassword(ctx, now, user, pass)
 }
@@ -430,7 +430,7 @@ func (g *Gateway) checkPassword(ctx context.Context, now time.Time, user, pass s
 		}
 		return acc, ""
 	case errors.Is(err, secret.ErrMismatch):
-		return nil, reasonWrongPassword
+		return acc, reasonWrongPassword
 	default:
 		return nil, reasonBadHash
 	}

@@ -182,10 +182,13 @@ type FileRealm interface {
 
 // Lockouts tells which users are locked out by repeated wrong passwords.
 type Lockouts interface {
-	// Locked returns user's lock that has not ended at now; it applies if
-	// it Holds for the account's password epoch (0 for a user who is not
-	// an account of the native realm).
-	Locked(user string, now time.Time) (lockout.Lock, bool)
+	// Any tells whether some user may be locked; while not, Locked is
+	// not asked (nor the account looked up).
+	Any() bool
+	// Locked returns user's lock in force at now for the account the name
+	// names: its native account's incarnation and password epoch, or ""
+	// and 0 for a user of another realm.
+	Locked(user, uid string, epoch uint64, now time.Time) (lockout.Lock, bool)
 }
 
 // LDAPRealm is a realm of users in an LDAP directory.

@@ -37,17 +37,17 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 		return
 	}
 	fail := basicFailure(r, user)
-	if acc == nil {
+	if reason != "" {
 		fail.realms = []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}}
-		if tried, ok := g.cfg.Projection.Model().Account(user); ok && reason == reasonWrongPassword {
-			fail.accountUID, fail.accountEpoch = tried.UID, tried.Epoch
+		if reason == reasonWrongPassword {
+			fail.accountUID, fail.accountEpoch = acc.UID, acc.Epoch
 		}
 	}
 	// Checked after the password, as for Basic credentials (authenticateBasic).
 	if attempt, locked := g.lockedOut(now, user); locked {
-		fail.realms, acc = append(fail.realms, attempt), nil
+		fail.realms, reason = append(fail.realms, attempt), events.RealmLockout
 	}
-	if acc == nil {
+	if reason != "" {
 		g.recordFailure(ctx, now, r, fail)
 		writeUnauthorized(ctx, fail.reason)
 		return

@@ -132,19 +132,19 @@ func TestRun(t *testing.T) {
 		publish(encodeOutcome(t, events.ActionAuthenticationFailed, now.Add(time.Hour+time.Duration(i)), wrong("bob")))
 	}
 	time.Sleep(50 * time.Millisecond)
-	if _, ok := live.Locked("alice", time.Now()); ok {
+	if _, ok := live.Locked("alice", "uid-a", 7, time.Now()); ok {
 		t.Fatal("locked after two wrong passwords")
 	}
 	publish(encodeOutcome(t, events.ActionAuthenticationFailed, now.Add(2*time.Second), alice))
 	waitLocked(t, live, "alice", "uid-a", 7)
-	if _, ok := live.Locked("bob", now.Add(time.Hour+time.Second)); ok {
+	if _, ok := live.Locked("bob", "", 0, now.Add(time.Hour+time.Second)); ok {
 		t.Error("failures dated an hour ahead locked bob")
 	}
-	if l, _ := live.Locked("alice", time.Now()); !l.Until.Equal(now.Add(2 * time.Second).Add(time.Hour).Truncate(time.Millisecond)) {
+	if l, _ := live.Locked("alice", "uid-a", 7, time.Now()); !l.Until.Equal(now.Add(2 * time.Second).Add(time.Hour).Truncate(time.Millisecond)) {
 		t.Errorf("lock until %s, want an hour after the third failure", l.Until)
 	}
-	if l, _ := live.Locked("alice", time.Now()); !l.Holds("uid-a", 7) || l.Holds("uid-a", 8) {
-		t.Errorf("lock %+v: taken at epoch 7, lifted by a password change", l)
+	if _, ok := live.Locked("alice", "uid-a", 8, time.Now()); ok {
+		t.Error("the lock holds after a password change")
 	}
 	// A replica that starts now reads the recent failures and agrees.
 	waitLocked(t, follow(), "alice", "uid-a", 7)
@@ -154,7 +154,7 @@ func waitLocked(t *testing.T, tr *Tracker, user, uid string, epoch uint64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if l, ok := tr.Locked(user, time.Now()); ok && l.Holds(uid, epoch) {
+		if _, ok := tr.Locked(user, uid, epoch, time.Now()); ok {
 			return
 		}
 		if time.Now().After(deadline) {

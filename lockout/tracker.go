@@ -118,28 +118,43 @@ type Failure struct {
 
 const shards = 64
 
-// Tracker holds the recent failures of each user name and the locks they
-// set. Fail and Sweep are its writer (one goroutine: Run); Locked is read
-// on every password authentication and takes no lock. User names are
-// compared without case: an LDAP directory binds "Lena" as "lena", so the
-// two must share their count and their lock.
+// key names whose failures a history counts and whose a lock is. A native
+// account is its exact name (the native realm tells "Bob" from "bob"); a
+// user of another realm is the name without case, since an LDAP directory
+// binds "Lena" as "lena" and the two must share their count and their
+// lock.
+type key struct {
+	name   string
+	native bool
+}
+
+func keyOf(user, uid string) key {
+	if uid != "" {
+		return key{name: user, native: true}
+	}
+	return key{name: strings.ToLower(user)}
+}
+
+// Tracker holds the recent failures of each user and the locks they set.
+// Fail and Sweep are its writer (one goroutine: Run); Any and Locked are
+// read on every password authentication and take no lock.
 type Tracker struct {
 	cfg  Config
 	seed maphash.Seed
 
 	mu       sync.Mutex // the writer's; Locked never takes it
-	failures map[string]*history
+	failures map[key]*history
 	full     bool // MaxTracked was reached since the last sweep
 
 	// locks, split in shards so that setting one copies 1/64 of them:
 	// each shard's map is replaced, never modified, and read without a
-	// lock. nLocks counts them all; while it is 0, the usual case, Locked
-	// returns after one atomic load.
-	locks  [shards]atomic.Pointer[map[string]Lock]
+	// lock. nLocks counts them all; while it is 0, the usual case, Any is
+	// false and nobody needs to ask Locked.
+	locks  [shards]atomic.Pointer[map[key]Lock]
 	nLocks atomic.Int64
 }
 
-// history is a user name's recent failures, of one account (identity).
+// history is a user's recent failures, of one account (identity).
 type history struct {
 	uid   string
 	epoch uint64
@@ -152,63 +167,75 @@ func New(cfg Config) (*Tracker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Tracker{cfg: cfg, seed: maphash.MakeSeed(), failures: make(map[string]*history)}, nil
+	return &Tracker{cfg: cfg, seed: maphash.MakeSeed(), failures: make(map[key]*history)}, nil
 }
 
 // Config returns the configuration in force, defaults filled in.
 func (t *Tracker) Config() Config { return t.cfg }
 
-func (t *Tracker) shard(key string) *atomic.Pointer[map[string]Lock] {
-	return &t.locks[maphash.String(t.seed, key)%shards]
+func (t *Tracker) shard(k key) *atomic.Pointer[map[key]Lock] {
+	return &t.locks[maphash.Comparable(t.seed, k)%shards]
 }
 
-// Locked returns the lock of user that has not ended at now, if any; the
-// caller checks that it Holds for the account the name now names (looked
-// up only then).
-func (t *Tracker) Locked(user string, now time.Time) (Lock, bool) {
-	if t.nLocks.Load() == 0 {
+// Any tells whether some user may be locked: while not, the caller need
+// not look up the account to ask Locked.
+func (t *Tracker) Any() bool { return t.nLocks.Load() != 0 }
+
+// Locked returns user's lock in force at now, if it Holds for the account
+// the name now names: its native account's incarnation uid and password
+// epoch, or "" and 0 for a user of another realm.
+func (t *Tracker) Locked(user, uid string, epoch uint64, now time.Time) (Lock, bool) {
+	if !t.Any() {
 		return Lock{}, false
 	}
-	return t.lockOf(strings.ToLower(user), now)
+	l, ok := t.lockOf(keyOf(user, uid), now)
+	if !ok || !l.Holds(uid, epoch) {
+		return Lock{}, false
+	}
+	return l, true
 }
 
-func (t *Tracker) lockOf(key string, now time.Time) (Lock, bool) {
-	m := t.shard(key).Load()
+func (t *Tracker) lockOf(k key, now time.Time) (Lock, bool) {
+	m := t.shard(k).Load()
 	if m == nil {
 		return Lock{}, false
 	}
-	l, ok := (*m)[key]
+	l, ok := (*m)[k]
 	if !ok || !now.Before(l.Until) {
 		return Lock{}, false
 	}
 	return l, true
 }
 
-// Fail folds a wrong password into the user's count and returns the lock
-// it sets, if it is the Threshold-th within Window. It depends on the
-// failures folded before it, not on the clock, so replicas folding the same
-// stream agree: failures count by their own times, in any order of
-// arrival (one published late from a spool counts where it belongs); one
-// while its account is locked, or older than the lock, counts for nothing;
-// a failure of another account (a new password, a new account of the
-// name) starts the count afresh.
+// Fail folds a wrong password into its account's count and returns the
+// lock it sets, if it is the Threshold-th within Window. It depends on the
+// failures folded before it, not on the clock, so replicas folding the
+// same stream agree. Failures count by their own times: one that arrives
+// late (from an outcome spool) still counts if it falls within the window
+// of the latest failures of its account; one while the account is locked,
+// or older than its lock, counts for nothing; one of another account (a
+// new password, a new account of the name) starts the count afresh if it
+// is newer than the count, and counts for nothing if it is older.
 func (t *Tracker) Fail(f Failure) (Lock, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	key := strings.ToLower(f.User)
-	if l, ok := t.lockOf(key, f.At); ok && l.Holds(f.AccountUID, f.AccountEpoch) || ok && f.At.Before(l.At) {
+	k := keyOf(f.User, f.AccountUID)
+	if l, ok := t.lockOf(k, f.At); ok && (l.Holds(f.AccountUID, f.AccountEpoch) || f.At.Before(l.At)) {
 		return Lock{}, false
 	}
-	h := t.failures[key]
+	h := t.failures[k]
 	if h == nil {
 		if len(t.failures)+int(t.nLocks.Load()) >= t.cfg.MaxTracked {
 			t.full = true
 			return Lock{}, false
 		}
 		h = &history{uid: f.AccountUID, epoch: f.AccountEpoch, at: make([]time.Time, 0, t.cfg.Threshold)}
-		t.failures[key] = h
+		t.failures[k] = h
 	}
 	if h.uid != f.AccountUID || h.epoch != f.AccountEpoch {
+		if len(h.at) > 0 && f.At.Before(h.at[len(h.at)-1]) {
+			return Lock{}, false // the older account's, arriving late
+		}
 		h.uid, h.epoch, h.at = f.AccountUID, f.AccountEpoch, h.at[:0]
 	}
 	h.add(f.At, t.cfg.Threshold, t.cfg.Window)
@@ -217,8 +244,8 @@ func (t *Tracker) Fail(f Failure) (Lock, bool) {
 	}
 	last := h.at[len(h.at)-1]
 	l := Lock{At: last, Until: last.Add(t.cfg.Duration), UID: f.AccountUID, Epoch: f.AccountEpoch}
-	delete(t.failures, key) // counting starts afresh after the lock
-	t.setLock(key, l)
+	delete(t.failures, k) // counting starts afresh after the lock
+	t.setLock(k, l)
 	return l, true
 }
 
@@ -236,15 +263,15 @@ func (h *history) add(at time.Time, n int, window time.Duration) {
 	h.at = slices.Delete(h.at, 0, drop)
 }
 
-// setLock publishes key's lock: a new map for its shard. Writer only.
-func (t *Tracker) setLock(key string, l Lock) {
-	sh := t.shard(key)
-	next := map[string]Lock{key: l}
+// setLock publishes k's lock: a new map for its shard. Writer only.
+func (t *Tracker) setLock(k key, l Lock) {
+	sh := t.shard(k)
+	next := map[key]Lock{k: l}
 	existed := false
 	if m := sh.Load(); m != nil {
-		_, existed = (*m)[key]
+		_, existed = (*m)[k]
 		next = maps.Clone(*m)
-		next[key] = l
+		next[k] = l
 	}
 	sh.Store(&next)
 	if !existed {
@@ -259,9 +286,9 @@ func (t *Tracker) setLock(key string, l Lock) {
 func (t *Tracker) Sweep(now time.Time) (locked int, overflowed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for key, h := range t.failures {
+	for k, h := range t.failures {
 		if h.at[len(h.at)-1].Add(t.cfg.Window).Before(now) {
-			delete(t.failures, key)
+			delete(t.failures, k)
 		}
 	}
 	overflowed, t.full = t.full, false
@@ -270,18 +297,17 @@ func (t *Tracker) Sweep(now time.Time) (locked int, overflowed bool) {
 		if m == nil {
 			continue
 		}
-		next := make(map[string]Lock, len(*m))
-		for key, l := range *m {
+		next := make(map[key]Lock, len(*m))
+		for k, l := range *m {
 			if now.Before(l.Until) {
-				next[key] = l
+				next[k] = l
 			}
 		}
+		locked += len(next)
 		if len(next) == len(*m) {
-			locked += len(next)
 			continue
 		}
 		t.nLocks.Add(int64(len(next) - len(*m)))
-		locked += len(next)
 		if len(next) == 0 {
 			t.locks[i].Store(nil)
 		} else {

@@ -78,8 +78,8 @@ func TestFail(t *testing.T) {
 			check: 4, checkEpoch: 2},
 		{name: "users are counted apart", failures: []failure{{"u", 1, 0}, {"v", 1, 1}, {"u", 1, 2}, {"v", 1, 3}},
 			check: 4, checkEpoch: 1},
-		{name: "names are counted without case", failures: []failure{{"u", 1, 0}, {"U", 1, 1}, {"u", 1, 2}},
-			wantLocks: []int{2}, check: 3, checkEpoch: 1, wantLocked: true},
+		{name: "a late failure of the old password does not clear the new count", failures: []failure{{"u", 2, 20 * time.Second}, {"u", 1, 10 * time.Second}, {"u", 2, 21 * time.Second}, {"u", 2, 22 * time.Second}},
+			wantLocks: []int{3}, check: 23 * time.Second, checkEpoch: 2, wantLocked: true},
 		// Failures published late (a spool, a clock behind) count by their
 		// own times, wherever they arrive.
 		{name: "late: one far behind does not complete a window", failures: []failure{{"u", 1, 0}, {"u", 1, -10 * time.Minute}, {"u", 1, time.Second}},
@@ -110,11 +110,40 @@ func TestFail(t *testing.T) {
 			if fmt.Sprint(locks) != fmt.Sprint(tt.wantLocks) && !(len(locks) == 0 && len(tt.wantLocks) == 0) {
 				t.Errorf("locks set by failures %v, want %v", locks, tt.wantLocks)
 			}
-			l, got := tr.Locked("u", t0.Add(tt.check))
-			if got = got && l.Holds("uid-u", tt.checkEpoch); got != tt.wantLocked {
+			if _, got := tr.Locked("u", "uid-u", tt.checkEpoch, t0.Add(tt.check)); got != tt.wantLocked {
 				t.Errorf("locked at +%s = %v, want %v", tt.check, got, tt.wantLocked)
 			}
 		})
+	}
+}
+
+// TestNames: a native account is its exact name ("Bob" and "bob" are two
+// accounts, counted and locked apart); a user of another realm is its name
+// without case (an LDAP directory binds "Lena" as "lena").
+func TestNames(t *testing.T) {
+	tr := newTracker(t, Config{Threshold: 3, Window: time.Minute})
+	for i := range 6 { // alternating: neither resets the other's count
+		name, uid := "bob", "uid-bob"
+		if i%2 == 1 {
+			name, uid = "Bob", "uid-Bob"
+		}
+		tr.Fail(Failure{User: name, AccountUID: uid, AccountEpoch: 1, At: t0.Add(time.Duration(i) * time.Second)})
+	}
+	for _, c := range []struct{ name, uid string }{{"bob", "uid-bob"}, {"Bob", "uid-Bob"}} {
+		if _, ok := tr.Locked(c.name, c.uid, 1, t0.Add(6*time.Second)); !ok {
+			t.Errorf("%s not locked after three wrong passwords", c.name)
+		}
+	}
+	for _, name := range []string{"lena", "Lena", "LENA"} {
+		fail(tr, name, t0)
+	}
+	for _, name := range []string{"lena", "lEnA"} {
+		if _, ok := tr.Locked(name, "", 0, t0); !ok {
+			t.Errorf("%s: not locked after three wrong passwords of its name in any case", name)
+		}
+	}
+	if _, ok := tr.Locked("lena", "uid-lena", 1, t0); ok {
+		t.Error("a native account lena is locked by the failures of another realm's user")
 	}
 }
 
@@ -164,7 +193,7 @@ func TestSweep(t *testing.T) {
 	if n, _ := tr.Sweep(t0.Add(5*time.Minute + time.Second)); n != 1 {
 		t.Fatalf("%d locks after a's ended, want d's", n)
 	}
-	if _, ok := tr.lockOf("a", t0.Add(time.Minute)); ok {
+	if _, ok := tr.lockOf(key{name: "a"}, t0.Add(time.Minute)); ok {
 		t.Fatal("a's swept lock still answers") // the map no longer holds it, whatever the time
 	}
 	if n, _ := tr.Sweep(t0.Add(time.Hour)); n != 0 || tr.nLocks.Load() != 0 {
@@ -189,12 +218,12 @@ func TestLocksAreBounded(t *testing.T) {
 // authentication.
 func TestLockedWithoutLocksAllocatesNothing(t *testing.T) {
 	tr := newTracker(t, Config{Threshold: 2})
-	if n := testing.AllocsPerRun(100, func() { tr.Locked("b", t0) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { tr.Locked("b", "", 0, t0) }); n != 0 {
 		t.Errorf("no lock: %v allocations", n)
 	}
 	fail(tr, "a", t0)
 	fail(tr, "a", t0)
-	if n := testing.AllocsPerRun(100, func() { tr.Locked("b", t0) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { tr.Locked("b", "uid-b", 1, t0) }); n != 0 {
 		t.Errorf("another's lock: %v allocations", n)
 	}
 }

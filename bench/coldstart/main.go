@@ -461,7 +461,7 @@ func startProcess(bin, dir string, snapshots bool) (time.Duration, error) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "serve", "--listen", addr, "--upstream", "http://127.0.0.1:9", "--data-dir", dir)
-	cmd.Env = append(os.Environ(), "PORTCULLIS_AUDIT_DISABLED=true", "PORTCULLIS_LOG_LEVEL=warn",
+	cmd.Env = append(os.Environ(), "PORTCULLIS_AUDIT_DISABLED=true", "PORTCULLIS_LOG_LEVEL=warn", "PORTCULLIS_NATS_LISTEN=off",
 		"PORTCULLIS_SNAPSHOT_DISABLED="+strconv.FormatBool(!snapshots),
 		// No snapshot written while measuring: the same one for every run.
 		"PORTCULLIS_SNAPSHOT_EVERY="+strconv.Itoa(math.MaxInt32))

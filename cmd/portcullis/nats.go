@@ -23,9 +23,10 @@ import (
 
 // natsConn is a connection to NATS and, when embedded, the server it runs.
 type natsConn struct {
-	nc   *nats.Conn
-	srv  *server.Server // nil for an external cluster
-	lock *os.File       // the store's lock, with srv
+	nc      *nats.Conn
+	srv     *server.Server // nil for an external cluster
+	lock    *os.File       // the store's lock, with srv
+	urlFile string         // with srv: where the tools find its client port
 }
 
 // connectNATS starts the embedded JetStream server under cfg.DataDir, with
@@ -75,6 +76,11 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Write
 			lock.Close()
 		}
 	}
+	urlFile := filepath.Join(cfg.DataDir, natsURLFile)
+	if err := os.Remove(urlFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		unlock()
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
 	sopts := &server.Options{
 		ServerName: cfg.NodeID,
 		JetStream:  true,
@@ -83,6 +89,7 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Write
 		NoLog:      true,
 		MaxPayload: 8 << 20,
 	}
+	var made *madePassword
 	if cfg.NATS.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.NATS.Listen)
 		if err != nil {
@@ -96,10 +103,20 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Write
 		}
 		if p == 0 {
 			p = server.RANDOM_PORT // nats-server reads 0 as its default port
+		} else {
+			// Start does not report a port it cannot take: it logs it
+			// (NoLog here) and never becomes ready. Checked first, so that
+			// nothing is made for a start that fails.
+			ln, err := net.Listen("tcp", cfg.NATS.Listen)
+			if err != nil {
+				unlock()
+				return nil, fmt.Errorf("nats.listen: %w (another NATS, or another portcullis serve? set nats.listen to a free address, or to off)", err)
+			}
+			ln.Close()
 		}
 		sopts.Host, sopts.Port = host, p
 		internal := randomString(24)
-		if sopts.Users, err = natsUsers(cfg, internal, out); err != nil {
+		if sopts.Users, made, err = natsUsers(cfg, internal, log); err != nil {
 			unlock()
 			return nil, err
 		}
@@ -112,41 +129,44 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Write
 		unlock()
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	if sopts.Port > 0 {
-		// Start does not report a port it cannot take: it logs it (NoLog
-		// here) and never becomes ready.
-		ln, err := net.Listen("tcp", cfg.NATS.Listen)
-		if err != nil {
-			unlock()
-			return nil, fmt.Errorf("nats.listen: %w (another NATS, or another portcullis serve? set nats.listen to a free address, or to off)", err)
-		}
-		ln.Close()
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
+	stop := func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 		unlock()
-		return nil, fmt.Errorf("embedded nats: not ready after 30s (data dir %s)", sopts.StoreDir)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		stop()
+		return nil, fmt.Errorf("embedded nats: not ready after 30s (data dir %s; nats.listen %q taken meanwhile?)", sopts.StoreDir, cfg.NATS.Listen)
 	}
 	if cfg.NATS.Listen != "" {
+		// Where the tools find this server (connectServe), written once it
+		// takes clients: the address nats.listen names, or the port given.
+		if err := writeFile(urlFile, srv.ClientURL()); err != nil {
+			stop()
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+		if made != nil {
+			if err := made.keep(out, srv.ClientURL(), cfg.NATS.User); err != nil {
+				stop()
+				return nil, err
+			}
+		}
 		log.InfoContext(ctx, "nats_listening", "addr", srv.ClientURL(), "user", cfg.NATS.User)
 	}
 	opts = append(opts, nats.InProcessServer(srv))
 	nc, err := nats.Connect(srv.ClientURL(), opts...)
 	if err != nil {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		unlock()
+		stop()
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)
 	}
-	return &natsConn{nc: nc, srv: srv, lock: lock}, nil
+	return &natsConn{nc: nc, srv: srv, lock: lock, urlFile: urlFile}, nil
 }
 
 // connectTool connects a command-line tool (reset-password, events tail):
 // to nats.url; else to the embedded store under the data dir, opened here
-// without a client port, when no serve holds it; else to the client port
-// of the serve that does (nats.listen), which needs nats.password.
+// without a client port, when no serve holds it; else to the serve that
+// does (connectServe).
 func connectTool(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, error) {
 	if cfg.NATS.URL != "" {
 		return connectNATS(ctx, cfg, log, io.Discard)
@@ -154,22 +174,26 @@ func connectTool(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 	store := cfg
 	store.NATS.Listen = ""
 	nc, err := connectNATS(ctx, store, log, io.Discard)
-	if !errors.Is(err, dirlock.ErrInUse) || cfg.NATS.Listen == "" {
+	if !errors.Is(err, dirlock.ErrInUse) {
 		return nc, err
 	}
 	return connectServe(ctx, cfg, log)
 }
 
-// connectServe connects a tool to the client port of the serve running on
-// this configuration (nats.listen), with nats.password.
+// connectServe connects a tool to the serve running on the data dir: at
+// the client address it wrote there (natsURLFile), with nats.password.
 func connectServe(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, error) {
-	if cfg.NATS.Listen == "" {
-		return nil, errors.New("no serve to reach: nats.listen is off; give --nats-url")
+	b, err := os.ReadFile(filepath.Join(cfg.DataDir, natsURLFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the serve on %s takes no NATS clients (nats.listen off; or it is still starting): give --nats-url", cfg.DataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the serve's NATS address: %w", err)
 	}
 	if cfg.NATS.Password == "" {
-		return nil, fmt.Errorf("the running serve takes clients on %s: give its NATS password in PORTCULLIS_NATS_PASSWORD (shown at its first start), or --nats-url", cfg.NATS.Listen)
+		return nil, fmt.Errorf("the serve on %s takes clients on %s: give its NATS password in PORTCULLIS_NATS_PASSWORD (shown at its first start), or --nats-url", cfg.DataDir, strings.TrimSpace(string(b)))
 	}
-	cfg.NATS.URL = "nats://" + cfg.NATS.Listen
+	cfg.NATS.URL = strings.TrimSpace(string(b))
 	return connectNATS(ctx, cfg, log, io.Discard)
 }
 
@@ -178,50 +202,76 @@ func connectServe(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn,
 // shown or kept.
 const internalNATSUser = "_portcullis_internal"
 
-// natsPasswordFile, under the data dir, keeps the bcrypt hash of the client
-// password made on the first start.
-const natsPasswordFile = "nats-password.bcrypt"
+// Files of the data dir: the bcrypt hash of the client password made on
+// the first start, and the client address of the running server.
+const (
+	natsPasswordFile = "nats-password.bcrypt"
+	natsURLFile      = "nats.url"
+)
 
 // natsUsers are the users of the embedded server's client port: this
 // process (internal's password) and the operator's nats.user, with
-// nats.password or, without one, a password made on the first start: shown
-// once on out, only its bcrypt hash kept (natsPasswordFile, which the
-// server compares against). Deleting the file makes a new one at the next
-// start.
-func natsUsers(cfg Config, internal string, out io.Writer) ([]*server.User, error) {
-	users := []*server.User{{Username: internalNATSUser, Password: internal}}
-	if cfg.NATS.Password != "" {
-		return append(users, &server.User{Username: cfg.NATS.User, Password: cfg.NATS.Password}), nil
-	}
+// nats.password or, without one, a password made on the first start: only
+// its bcrypt hash is kept (natsPasswordFile, which the server compares
+// against), and made.keep shows it once the server takes clients.
+// Deleting the file makes a new one at the next start; setting
+// nats.password deletes it.
+func natsUsers(cfg Config, internal string, log *slog.Logger) (users []*server.User, made *madePassword, err error) {
+	users = []*server.User{{Username: internalNATSUser, Password: internal}}
 	path := filepath.Join(cfg.DataDir, natsPasswordFile)
+	if cfg.NATS.Password != "" {
+		if err := os.Remove(path); err == nil {
+			log.Info("nats_password_replaced", "file", path, "why", "nats.password is set: the password made on the first start no longer works")
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("nats client password: %w", err)
+		}
+		return append(users, &server.User{Username: cfg.NATS.User, Password: cfg.NATS.Password}), nil, nil
+	}
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
 		hash := strings.TrimSpace(string(b))
 		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
-			return nil, fmt.Errorf("nats client password: %s is not a bcrypt hash (%w); delete it to make a new password", path, err)
+			return nil, nil, fmt.Errorf("nats client password: %s is not a bcrypt hash (%w); delete it to make a new password", path, err)
 		}
-		return append(users, &server.User{Username: cfg.NATS.User, Password: hash}), nil
+		return append(users, &server.User{Username: cfg.NATS.User, Password: hash}), nil, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("nats client password: %w", err)
+		return nil, nil, fmt.Errorf("nats client password: %w", err)
 	}
-	password := randomString(24)
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-	if err != nil {
-		return nil, fmt.Errorf("nats client password: %w", err)
+	made = &madePassword{password: randomString(24), path: path}
+	if made.hash, err = bcrypt.GenerateFromPassword([]byte(made.password), bcrypt.DefaultCost); err != nil {
+		return nil, nil, fmt.Errorf("nats client password: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(hash, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("nats client password: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("nats client password: %w", err)
+	return append(users, &server.User{Username: cfg.NATS.User, Password: string(made.hash)}), made, nil
+}
+
+// madePassword is a client password made on this start, not kept yet.
+type madePassword struct {
+	password, path string
+	hash           []byte
+}
+
+// keep writes the hash and shows the password, once: written only when the
+// server takes clients, so a start that fails leaves no password nobody
+// saw.
+func (m *madePassword) keep(out io.Writer, url, user string) error {
+	if err := writeFile(m.path, string(m.hash)); err != nil {
+		return fmt.Errorf("nats client password: %w", err)
 	}
 	fmt.Fprintf(out, "\n  The embedded NATS server takes clients on %s, user [%s], password:\n\n    %s\n\n"+
 		"  It is shown once; only its hash is kept (%s: delete it and restart for a new password).\n"+
-		"  The outcomes as they come: nats --server nats://%s --user %s --password '<password>' sub 'portcullis.auth.>'\n\n",
-		cfg.NATS.Listen, cfg.NATS.User, password, path, cfg.NATS.Listen, cfg.NATS.User)
-	return append(users, &server.User{Username: cfg.NATS.User, Password: string(hash)}), nil
+		"  The outcomes as they come: nats --server %s --user %s --password '<password>' sub 'portcullis.auth.>'\n\n",
+		url, user, m.password, m.path, url, user)
+	return nil
+}
+
+// writeFile writes a line to path (mode 0600) whole or not at all.
+func writeFile(path, line string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(line+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // Close drains the connection and stops the embedded server.
@@ -235,6 +285,7 @@ func (c *natsConn) Close() {
 	if c.srv != nil {
 		c.srv.Shutdown()
 		c.srv.WaitForShutdown()
+		_ = os.Remove(c.urlFile) // the tools read it only while the store is locked
 	}
 	if c.lock != nil {
 		c.lock.Close()

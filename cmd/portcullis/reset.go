@@ -23,8 +23,8 @@ import (
 // elasticsearch-reset-password: it appends a password change for USER to the
 // event log, so it is effective on every replica at once (and revokes the
 // user's tokens). It talks to NATS: --nats-url, else the embedded store under
-// --data-dir when no serve runs on it, else the running serve's client port
-// (nats.listen, with nats.password).
+// --data-dir when no serve runs on it, else the client port of the serve
+// that does (connectServe, with nats.password).
 func runResetPassword(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	var user string
 	var interactive bool
