@@ -152,6 +152,21 @@ type Tracker struct {
 	// false and nobody needs to ask Locked.
 	locks  [shards]atomic.Pointer[map[key]Lock]
 	nLocks atomic.Int64
+	set    atomic.Uint64 // locks set since New
+}
+
+// Stats are a Tracker's counts, for metrics.
+type Stats struct {
+	// Locks held: in force, or ended less than a sweep ago.
+	Locks uint64
+	// Set is how many locks were set since the Tracker was made, those
+	// of the failures read at start included.
+	Set uint64
+}
+
+// Stats returns the counts of t.
+func (t *Tracker) Stats() Stats {
+	return Stats{Locks: uint64(max(t.nLocks.Load(), 0)), Set: t.set.Load()}
 }
 
 // history is a user's recent failures, of one account (identity).
@@ -277,6 +292,7 @@ func (t *Tracker) setLock(k key, l Lock) {
 	if !existed {
 		t.nLocks.Add(1)
 	}
+	t.set.Add(1)
 }
 
 // Sweep drops the failures that left the window and the locks that ended

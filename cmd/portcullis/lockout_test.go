@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,6 +50,10 @@ func TestLockoutAcrossReplicas(t *testing.T) {
 	}
 	locked(b, "B")
 	locked(a, "A")
+	m := string(call(t, "GET", b.url+"/_portcullis/metrics", "").Body)
+	if !strings.Contains(m, "\nportcullis_lockout_locks 1\n") || !strings.Contains(m, "\nportcullis_lockout_set_total 1\n") {
+		t.Fatalf("metrics of B:\n%s", m)
+	}
 	mustStatus(t, call(t, "POST", a.url+"/login", `{"username":"carol","password":"secret1"}`), 401, "login of the locked carol on A")
 	mustStatus(t, call(t, "GET", b.url+"/data/x", "", su...), 200, "another user")
 	// A replica started during the lock reads the failures of the recent

@@ -8,10 +8,15 @@ import (
 	"github.com/portcullis/portcullis/gateway"
 )
 
-// AppendMetrics appends the auditor's counts and its consumer's lag to the
-// gateway's metrics (gateway.MetricsSource); nothing when this process
-// runs no auditor.
+// AppendMetrics appends the lockout's counts, and the auditor's counts and
+// its consumer's lag, to the gateway's metrics (gateway.MetricsSource):
+// each when this process runs it.
 func (a *app) AppendMetrics(ctx context.Context, b []byte) []byte {
+	if a.lockouts != nil {
+		st := a.lockouts.Stats()
+		b = gateway.AppendMetric(b, "portcullis_lockout_locks", "gauge", "Users locked out by repeated wrong passwords (a lock that ended counts until the next sweep, within a minute).", st.Locks)
+		b = gateway.AppendMetric(b, "portcullis_lockout_set_total", "counter", "Locks this process set, those of the failures it read at start included.", st.Set)
+	}
 	if a.auditor == nil {
 		return b
 	}
