@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -59,7 +60,7 @@ func runResetPassword(ctx context.Context, args []string, stdin io.Reader, stdou
 	}
 	defer nc.Close()
 	rc := 0
-	if err := resetPassword(ctx, nc, cfg.NodeID, user, password); err != nil {
+	if err := resetPassword(ctx, nc, cfg.NodeID, user, password, log); err != nil {
 		fmt.Fprintf(stderr, "portcullis reset-password: %v\n", err)
 		if !errors.Is(err, errNotAudited) {
 			return 1
@@ -73,14 +74,14 @@ func runResetPassword(ctx context.Context, args []string, stdin io.Reader, stdou
 	return rc
 }
 
-func resetPassword(ctx context.Context, nc *natsConn, node, user, password string) error {
+func resetPassword(ctx context.Context, nc *natsConn, node, user, password string, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	js, err := jetstream.New(nc.nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	proj, err := projector.New(projector.Config{JS: js})
+	proj, err := projector.New(projector.Config{JS: js}, projector.WithLogger(log)) // the tool's: warnings only
 	if err != nil {
 		return err
 	}
