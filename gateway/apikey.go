@@ -327,7 +327,7 @@ func (f *keyFilter) match(k *projector.APIKey) bool {
 		f.username != "" && k.Username != f.username,
 		f.realm != "" && k.Realm != f.realm,
 		f.ownerUser != "" && (k.Username != f.ownerUser || k.Realm != f.ownerRlm),
-		f.activeOnly && (k.Invalidated || !k.Expiration.IsZero() && !f.now.Before(k.Expiration)):
+		f.activeOnly && (k.Invalidated || k.Expired(f.now, 0)):
 		return false
 	}
 	return true

@@ -200,8 +200,11 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx, now time.Time, r *reque
 // they answered, so that neither the answer nor its delay tells a lock from
 // a wrong password; the outcome tells the operator.
 func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *request, user, pass string) (*principal, *authFailure) {
-	p, fail := g.realmChain(ctx, now, r, user, pass)
-	if attempt, locked := g.lockedOut(now, user); locked {
+	// A locked user's password is checked without the Basic cache, as a
+	// wrong one is: a right guess, cached, would answer fast.
+	attempt, locked := g.lockedOut(now, user)
+	p, fail := g.realmChain(ctx, now, r, user, pass, !locked)
+	if locked {
 		if fail == nil {
 			fail = basicFailure(r, user)
 		}
@@ -213,13 +216,16 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 
 // realmChain tries the password realms in order: the first that
 // authenticates user wins.
-func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, user, pass string) (*principal, *authFailure) {
+//
+// cached: a credential verified before may be served from the Basic cache
+// (and one verified now is put there).
+func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, user, pass string, cached bool) (*principal, *authFailure) {
 	var attempts []events.RealmAttempt
 	var wrong *projector.Account // the native account a wrong password was tried on
 	for _, realm := range g.cfg.RealmOrder {
 		switch realm {
 		case RealmNative:
-			acc, reason := g.verifyPassword(ctx, now, user, pass)
+			acc, reason := g.verifyPassword(ctx, now, user, pass, cached)
 			if reason == "" {
 				r.basic = principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}
 				return &r.basic, nil
@@ -232,7 +238,7 @@ func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, use
 			if g.cfg.FileRealm == nil {
 				continue
 			}
-			roles, reason := g.checkFile(ctx, now, user, pass)
+			roles, reason := g.checkFile(ctx, now, user, pass, cached)
 			if reason == "" {
 				return &principal{name: user, roles: roles, realm: realmFile, authType: authTypeRealm}, nil
 			}
@@ -241,7 +247,7 @@ func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, use
 			if g.cfg.LDAPRealm == nil {
 				continue
 			}
-			roles, reason := g.checkLDAP(ctx, now, user, pass)
+			roles, reason := g.checkLDAP(ctx, now, user, pass, cached)
 			if reason == "" {
 				return &principal{name: user, roles: roles, realm: realmLDAP, authType: authTypeRealm}, nil
 			}
@@ -253,10 +259,16 @@ func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, use
 	for _, a := range attempts {
 		fail.busy = fail.busy || a.Reason == reasonBusy
 	}
-	if wrong != nil {
-		fail.accountUID, fail.accountEpoch = wrong.UID, wrong.Epoch
-	}
+	fail.tried(wrong)
 	return nil, fail
+}
+
+// tried records the native account a wrong password was tried on (nil:
+// none), which the outcome names: what a lockout locks.
+func (f *authFailure) tried(acc *projector.Account) {
+	if acc != nil {
+		f.accountUID, f.accountEpoch = acc.UID, acc.Epoch
+	}
 }
 
 // basicFailure is the refusal of user's password.
@@ -289,7 +301,7 @@ func (g *Gateway) lockedOut(now time.Time, user string) (events.RealmAttempt, bo
 // checkFile verifies user and pass against the file realm, from the Basic
 // cache when this credential was verified against the file's current
 // version. It returns the user's roles, or the realm's failure reason.
-func (g *Gateway) checkFile(ctx context.Context, now time.Time, user, pass string) ([]string, string) {
+func (g *Gateway) checkFile(ctx context.Context, now time.Time, user, pass string, cached bool) ([]string, string) {
 	fr := g.cfg.FileRealm
 	roles, known := fr.Roles(user)
 	if !known {
@@ -297,7 +309,7 @@ func (g *Gateway) checkFile(ctx context.Context, now time.Time, user, pass strin
 	}
 	key := g.keyed.Sum("\x00file\x00"+user, pass)
 	uid, version := "file:"+user, fr.Version()
-	if g.basic.valid(key, uid, version, now) {
+	if cached && g.basic.valid(key, uid, version, now) {
 		return roles, ""
 	}
 	var err error
@@ -307,7 +319,9 @@ func (g *Gateway) checkFile(ctx context.Context, now time.Time, user, pass strin
 	if err != nil {
 		return nil, reasonWrongPassword
 	}
-	g.basic.put(key, uid, version, now.Add(g.cfg.BasicCacheTTL))
+	if cached {
+		g.basic.put(key, uid, version, now.Add(g.cfg.BasicCacheTTL))
+	}
 	return roles, ""
 }
 
@@ -318,11 +332,11 @@ func (g *Gateway) checkFile(ctx context.Context, now time.Time, user, pass strin
 // reason. The bind is network I/O, not a hash: it does not take a slow-hash
 // slot (a slow directory must not starve the native realm); the realm
 // bounds its own concurrency and time.
-func (g *Gateway) checkLDAP(ctx context.Context, now time.Time, user, pass string) ([]string, string) {
+func (g *Gateway) checkLDAP(ctx context.Context, now time.Time, user, pass string, cached bool) ([]string, string) {
 	lr := g.cfg.LDAPRealm
 	key := g.keyed.Sum("\x00ldap\x00"+user, pass)
 	uid, version := "ldap:"+user, lr.Version()
-	if roles, ok := lr.Roles(user); ok && g.basic.valid(key, uid, version, now) {
+	if roles, ok := lr.Roles(user); ok && cached && g.basic.valid(key, uid, version, now) {
 		return roles, ""
 	}
 	if pass == "" {
@@ -334,7 +348,9 @@ func (g *Gateway) checkLDAP(ctx context.Context, now time.Time, user, pass strin
 	roles, err := lr.Authenticate(ctx, user, pass)
 	switch {
 	case err == nil:
-		g.basic.put(key, uid, version, now.Add(g.cfg.BasicCacheTTL))
+		if cached {
+			g.basic.put(key, uid, version, now.Add(g.cfg.BasicCacheTTL))
+		}
 		return roles, ""
 	case errors.Is(err, ldaprealm.ErrUnknownUser):
 		return nil, reasonUnknownUser
@@ -347,19 +363,22 @@ func (g *Gateway) checkLDAP(ctx context.Context, now time.Time, user, pass strin
 }
 
 // verifyPassword checks pass against user's account: reason is empty when
-// it is the account's password, else the realm's reason; acc is the
-// account checked (nil when there is none, or it is disabled), also for a
-// wrong password, whose incarnation and epoch the outcome names. An account
-// unknown here, or a password that does not match, may be a change made on
-// another replica a moment ago: the projection catches up to the stream
-// (bounded) and the check runs once more.
-func (g *Gateway) verifyPassword(ctx context.Context, now time.Time, user, pass string) (acc *projector.Account, reason string) {
+// it is the account's password, else the realm's reason. acc is the
+// account checked, for a right password and for a wrong one (whose
+// incarnation and epoch the outcome names); nil when there is none, or for
+// a disabled account's right password. An account unknown here, or a
+// password that does not match, may be a change made on another replica a
+// moment ago: the projection catches up to the stream (bounded) and the
+// check runs once more. cached is as for realmChain.
+func (g *Gateway) verifyPassword(ctx context.Context, now time.Time, user, pass string, cached bool) (acc *projector.Account, reason string) {
 	model := g.cfg.Projection.Model()
 	before, _ := model.Account(user)
-	acc, reason = g.checkPassword(ctx, now, user, pass)
-	if reason == "" || reason == reasonBadHash || reason == reasonBusy {
+	acc, reason = g.checkPassword(ctx, now, user, pass, cached)
+	if reason == "" && cached || reason == reasonBadHash || reason == reasonBusy {
 		return acc, reason
 	}
+	// Uncached (a locked user), a right password goes on as a wrong one
+	// does, so that neither tells the other by its time.
 	if err := g.cfg.Projection.WaitForLatest(ctx, events.StreamState); err != nil {
 		return acc, reason
 	}
@@ -368,7 +387,7 @@ func (g *Gateway) verifyPassword(ctx context.Context, now time.Time, user, pass 
 	if after, _ := model.Account(user); after == before {
 		return acc, reason
 	}
-	return g.checkPassword(ctx, now, user, pass)
+	return g.checkPassword(ctx, now, user, pass, cached)
 }
 
 // slow runs a password verification (argon2id: 19 MiB and tens of ms;
@@ -403,7 +422,7 @@ const slowHashWait = 2 * time.Second
 
 var errBusy = errors.New("too many password verifications in progress")
 
-func (g *Gateway) checkPassword(ctx context.Context, now time.Time, user, pass string) (*projector.Account, string) {
+func (g *Gateway) checkPassword(ctx context.Context, now time.Time, user, pass string, cached bool) (*projector.Account, string) {
 	acc, ok := g.cfg.Projection.Model().Account(user)
 	if !ok {
 		// Spend the time of a verification anyway, so that response time does
@@ -414,7 +433,7 @@ func (g *Gateway) checkPassword(ctx context.Context, now time.Time, user, pass s
 		return nil, reasonUnknownUser
 	}
 	key := g.keyed.Sum(user, pass)
-	if g.basic.valid(key, acc.UID, acc.Epoch, now) {
+	if cached && g.basic.valid(key, acc.UID, acc.Epoch, now) {
 		if acc.Disabled {
 			return nil, reasonDisabled
 		}
@@ -424,7 +443,9 @@ func (g *Gateway) checkPassword(ctx context.Context, now time.Time, user, pass s
 	case errors.Is(err, errBusy):
 		return nil, reasonBusy
 	case err == nil:
-		g.basic.put(key, acc.UID, acc.Epoch, now.Add(g.cfg.BasicCacheTTL))
+		if cached {
+			g.basic.put(key, acc.UID, acc.Epoch, now.Add(g.cfg.BasicCacheTTL))
+		}
 		if acc.Disabled {
 			return nil, reasonDisabled
 		}
@@ -505,7 +526,7 @@ func (g *Gateway) authenticateAPIKey(ctx context.Context, now time.Time, cred st
 		return fail(k.Username, "invalid credentials for API key ["+id+"]")
 	case k.Invalidated:
 		return fail(k.Username, "api key has been invalidated")
-	case !k.Expiration.IsZero() && !now.Add(-g.cfg.APIKeyClockSkew).Before(k.Expiration):
+	case k.Expired(now, g.cfg.APIKeyClockSkew):
 		return fail(k.Username, "api key is expired")
 	}
 	roles, active := g.ownerRoles(k)

@@ -54,7 +54,16 @@ func TestLockout(t *testing.T) {
 			t.Fatal("no lock")
 		}
 	}
+	// A login token taken before the lock.
+	_, login, raw := apiKeyCall(t, "POST", tg.url+"/login", "", `{"username":"reader","password":"reader-pw"}`)
+	token, _ := login["token"].(string)
+	if token == "" {
+		t.Fatalf("login: %s", raw)
+	}
 	lock()
+	if code, _, raw := apiKeyCall(t, "GET", tg.url+"/data/_search?token="+token, "", ""); code != 200 {
+		t.Fatalf("a token of the locked reader: %d %s (a lock is about guessing passwords)", code, raw)
+	}
 	code, answer := status(reader)
 	if code != http.StatusUnauthorized || answer != wrongAnswer {
 		t.Fatalf("locked reader with the right password: %d %s, want the wrong password's %s", code, answer, wrongAnswer)
@@ -118,13 +127,18 @@ func TestLockoutAfterTheRealms(t *testing.T) {
 	})
 	calls := func() int { dir.mu.Lock(); defer dir.mu.Unlock(); return dir.calls }
 	tr.Fail(lockout.Failure{User: "lena", At: time.Now()})
-	for _, user := range []string{"lena", "Lena", "LENA"} {
+	// The right password twice: the second is not served from the Basic
+	// cache, which would answer a right guess faster than a wrong one.
+	for _, user := range []string{"lena", "lena", "Lena", "LENA"} {
 		before := calls()
 		if code, _, raw := apiKeyCall(t, "GET", tg.url+"/data/_search", basic(user, "lena-pw"), ""); code != http.StatusUnauthorized {
 			t.Fatalf("locked %s with the right password: %d %s", user, code, raw)
 		}
 		if calls() != before+1 {
 			t.Fatalf("%s: the directory was asked %d times, want once, as for any password", user, calls()-before)
+		}
+		if o := tg.out.last(); len(o.Realms) == 0 || o.Realms[len(o.Realms)-1].Realm != events.RealmLockout {
+			t.Fatalf("%s: outcome %+v, want the lock last", user, o)
 		}
 	}
 	// An empty password never asks the directory, and is no wrong password

@@ -31,23 +31,25 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 		return
 	}
 	user := *req.Username
-	acc, reason := g.verifyPassword(ctx, now, user, *req.Password)
+	// As for Basic credentials (authenticateBasic): a locked user's
+	// password is checked, uncached, and then refused.
+	lock, locked := g.lockedOut(now, user)
+	acc, reason := g.verifyPassword(ctx, now, user, *req.Password, !locked)
 	if reason == reasonBusy {
 		writeError(ctx, errOverloaded)
 		return
 	}
-	fail := basicFailure(r, user)
-	if reason != "" {
-		fail.realms = []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}}
-		if reason == reasonWrongPassword {
-			fail.accountUID, fail.accountEpoch = acc.UID, acc.Epoch
+	if reason != "" || locked {
+		fail := basicFailure(r, user)
+		if reason != "" {
+			fail.realms = []events.RealmAttempt{{Realm: realmNative, Type: "native", Reason: reason}}
 		}
-	}
-	// Checked after the password, as for Basic credentials (authenticateBasic).
-	if attempt, locked := g.lockedOut(now, user); locked {
-		fail.realms, reason = append(fail.realms, attempt), events.RealmLockout
-	}
-	if reason != "" {
+		if reason == reasonWrongPassword {
+			fail.tried(acc)
+		}
+		if locked {
+			fail.realms = append(fail.realms, lock)
+		}
 		g.recordFailure(ctx, now, r, fail)
 		writeUnauthorized(ctx, fail.reason)
 		return

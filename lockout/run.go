@@ -53,7 +53,9 @@ func (t *Tracker) Run(ctx context.Context, js jetstream.JetStream, log *slog.Log
 				log.WarnContext(ctx, "lockout_failure_ignored", "user", f.User, "at", f.At, "why", "dated in the future")
 				continue
 			}
-			if l, locked := t.Fail(f); locked {
+			// A lock of failures read from the recent past may have
+			// ended already: only one in force is news.
+			if l, locked := t.Fail(f); locked && time.Now().Before(l.Until) {
 				log.WarnContext(ctx, "account_locked", "user", f.User, "until", l.Until, "failures", t.cfg.Threshold, "window", t.cfg.Window)
 			}
 		}

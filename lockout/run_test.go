@@ -131,7 +131,19 @@ func TestRun(t *testing.T) {
 	for i := range 3 {
 		publish(encodeOutcome(t, events.ActionAuthenticationFailed, now.Add(time.Hour+time.Duration(i)), wrong("bob")))
 	}
-	time.Sleep(50 * time.Millisecond)
+	counted := func() int { // alice's failures folded so far
+		live.mu.Lock()
+		defer live.mu.Unlock()
+		if h := live.failures[key{name: "alice", native: true}]; h != nil {
+			return len(h.at)
+		}
+		return 0
+	}
+	for deadline := time.Now().Add(10 * time.Second); counted() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of alice's two wrong passwords folded", counted())
+		}
+	}
 	if _, ok := live.Locked("alice", "uid-a", 7, time.Now()); ok {
 		t.Fatal("locked after two wrong passwords")
 	}

@@ -136,13 +136,14 @@ func keyOf(user, uid string) key {
 }
 
 // Tracker holds the recent failures of each user and the locks they set.
-// Fail and Sweep are its writer (one goroutine: Run); Any and Locked are
-// read on every password authentication and take no lock.
+// Fail and Sweep write it, taking turns under mu (in Run, the consumer's
+// handler folds and Run's loop sweeps); Any and Locked are read on every
+// password authentication and take no lock.
 type Tracker struct {
 	cfg  Config
 	seed maphash.Seed
 
-	mu       sync.Mutex // the writer's; Locked never takes it
+	mu       sync.Mutex // Fail's and Sweep's; Any and Locked never take it
 	failures map[key]*history
 	full     bool // MaxTracked was reached since the last sweep
 
@@ -184,9 +185,6 @@ func New(cfg Config) (*Tracker, error) {
 	}
 	return &Tracker{cfg: cfg, seed: maphash.MakeSeed(), failures: make(map[key]*history)}, nil
 }
-
-// Config returns the configuration in force, defaults filled in.
-func (t *Tracker) Config() Config { return t.cfg }
 
 func (t *Tracker) shard(k key) *atomic.Pointer[map[key]Lock] {
 	return &t.locks[maphash.Comparable(t.seed, k)%shards]
@@ -278,7 +276,7 @@ func (h *history) add(at time.Time, n int, window time.Duration) {
 	h.at = slices.Delete(h.at, 0, drop)
 }
 
-// setLock publishes k's lock: a new map for its shard. Writer only.
+// setLock publishes k's lock: a new map for its shard. Under mu.
 func (t *Tracker) setLock(k key, l Lock) {
 	sh := t.shard(k)
 	next := map[key]Lock{k: l}

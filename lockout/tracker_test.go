@@ -30,7 +30,7 @@ func TestNewRefuses(t *testing.T) {
 		}
 	}
 	tr := newTracker(t, Config{Threshold: 3})
-	if c := tr.Config(); c.Window != DefaultWindow || c.Duration != DefaultDuration || c.MaxTracked != DefaultMaxTracked {
+	if c := tr.cfg; c.Window != DefaultWindow || c.Duration != DefaultDuration || c.MaxTracked != DefaultMaxTracked {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -144,6 +144,26 @@ func TestNames(t *testing.T) {
 	}
 	if _, ok := tr.Locked("lena", "uid-lena", 1, t0); ok {
 		t.Error("a native account lena is locked by the failures of another realm's user")
+	}
+}
+
+// TestRecreatedAccount: an account deleted and created again (a new UID,
+// at epoch 1 again) is counted afresh, and the old one's lock is not its.
+func TestRecreatedAccount(t *testing.T) {
+	tr := newTracker(t, Config{Threshold: 3, Window: time.Minute})
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	tr.Fail(Failure{User: "u", AccountUID: "old", AccountEpoch: 1, At: at(0)})
+	tr.Fail(Failure{User: "u", AccountUID: "old", AccountEpoch: 1, At: at(1)})
+	tr.Fail(Failure{User: "u", AccountUID: "new", AccountEpoch: 1, At: at(2)})
+	if _, ok := tr.Locked("u", "new", 1, at(3)); ok {
+		t.Fatal("the new account locked by the old one's failures")
+	}
+	tr.Fail(Failure{User: "u", AccountUID: "new", AccountEpoch: 1, At: at(3)})
+	if _, ok := tr.Fail(Failure{User: "u", AccountUID: "new", AccountEpoch: 1, At: at(4)}); !ok {
+		t.Fatal("the new account's three wrong passwords did not lock it")
+	}
+	if _, ok := tr.Locked("u", "old", 1, at(5)); ok {
+		t.Fatal("the new account's lock holds for the old one")
 	}
 }
 

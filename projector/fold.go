@@ -97,6 +97,12 @@ type APIKey struct {
 	LimitedByBuiltin []string
 }
 
+// Expired tells whether k has expired at now, allowing skew past its
+// expiration (a key without one never expires).
+func (k *APIKey) Expired(now time.Time, skew time.Duration) bool {
+	return !k.Expiration.IsZero() && !now.Before(k.Expiration.Add(skew))
+}
+
 // FoldAccount returns the account after ev, nil when there is none. cur is
 // the account before (nil: none) and is never modified. Created over an
 // existing account, updated or deleted of a missing one, or a UID or

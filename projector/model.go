@@ -702,7 +702,7 @@ func apiKeyRetired(k *APIKey, now time.Time, retention, skew time.Duration) bool
 	switch {
 	case k.Invalidated && !k.Invalidation.After(cutoff):
 		return true
-	case !k.Expiration.IsZero() && !k.Expiration.Add(skew).After(cutoff):
+	case k.Expired(cutoff, skew):
 		return true
 	}
 	return false

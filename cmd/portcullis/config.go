@@ -431,9 +431,19 @@ func (c Config) validate() error {
 	if c.APIKeyClockSkew < 0 {
 		errs = append(errs, fmt.Errorf("api_key_clock_skew: %s is negative", c.APIKeyClockSkew))
 	}
-	if l := c.Authc.Lockout; l.Threshold < 0 || l.Window < time.Second || l.Duration < time.Second || l.MaxTracked < 1 {
-		errs = append(errs, fmt.Errorf("authc.lockout: threshold %d must be 0 (off) or more, window %s and duration %s at least 1s, max_tracked %d at least 1",
-			l.Threshold, l.Window, l.Duration, l.MaxTracked))
+	if l := c.Authc.Lockout; l.Threshold < 0 {
+		errs = append(errs, fmt.Errorf("authc.lockout.threshold: %d is negative (0 turns lockouts off)", l.Threshold))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"authc.lockout.window", c.Authc.Lockout.Window}, {"authc.lockout.duration", c.Authc.Lockout.Duration}} {
+		if d.v < time.Second {
+			errs = append(errs, fmt.Errorf("%s: %s is shorter than 1s", d.key, d.v))
+		}
+	}
+	if c.Authc.Lockout.MaxTracked < 1 {
+		errs = append(errs, fmt.Errorf("authc.lockout.max_tracked: %d is less than 1", c.Authc.Lockout.MaxTracked))
 	}
 	if c.APIKeyRetentionPeriod < time.Second {
 		errs = append(errs, fmt.Errorf("api_key_retention_period: %s is shorter than 1s", c.APIKeyRetentionPeriod))

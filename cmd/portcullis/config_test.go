@@ -105,6 +105,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{nil, map[string]string{"PORTCULLIS_TOKEN_CLOCK_SKEW": "-1s"}, []string{"token_clock_skew"}},
 		{nil, map[string]string{"PORTCULLIS_API_KEY_RETENTION_PERIOD": "0s"}, []string{"api_key_retention_period", "shorter than 1s"}},
 		{nil, map[string]string{"PORTCULLIS_NATS_USER": "_portcullis_internal"}, []string{"nats.user"}},
+		{nil, map[string]string{"PORTCULLIS_AUTHC_LOCKOUT_THRESHOLD": "-1", "PORTCULLIS_AUTHC_LOCKOUT_WINDOW": "10ms", "PORTCULLIS_AUTHC_LOCKOUT_MAX_TRACKED": "0"},
+			[]string{"authc.lockout.threshold: -1", "authc.lockout.window: 10ms", "authc.lockout.max_tracked: 0"}},
 		{nil, map[string]string{"PORTCULLIS_NATS_AUTH_MAX_BYTES": "1000"}, []string{"nats.auth_max_bytes", "less than 1 MiB"}},
 		// The profiles have no authentication: loopback only.
 		{nil, map[string]string{"PORTCULLIS_DEBUG_PPROF_LISTEN": "0.0.0.0:6060"}, []string{"debug.pprof_listen", "not a loopback address"}},

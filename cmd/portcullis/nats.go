@@ -65,7 +65,7 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Write
 	lock, err := dirlock.Lock(cfg.DataDir, "nats.lock")
 	switch {
 	case errors.Is(err, dirlock.ErrInUse):
-		return nil, fmt.Errorf("embedded nats: data dir %w (a running portcullis serve, or a reset-password or events tail on its data dir? with nats.listen off, reach a running serve with --nats-url)", err)
+		return nil, fmt.Errorf("embedded nats: data dir %w (another portcullis serve on it? each replica needs a data dir of its own)", err)
 	case errors.Is(err, dirlock.ErrNoLocks):
 		log.WarnContext(ctx, "nats_store_not_locked", "data_dir", cfg.DataDir, "error", err)
 	case err != nil:
@@ -116,7 +116,7 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Write
 		}
 		sopts.Host, sopts.Port = host, p
 		internal := randomString(24)
-		if sopts.Users, made, err = natsUsers(cfg, internal, log); err != nil {
+		if sopts.Users, made, err = natsUsers(ctx, cfg, internal, log); err != nil {
 			unlock()
 			return nil, err
 		}
@@ -180,12 +180,34 @@ func connectTool(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 	return connectServe(ctx, cfg, log)
 }
 
-// connectServe connects a tool to the serve running on the data dir: at
-// the client address it wrote there (natsURLFile), with nats.password.
+// storeInUse tells whether a process holds the embedded store under dir
+// (a serve, or a tool that opened it): whether its lock is taken. The
+// address file alone cannot tell: a serve that was killed leaves it.
+func storeInUse(dir string) (bool, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	lock, err := dirlock.Lock(dir, "nats.lock")
+	switch {
+	case err == nil:
+		return false, lock.Close()
+	case errors.Is(err, dirlock.ErrInUse):
+		return true, nil
+	case errors.Is(err, dirlock.ErrNoLocks):
+		_, err := os.Stat(filepath.Join(dir, natsURLFile)) // the best left to go by
+		return err == nil, nil
+	default:
+		return false, err
+	}
+}
+
+// connectServe connects a tool to the serve running on the data dir (the
+// store is in use): at the client address it wrote there (natsURLFile),
+// with nats.password.
 func connectServe(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, error) {
 	b, err := os.ReadFile(filepath.Join(cfg.DataDir, natsURLFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("the serve on %s takes no NATS clients (nats.listen off; or it is still starting): give --nats-url", cfg.DataDir)
+		return nil, fmt.Errorf("the process using %s takes no NATS clients (a serve with nats.listen off, or still starting, or another tool): give --nats-url, or try again", cfg.DataDir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("the serve's NATS address: %w", err)
@@ -216,12 +238,12 @@ const (
 // against), and made.keep shows it once the server takes clients.
 // Deleting the file makes a new one at the next start; setting
 // nats.password deletes it.
-func natsUsers(cfg Config, internal string, log *slog.Logger) (users []*server.User, made *madePassword, err error) {
+func natsUsers(ctx context.Context, cfg Config, internal string, log *slog.Logger) (users []*server.User, made *madePassword, err error) {
 	users = []*server.User{{Username: internalNATSUser, Password: internal}}
 	path := filepath.Join(cfg.DataDir, natsPasswordFile)
 	if cfg.NATS.Password != "" {
 		if err := os.Remove(path); err == nil {
-			log.Info("nats_password_replaced", "file", path, "why", "nats.password is set: the password made on the first start no longer works")
+			log.InfoContext(ctx, "nats_password_replaced", "file", path, "why", "nats.password is set: the password made on the first start no longer works")
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("nats client password: %w", err)
 		}
@@ -251,17 +273,19 @@ type madePassword struct {
 	hash           []byte
 }
 
-// keep writes the hash and shows the password, once: written only when the
-// server takes clients, so a start that fails leaves no password nobody
-// saw.
+// keep shows the password, once, and then writes its hash: only when the
+// server takes clients, and only a password shown is kept, so a start that
+// fails leaves no password nobody saw.
 func (m *madePassword) keep(out io.Writer, url, user string) error {
+	if _, err := fmt.Fprintf(out, "\n  The embedded NATS server takes clients on %s, user [%s], password:\n\n    %s\n\n"+
+		"  It is shown once; only its hash is kept (%s: delete it and restart for a new password).\n"+
+		"  The outcomes as they come: nats --server %s --user %s --password '<password>' sub 'portcullis.auth.>'\n\n",
+		url, user, m.password, m.path, url, user); err != nil {
+		return fmt.Errorf("nats client password: not shown: %w", err)
+	}
 	if err := writeFile(m.path, string(m.hash)); err != nil {
 		return fmt.Errorf("nats client password: %w", err)
 	}
-	fmt.Fprintf(out, "\n  The embedded NATS server takes clients on %s, user [%s], password:\n\n    %s\n\n"+
-		"  It is shown once; only its hash is kept (%s: delete it and restart for a new password).\n"+
-		"  The outcomes as they come: nats --server %s --user %s --password '<password>' sub 'portcullis.auth.>'\n\n",
-		url, user, m.password, m.path, url, user)
 	return nil
 }
 

@@ -134,6 +134,14 @@ func TestEmbeddedClientPort(t *testing.T) {
 		t.Fatalf("nats.password: %v", err)
 	}
 	nc3.Close()
+
+	// Without it again, and without the hash: a new password is made.
+	n.stop()
+	n = startNode(t, up, withDataDir(dir), listen)
+	m = regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(n.out.String())
+	if m == nil || m[1] == password {
+		t.Fatalf("no new password shown: %q", n.out.String())
+	}
 }
 
 // TestEmbeddedClientPortTaken: a client port another process holds is a

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -233,10 +235,18 @@ func TestEmbeddedStoreLocked(t *testing.T) {
 		t.Fatalf("reset-password on a running serve's data dir: exit %d: %s", rc, errOut.String())
 	}
 	errOut.Reset()
-	if rc := runEvents(context.Background(), []string{"tail", "--all", "--data-dir", dir}, &out, &errOut, env); rc != 2 || !strings.Contains(errOut.String(), "following needs the running server") {
-		t.Fatalf("events tail --all (following) on a data dir: exit %d: %s", rc, errOut.String())
+	if rc := runEvents(context.Background(), []string{"tail", "--all", "--data-dir", dir}, &out, &errOut, env); rc != 1 || !strings.Contains(errOut.String(), "takes no NATS clients") {
+		t.Fatalf("events tail --all (following) on a running serve's data dir: exit %d: %s", rc, errOut.String())
 	}
 	n.stop()
+	// A serve killed leaves its address file: following must not trust it.
+	if err := os.WriteFile(filepath.Join(dir, natsURLFile), []byte("nats://"+freeAddr(t)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errOut.Reset()
+	if rc := runEvents(context.Background(), []string{"tail", "--all", "--data-dir", dir}, &out, &errOut, env); rc != 2 || !strings.Contains(errOut.String(), "following needs the running server") {
+		t.Fatalf("events tail --all with a stale address file: exit %d: %s", rc, errOut.String())
+	}
 	out.Reset()
 	if rc := runEvents(context.Background(), args, &out, &errOut, envOf(nil)); rc != 0 || !strings.Contains(out.String(), events.TypeAccountCreated) {
 		t.Fatalf("events tail on a stopped serve's data dir: exit %d: %s%s", rc, out.String(), errOut.String())
