@@ -107,7 +107,7 @@ type authFailure struct {
 	principal  string // the user name claimed, if any
 	realms     []events.RealmAttempt
 	// accountUID and accountEpoch: the native account a wrong password
-	// was tried on (noteWrongPassword).
+	// was tried on (tried).
 	accountUID   string
 	accountEpoch uint64
 }
