@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -205,6 +206,11 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 	attempt, locked := g.lockedOut(now, user)
 	p, fail := g.realmChain(ctx, now, r, user, pass, !locked)
 	if locked {
+		// The check may have caught the model up: a new password made on
+		// another replica lifts the lock at once.
+		attempt, locked = g.lockedOut(now, user)
+	}
+	if locked {
 		if fail == nil {
 			fail = basicFailure(r, user)
 		}
@@ -222,13 +228,18 @@ func (g *Gateway) authenticateBasic(ctx context.Context, now time.Time, r *reque
 func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, user, pass string, cached bool) (*principal, *authFailure) {
 	var attempts []events.RealmAttempt
 	var wrong *projector.Account // the native account a wrong password was tried on
+	var found *principal         // uncached: every realm answers, as for a wrong password
 	for _, realm := range g.cfg.RealmOrder {
 		switch realm {
 		case RealmNative:
 			acc, reason := g.verifyPassword(ctx, now, user, pass, cached)
 			if reason == "" {
 				r.basic = principal{name: acc.Username, roles: acc.Roles, realm: realmNative, authType: authTypeRealm}
-				return &r.basic, nil
+				if cached {
+					return &r.basic, nil
+				}
+				found = cmp.Or(found, &r.basic)
+				continue
 			}
 			if reason == reasonWrongPassword {
 				wrong = acc
@@ -240,7 +251,12 @@ func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, use
 			}
 			roles, reason := g.checkFile(ctx, now, user, pass, cached)
 			if reason == "" {
-				return &principal{name: user, roles: roles, realm: realmFile, authType: authTypeRealm}, nil
+				p := &principal{name: user, roles: roles, realm: realmFile, authType: authTypeRealm}
+				if cached {
+					return p, nil
+				}
+				found = cmp.Or(found, p)
+				continue
 			}
 			attempts = append(attempts, events.RealmAttempt{Realm: realmFile, Type: "file", Reason: reason})
 		case RealmLDAP:
@@ -249,10 +265,18 @@ func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, use
 			}
 			roles, reason := g.checkLDAP(ctx, now, user, pass, cached)
 			if reason == "" {
-				return &principal{name: user, roles: roles, realm: realmLDAP, authType: authTypeRealm}, nil
+				p := &principal{name: user, roles: roles, realm: realmLDAP, authType: authTypeRealm}
+				if cached {
+					return p, nil
+				}
+				found = cmp.Or(found, p)
+				continue
 			}
 			attempts = append(attempts, events.RealmAttempt{Realm: realmLDAP, Type: "ldap", Reason: reason})
 		}
+	}
+	if found != nil {
+		return found, nil
 	}
 	fail := basicFailure(r, user)
 	fail.realms = attempts

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/gateway/secret"
 	"github.com/portcullis/portcullis/lockout"
 )
 
@@ -146,5 +148,104 @@ func TestLockoutAfterTheRealms(t *testing.T) {
 	apiKeyCall(t, "GET", tg.url+"/data/_search", basic("mo", ""), "")
 	if o := tg.out.last(); o.Realms[len(o.Realms)-1].Reason != "empty password" {
 		t.Fatalf("empty password: %+v", o)
+	}
+}
+
+// TestLockoutAsksEveryRealm: while a user is locked, the right password
+// goes through every realm as a wrong one does (the chain does not stop at
+// the realm that authenticates it), so the time of the answer does not
+// tell a right guess.
+func TestLockoutAsksEveryRealm(t *testing.T) {
+	rc := &recorder{}
+	up := httptest.NewServer(http.HandlerFunc(rc.handler))
+	defer up.Close()
+	tr, err := lockout.New(lockout.Config{Threshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := &fakeLDAP{}
+	tg := newTestGateway(t, up.URL, func(c *Config) {
+		c.LDAPRealm, c.RealmOrder, c.Lockouts = dir, []string{RealmNative, RealmLDAP}, tr
+	})
+	acc, _ := tg.state.model.Account("reader")
+	tr.Fail(lockout.Failure{User: "reader", AccountUID: acc.UID, AccountEpoch: acc.Epoch, At: time.Now()})
+	calls := func() int { dir.mu.Lock(); defer dir.mu.Unlock(); return dir.calls }
+	var asked [2]int
+	for i, pw := range []string{"nope", "reader-pw"} {
+		before := calls()
+		if code, _, raw := apiKeyCall(t, "GET", tg.url+"/data/_search", basic("reader", pw), ""); code != http.StatusUnauthorized {
+			t.Fatalf("locked reader, password %s: %d %s", pw, code, raw)
+		}
+		asked[i] = calls() - before
+	}
+	if asked[0] != 1 || asked[1] != 1 {
+		t.Errorf("the directory was asked %d times for a wrong password, %d for the right one; want once each", asked[0], asked[1])
+	}
+}
+
+// laggingState is a projection that learns of an event only when a
+// request makes it catch up (WaitForLatest): another replica's write.
+type laggingState struct {
+	*memState
+	pending func()
+}
+
+func (l *laggingState) WaitForLatest(context.Context, string) error {
+	if p := l.pending; p != nil {
+		l.pending = nil
+		p()
+	}
+	return nil
+}
+
+// TestLockoutLiftedByAPasswordNotYetSeen: a new password set on another
+// replica lifts the lock at once, also on a replica that learns of it
+// while checking that very password (Basic and /login).
+func TestLockoutLiftedByAPasswordNotYetSeen(t *testing.T) {
+	rc := &recorder{}
+	up := httptest.NewServer(http.HandlerFunc(rc.handler))
+	defer up.Close()
+	tr, err := lockout.New(lockout.Config{Threshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls *laggingState
+	tg := newTestGateway(t, up.URL, func(c *Config) {
+		ls = &laggingState{memState: c.Projection.(*memState)}
+		c.Projection, c.Lockouts = ls, tr
+	})
+	lock := func() {
+		acc, _ := tg.state.model.Account("reader")
+		tr.Fail(lockout.Failure{User: "reader", AccountUID: acc.UID, AccountEpoch: acc.Epoch, At: time.Now()})
+	}
+	lock()
+	for _, path := range []string{"basic", "login"} {
+		acc, _ := tg.state.model.Account("reader")
+		pw := "new-" + path
+		ls.pending = func() { // the other replica's password change
+			h, err := secret.HashPassword(pw)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ev, err := events.New("other", events.TypeAccountUpdated, "reader", time.Now(), events.AccountUpdated{UID: acc.UID, Username: "reader", PasswordHash: &h})
+			if err == nil {
+				_, err = tg.state.Append(context.Background(), events.StateSubject(events.AggregateAccount, "reader"), ev, nil)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		var code int
+		var raw string
+		if path == "basic" {
+			code, _, raw = apiKeyCall(t, "GET", tg.url+"/data/_search", basic("reader", pw), "")
+		} else {
+			code, _, raw = apiKeyCall(t, "POST", tg.url+"/login", "", `{"username":"reader","password":"`+pw+`"}`)
+		}
+		if code != http.StatusOK {
+			t.Errorf("%s: the new password, first seen while checking it: %d %s", path, code, raw)
+		}
+		lock() // again, at the new epoch, for the next path
 	}
 }

@@ -35,6 +35,9 @@ func (g *Gateway) login(ctx *fasthttp.RequestCtx, now time.Time, r *request) {
 	// password is checked, uncached, and then refused.
 	lock, locked := g.lockedOut(now, user)
 	acc, reason := g.verifyPassword(ctx, now, user, *req.Password, !locked)
+	if locked {
+		lock, locked = g.lockedOut(now, user) // caught up meanwhile?
+	}
 	if reason == reasonBusy {
 		writeError(ctx, errOverloaded)
 		return

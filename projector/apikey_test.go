@@ -217,3 +217,26 @@ func TestModelSweepAPIKeys(t *testing.T) {
 		t.Errorf("invalidation of a swept key recorded its subject sequence %d again", seq)
 	}
 }
+
+// TestAPIKeyExpired: the one expiry rule of authentication, active_only
+// and the sweep, at its boundaries.
+func TestAPIKeyExpired(t *testing.T) {
+	k := &APIKey{Expiration: t0}
+	for _, c := range []struct {
+		now  time.Time
+		skew time.Duration
+		want bool
+	}{
+		{t0.Add(-time.Nanosecond), 0, false},
+		{t0, 0, true},
+		{t0.Add(time.Minute - time.Nanosecond), time.Minute, false},
+		{t0.Add(time.Minute), time.Minute, true},
+	} {
+		if got := k.Expired(c.now, c.skew); got != c.want {
+			t.Errorf("Expired(%s, %s) = %v", c.now.Sub(t0), c.skew, got)
+		}
+	}
+	if (&APIKey{}).Expired(t0.AddDate(100, 0, 0), 0) {
+		t.Error("a key without an expiration expired")
+	}
+}

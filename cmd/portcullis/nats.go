@@ -62,10 +62,10 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Write
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	lock, err := dirlock.Lock(cfg.DataDir, "nats.lock")
+	lock, err := lockStore(ctx, cfg.DataDir)
 	switch {
 	case errors.Is(err, dirlock.ErrInUse):
-		return nil, fmt.Errorf("embedded nats: data dir %w (another portcullis serve on it? each replica needs a data dir of its own)", err)
+		return nil, fmt.Errorf("embedded nats: data dir %w (another serve on it, or a tool working on it: reset-password, events tail; each replica needs a data dir of its own)", err)
 	case errors.Is(err, dirlock.ErrNoLocks):
 		log.WarnContext(ctx, "nats_store_not_locked", "data_dir", cfg.DataDir, "error", err)
 	case err != nil:
@@ -179,6 +179,25 @@ func connectTool(ctx context.Context, cfg Config, log *slog.Logger) (*natsConn, 
 	}
 	return connectServe(ctx, cfg, log)
 }
+
+// lockStore takes the store's lock under dir. A lock held for a moment (a
+// tool checking whether a serve runs, storeInUse) is waited out briefly.
+func lockStore(ctx context.Context, dir string) (*os.File, error) {
+	deadline := time.Now().Add(storeLockWait)
+	for {
+		lock, err := dirlock.Lock(dir, "nats.lock")
+		if !errors.Is(err, dirlock.ErrInUse) || time.Now().After(deadline) {
+			return lock, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+const storeLockWait = 300 * time.Millisecond
 
 // storeInUse tells whether a process holds the embedded store under dir
 // (a serve, or a tool that opened it): whether its lock is taken. The

@@ -165,3 +165,34 @@ func TestEmbeddedClientPortTaken(t *testing.T) {
 		t.Fatalf("a failed start kept a password (%v) or showed %q", err, out.String())
 	}
 }
+
+// TestStoreInUse: how a tool tells whether a process holds a data dir's
+// store.
+func TestStoreInUse(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none")
+	if used, err := storeInUse(missing); used || err != nil {
+		t.Fatalf("a data dir that does not exist: %v %v", used, err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatal("the check made the data dir")
+	}
+	dir := t.TempDir()
+	if used, err := storeInUse(dir); used || err != nil {
+		t.Fatalf("a free data dir: %v %v", used, err)
+	}
+	lock, err := lockStore(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, err := storeInUse(dir); !used || err != nil {
+		t.Fatalf("a held data dir: %v %v", used, err)
+	}
+	lock.Close()
+	odd := t.TempDir()
+	if err := os.Mkdir(filepath.Join(odd, "nats.lock"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storeInUse(odd); err == nil {
+		t.Fatal("a lock that cannot be taken is not an error")
+	}
+}

@@ -67,7 +67,12 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		// Not the store under --data-dir: opened here, no serve writes to
 		// it while this command holds it, so there would be nothing to
 		// follow, and serve could not start meanwhile.
-		if running, err := storeInUse(cfg.DataDir); err != nil || !running {
+		running, err := storeInUse(cfg.DataDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "portcullis events tail: %v\n", err)
+			return 1
+		}
+		if !running {
 			fmt.Fprintf(stderr, "portcullis events tail: following needs the running server: give --nats-url, or the data dir of a running serve that takes NATS clients (nats.listen) with its NATS password in PORTCULLIS_NATS_PASSWORD; on the data dir of a stopped serve, give --no-follow with --all or --since\n")
 			return 2
 		}
