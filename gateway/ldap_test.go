@@ -25,6 +25,13 @@ type fakeLDAP struct {
 
 var _ LDAPRealm = (*fakeLDAP)(nil)
 
+// count is how many times the directory was asked.
+func (f *fakeLDAP) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
 func (f *fakeLDAP) Authenticate(_ context.Context, user, pass string) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

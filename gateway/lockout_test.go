@@ -19,18 +19,10 @@ import (
 // answer of a wrong password; the outcome says why. A password change
 // lifts the lock, and the lock ends by itself.
 func TestLockout(t *testing.T) {
-	rc := &recorder{}
-	up := httptest.NewServer(http.HandlerFunc(rc.handler))
-	defer up.Close()
 	var clock atomic.Int64
-	start := time.Now()
-	clock.Store(start.UnixNano())
+	clock.Store(time.Now().UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	tr, err := lockout.New(lockout.Config{Threshold: 2, Window: time.Minute, Duration: 10 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg := newTestGateway(t, up.URL, func(c *Config) { c.Lockouts, c.Now = tr, now })
+	tg, tr := lockoutGateway(t, lockout.Config{Threshold: 2, Window: time.Minute, Duration: 10 * time.Minute}, func(c *Config) { c.Now = now })
 	admin, reader := basic("admin", "admin-pw"), basic("reader", "reader-pw")
 	status := func(auth string) (int, string) {
 		t.Helper()
@@ -116,18 +108,9 @@ func TestLockout(t *testing.T) {
 // wrong password or an unknown name. An LDAP user's lock holds whatever
 // the case of the name: the directory binds "Lena" as "lena".
 func TestLockoutAfterTheRealms(t *testing.T) {
-	rc := &recorder{}
-	up := httptest.NewServer(http.HandlerFunc(rc.handler))
-	defer up.Close()
-	tr, err := lockout.New(lockout.Config{Threshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := &fakeLDAP{}
-	tg := newTestGateway(t, up.URL, func(c *Config) {
-		c.LDAPRealm, c.RealmOrder, c.Lockouts = dir, []string{RealmNative, RealmLDAP}, tr
-	})
-	calls := func() int { dir.mu.Lock(); defer dir.mu.Unlock(); return dir.calls }
+	tg, tr := lockoutGateway(t, lockout.Config{Threshold: 1}, withNativeThenLDAP(dir))
+	calls := dir.count
 	tr.Fail(lockout.Failure{User: "lena", At: time.Now()})
 	// The right password twice: the second is not served from the Basic
 	// cache, which would answer a right guess faster than a wrong one.
@@ -156,20 +139,11 @@ func TestLockoutAfterTheRealms(t *testing.T) {
 // the realm that authenticates it), so the time of the answer does not
 // tell a right guess.
 func TestLockoutAsksEveryRealm(t *testing.T) {
-	rc := &recorder{}
-	up := httptest.NewServer(http.HandlerFunc(rc.handler))
-	defer up.Close()
-	tr, err := lockout.New(lockout.Config{Threshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := &fakeLDAP{}
-	tg := newTestGateway(t, up.URL, func(c *Config) {
-		c.LDAPRealm, c.RealmOrder, c.Lockouts = dir, []string{RealmNative, RealmLDAP}, tr
-	})
+	tg, tr := lockoutGateway(t, lockout.Config{Threshold: 1}, withNativeThenLDAP(dir))
 	acc, _ := tg.state.model.Account("reader")
 	tr.Fail(lockout.Failure{User: "reader", AccountUID: acc.UID, AccountEpoch: acc.Epoch, At: time.Now()})
-	calls := func() int { dir.mu.Lock(); defer dir.mu.Unlock(); return dir.calls }
+	calls := dir.count
 	var asked [2]int
 	for i, pw := range []string{"nope", "reader-pw"} {
 		before := calls()
@@ -202,17 +176,10 @@ func (l *laggingState) WaitForLatest(context.Context, string) error {
 // replica lifts the lock at once, also on a replica that learns of it
 // while checking that very password (Basic and /login).
 func TestLockoutLiftedByAPasswordNotYetSeen(t *testing.T) {
-	rc := &recorder{}
-	up := httptest.NewServer(http.HandlerFunc(rc.handler))
-	defer up.Close()
-	tr, err := lockout.New(lockout.Config{Threshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ls *laggingState
-	tg := newTestGateway(t, up.URL, func(c *Config) {
+	tg, tr := lockoutGateway(t, lockout.Config{Threshold: 1}, func(c *Config) {
 		ls = &laggingState{memState: c.Projection.(*memState)}
-		c.Projection, c.Lockouts = ls, tr
+		c.Projection = ls
 	})
 	lock := func() {
 		acc, _ := tg.state.model.Account("reader")
@@ -248,4 +215,23 @@ func TestLockoutLiftedByAPasswordNotYetSeen(t *testing.T) {
 		}
 		lock() // again, at the new epoch, for the next path
 	}
+}
+
+// lockoutGateway is a test gateway in front of a recording upstream, with
+// lockouts decided by a tracker of cfg that the test feeds.
+func lockoutGateway(t *testing.T, cfg lockout.Config, mutate ...func(*Config)) (*testGateway, *lockout.Tracker) {
+	t.Helper()
+	rc := &recorder{}
+	up := httptest.NewServer(http.HandlerFunc(rc.handler))
+	t.Cleanup(up.Close)
+	tr, err := lockout.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newTestGateway(t, up.URL, append([]func(*Config){func(c *Config) { c.Lockouts = tr }}, mutate...)...), tr
+}
+
+// withNativeThenLDAP puts dir after the native realm.
+func withNativeThenLDAP(dir *fakeLDAP) func(*Config) {
+	return func(c *Config) { c.LDAPRealm, c.RealmOrder = dir, []string{RealmNative, RealmLDAP} }
 }
