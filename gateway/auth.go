@@ -275,14 +275,18 @@ func (g *Gateway) realmChain(ctx context.Context, now time.Time, r *request, use
 			attempts = append(attempts, events.RealmAttempt{Realm: realmLDAP, Type: "ldap", Reason: reason})
 		}
 	}
-	if found != nil {
+	busy := false
+	for _, a := range attempts {
+		busy = busy || a.Reason == reasonBusy
+	}
+	// Uncached (a locked user), a realm that could not check the password
+	// now answers as it would for a wrong one: a 503, whatever another
+	// realm found.
+	if found != nil && !busy {
 		return found, nil
 	}
 	fail := basicFailure(r, user)
-	fail.realms = attempts
-	for _, a := range attempts {
-		fail.busy = fail.busy || a.Reason == reasonBusy
-	}
+	fail.realms, fail.busy = attempts, busy
 	fail.tried(wrong)
 	return nil, fail
 }

@@ -235,3 +235,21 @@ func lockoutGateway(t *testing.T, cfg lockout.Config, mutate ...func(*Config)) (
 func withNativeThenLDAP(dir *fakeLDAP) func(*Config) {
 	return func(c *Config) { c.LDAPRealm, c.RealmOrder = dir, []string{RealmNative, RealmLDAP} }
 }
+
+// TestLockoutBusy: while the password hashes are all taken, a locked user
+// is answered as for a wrong password, a 503, also when another realm (one
+// that takes no hash slot: LDAP) finds the password right; a 401 there
+// would tell the right guess.
+func TestLockoutBusy(t *testing.T) {
+	dir := &fakeLDAP{}
+	tg, tr := lockoutGateway(t, lockout.Config{Threshold: 1}, withNativeThenLDAP(dir))
+	tr.Fail(lockout.Failure{User: "lena", At: time.Now()})
+	for len(tg.g.hashSlots) < cap(tg.g.hashSlots) { // the native realm's (dummy) hash waits, then gives up
+		tg.g.hashSlots <- struct{}{}
+	}
+	for _, pw := range []string{"lena-pw", "nope"} {
+		if code, _, raw := apiKeyCall(t, "GET", tg.url+"/data/_search", basic("lena", pw), ""); code != http.StatusServiceUnavailable {
+			t.Errorf("locked lena, password %s, hashes busy: %d %s, want 503", pw, code, raw)
+		}
+	}
+}

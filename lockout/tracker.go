@@ -27,6 +27,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Defaults of Config.
@@ -47,11 +50,12 @@ type Config struct {
 	// Duration is how long a lock lasts, from the failure that set it.
 	// Default 15m.
 	Duration time.Duration
-	// MaxTracked bounds how many user names are followed, locked or with
-	// recent failures (an LDAP realm that binds by DN template cannot tell
-	// an unknown user from a wrong password, so failures may name
-	// anything). Failures of further names are not counted until older ones
-	// leave the window or their lock ends. Default 65536.
+	// MaxTracked bounds how many user names of other realms than the
+	// native one are followed, locked or with recent failures (names the
+	// gateway cannot enumerate: an LDAP directory's users, under whatever
+	// spellings it binds). Failures of further such names are not counted
+	// until older ones leave the window or their lock ends; a native
+	// account's always are. Default 65536.
 	MaxTracked int
 }
 
@@ -120,9 +124,9 @@ const shards = 64
 
 // key names whose failures a history counts and whose a lock is. A native
 // account is its exact name (the native realm tells "Bob" from "bob"); a
-// user of another realm is the name without case, since an LDAP directory
-// binds "Lena" as "lena" and the two must share their count and their
-// lock.
+// user of another realm is the name as a directory compares it (see
+// foldName), since an LDAP directory binds "Lena", " lena " and "ｌｅｎａ"
+// alike and they must share their count and their lock.
 type key struct {
 	name   string
 	native bool
@@ -132,7 +136,15 @@ func keyOf(user, uid string) key {
 	if uid != "" {
 		return key{name: user, native: true}
 	}
-	return key{name: strings.ToLower(user)}
+	return key{name: foldName(user)}
+}
+
+// foldName approximates how an LDAP directory matches a name (RFC 4518's
+// string preparation): compatibility forms (NFKC: full-width letters),
+// case, and leading, trailing and repeated spaces do not count.
+func foldName(user string) string {
+	s := cases.Fold().String(norm.NFKC.String(user))
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Tracker holds the recent failures of each user and the locks they set.
@@ -238,7 +250,9 @@ func (t *Tracker) Fail(f Failure) (Lock, bool) {
 	}
 	h := t.failures[k]
 	if h == nil {
-		if len(t.failures)+int(t.nLocks.Load()) >= t.cfg.MaxTracked {
+		// A native account is always counted (accounts are few and known);
+		// names of other realms may be anything, and are bounded.
+		if !k.native && len(t.failures)+int(t.nLocks.Load()) >= t.cfg.MaxTracked {
 			t.full = true
 			return Lock{}, false
 		}

@@ -134,13 +134,17 @@ func TestNames(t *testing.T) {
 			t.Errorf("%s not locked after three wrong passwords", c.name)
 		}
 	}
-	for _, name := range []string{"lena", "Lena", "LENA"} {
+	for _, name := range []string{"lena", "Lena", " LENA  "} {
 		fail(tr, name, t0)
 	}
-	for _, name := range []string{"lena", "lEnA"} {
+	// Spellings an LDAP directory binds as the same entry.
+	for _, name := range []string{"lena", "lEnA", "lena ", "  lena", "ｌｅｎａ", "LENA\t"} {
 		if _, ok := tr.Locked(name, "", 0, t0); !ok {
-			t.Errorf("%s: not locked after three wrong passwords of its name in any case", name)
+			t.Errorf("%q: not locked after three wrong passwords of its name spelt otherwise", name)
 		}
+	}
+	if _, ok := tr.Locked("le na", "", 0, t0); ok {
+		t.Error("a space inside the name is not insignificant")
 	}
 	if _, ok := tr.Locked("lena", "uid-lena", 1, t0); ok {
 		t.Error("a native account lena is locked by the failures of another realm's user")
@@ -231,6 +235,11 @@ func TestLocksAreBounded(t *testing.T) {
 	}
 	if n := tr.nLocks.Load(); n != 10 {
 		t.Fatalf("%d locks, want MaxTracked", n)
+	}
+	// Native accounts are always counted: a flood of other names does not
+	// stop their lockout.
+	if _, ok := tr.Fail(Failure{User: "reader", AccountUID: "uid-r", AccountEpoch: 1, At: t0}); !ok {
+		t.Fatal("a native account's wrong password not counted once the names of other realms filled MaxTracked")
 	}
 }
 
