@@ -166,6 +166,7 @@ type Tracker struct {
 	locks  [shards]atomic.Pointer[map[key]Lock]
 	nLocks atomic.Int64
 	set    atomic.Uint64 // locks set since New
+	folded atomic.Uint64 // failures Fail was given since New
 }
 
 // Stats are a Tracker's counts, for metrics.
@@ -175,11 +176,15 @@ type Stats struct {
 	// Set is how many locks were set since the Tracker was made, those
 	// of the failures read at start included.
 	Set uint64
+	// Failures is how many wrong passwords were folded (counted or not:
+	// during a lock, late, or beyond MaxTracked), those read at start
+	// included.
+	Failures uint64
 }
 
 // Stats returns the counts of t.
 func (t *Tracker) Stats() Stats {
-	return Stats{Locks: uint64(max(t.nLocks.Load(), 0)), Set: t.set.Load()}
+	return Stats{Locks: uint64(max(t.nLocks.Load(), 0)), Set: t.set.Load(), Failures: t.folded.Load()}
 }
 
 // history is a user's recent failures, of one account (identity).
@@ -244,6 +249,7 @@ func (t *Tracker) lockOf(k key, now time.Time) (Lock, bool) {
 func (t *Tracker) Fail(f Failure) (Lock, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.folded.Add(1)
 	k := keyOf(f.User, f.AccountUID)
 	if l, ok := t.lockOf(k, f.At); ok && (l.Holds(f.AccountUID, f.AccountEpoch) || f.At.Before(l.At)) {
 		return Lock{}, false

@@ -27,7 +27,11 @@ func TestLockoutAcrossReplicas(t *testing.T) {
 	wrong := call(t, "GET", a.url+"/data/x", "", basic("carol:guess")...)
 	mustStatus(t, wrong, 401, "wrong password 1")
 	mustStatus(t, call(t, "GET", a.url+"/data/x", "", basic("carol:guess")...), 401, "wrong password 2")
-	time.Sleep(300 * time.Millisecond) // time for B to fold both
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(string(call(t, "GET", b.url+"/_portcullis/metrics", "").Body), "\nportcullis_lockout_failures_total 2\n"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("B did not fold the two wrong passwords within 10s")
+		}
+	}
 	mustStatus(t, call(t, "GET", b.url+"/data/x", "", carol...), 200, "carol on B after two wrong passwords (threshold 3)")
 	mustStatus(t, call(t, "GET", a.url+"/data/x", "", basic("carol:guess")...), 401, "wrong password 3")
 	locked := func(n *node, what string) {
@@ -51,7 +55,7 @@ func TestLockoutAcrossReplicas(t *testing.T) {
 	locked(b, "B")
 	locked(a, "A")
 	m := string(call(t, "GET", b.url+"/_portcullis/metrics", "").Body)
-	if !strings.Contains(m, "\nportcullis_lockout_locks 1\n") || !strings.Contains(m, "\nportcullis_lockout_set_total 1\n") {
+	if !strings.Contains(m, "\nportcullis_lockout_locks 1\n") || !strings.Contains(m, "\nportcullis_lockout_set_total 1\n") || !strings.Contains(m, "\nportcullis_lockout_failures_total 3\n") {
 		t.Fatalf("metrics of B:\n%s", m)
 	}
 	mustStatus(t, call(t, "POST", a.url+"/login", `{"username":"carol","password":"secret1"}`), 401, "login of the locked carol on A")

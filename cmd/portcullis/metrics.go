@@ -16,6 +16,7 @@ func (a *app) AppendMetrics(ctx context.Context, b []byte) []byte {
 		st := a.lockouts.Stats()
 		b = gateway.AppendMetric(b, "portcullis_lockout_locks", "gauge", "Users locked out by repeated wrong passwords (a lock that ended counts until the next sweep, within a minute).", st.Locks)
 		b = gateway.AppendMetric(b, "portcullis_lockout_set_total", "counter", "Locks this process set, those of the failures it read at start included.", st.Set)
+		b = gateway.AppendMetric(b, "portcullis_lockout_failures_total", "counter", "Wrong passwords this process's lockout read from the AUTH stream (every replica's), those read at start included.", st.Failures)
 	}
 	if a.auditor == nil {
 		return b
