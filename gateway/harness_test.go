@@ -12,6 +12,7 @@ import (
 
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/gateway/secret"
+	"github.com/portcullis/portcullis/internal/syncbuf"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/projector"
 )
@@ -107,7 +108,7 @@ type testGateway struct {
 	g     *Gateway
 	state *memState
 	out   *outcomes
-	logs  *lockedBuffer
+	logs  *syncbuf.Buffer
 	url   string
 }
 
@@ -123,7 +124,7 @@ func newTestGateway(t testing.TB, upstreamURL string, mutate ...func(*Config)) *
 	}
 	st := &memState{model: projector.NewModel(), seq: map[string]uint64{}, engine: engine}
 	out := &outcomes{}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := Config{
 		Listen: "127.0.0.1:0", Upstreams: []string{upstreamURL}, NodeID: "test",
 		Projection: st, Policy: engine, Log: st, Outcomes: out,
@@ -162,22 +163,4 @@ func newTestGateway(t testing.TB, upstreamURL string, mutate ...func(*Config)) *
 		}
 	})
 	return &testGateway{g: g, state: st, out: out, logs: logs, url: "http://" + addr.(*net.TCPAddr).String()}
-}
-
-// lockedBuffer collects logs written from any goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

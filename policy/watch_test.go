@@ -1,33 +1,16 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/syncbuf"
 )
-
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
 
 // TestWatch: a new file in the policy directory takes effect without a
 // reload request; a file that does not compile leaves the policy in force,
@@ -35,7 +18,7 @@ func (l *syncLog) count(s string) int {
 // effect.
 func TestWatch(t *testing.T) {
 	dir := writePolicy(t, nil)
-	logs := &syncLog{}
+	logs := &syncbuf.Buffer{}
 	e, err := New(Config{Dir: dir}, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +58,9 @@ func TestWatch(t *testing.T) {
 	if err := os.WriteFile(broken, []byte("package portcullis.authz\ndeny contains"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the broken file reported", func() bool { return logs.count("policy_reload_failed") == 1 })
+	waitFor("the broken file reported", func() bool { return strings.Count(logs.String(), "policy_reload_failed") == 1 })
 	time.Sleep(100 * time.Millisecond) // ten more rounds: no second attempt
-	if n := logs.count("policy_compilation_failed"); n != 1 {
+	if n := strings.Count(logs.String(), "policy_compilation_failed"); n != 1 {
 		t.Errorf("the broken file was compiled %d times, want once", n)
 	}
 	if e.Revision() != good {
@@ -100,14 +83,14 @@ func TestWatch(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "ops.rego"), []byte("package portcullis.roles\n\nops := {\"cluster\": [\"manage\"]}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the clashing role reported", func() bool { return logs.count("policy_reload_failed") == 2 })
+	waitFor("the clashing role reported", func() bool { return strings.Count(logs.String(), "policy_reload_failed") == 2 })
 	if e.Revision() != withOps {
 		t.Error("a file role clashing with an API role was installed")
 	}
 	if err := e.SetRoles(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the file role applied once the API role is gone", func() bool { return logs.count("policy_reloaded") == 3 })
+	waitFor("the file role applied once the API role is gone", func() bool { return strings.Count(logs.String(), "policy_reloaded") == 3 })
 }
 
 // TestWatchSettles: a change is applied only once two reads agree, so a

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/portcullis/portcullis/events"
 	"github.com/portcullis/portcullis/events/eventstest"
+	"github.com/portcullis/portcullis/internal/syncbuf"
 )
 
 // connectJS connects to the NATS server at url, closed with the test.
@@ -94,26 +94,7 @@ type node struct {
 	url    string
 	cancel context.CancelFunc
 	done   chan error
-	out    *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the app's writer and the test's
-// reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	out    *syncbuf.Buffer
 }
 
 type nodeOpt func(*Config)
@@ -156,7 +137,7 @@ func startNodeEnv(t *testing.T, up *upstream, env map[string]string, opts ...nod
 	}
 	getenv := func(k string) string { return env[k] }
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, log, out, getenv)
 	if err != nil {
