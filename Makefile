@@ -74,8 +74,9 @@ bench:
 	echo "make bench: results in $(BENCH_OUT)"; exit $$rc
 
 ## bench-load: the load harness (bench/load): upstream alone, bare fasthttp
-## proxy, nginx auth_basic (apt-installed when missing) and Portcullis, side
-## by side on loopback; the report goes to bench/results/load.md.
+## proxy, the bare proxy recording every outcome (bench/outcomeproxy), nginx
+## auth_basic (apt-installed when missing) and Portcullis, side by side on
+## loopback; the report goes to bench/results/load.md.
 ## BENCH_LOAD_FLAGS passes flags, e.g. -quick, -duration 10s, -conns 64.
 BENCH_LOAD_FLAGS ?=
 bench-load: build

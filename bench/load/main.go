@@ -6,13 +6,18 @@
 //     (bench/upstream), alone;
 //   - bare proxy: a fasthttp reverse proxy that does nothing else
 //     (bench/bareproxy), the floor;
+//   - outcome proxy: the bare proxy recording one outcome per request into
+//     the AUTH stream of an embedded JetStream with Portcullis's own
+//     emitter (bench/outcomeproxy): the floor of a proxy that publishes
+//     every outcome, which splits Portcullis's cost into the outcome
+//     stream's and the gateway's own;
 //   - nginx: Debian's nginx with auth_basic (an apr1 htpasswd), installed
 //     with apt-get when missing;
 //   - portcullis: `portcullis serve` with its embedded NATS JetStream, a
 //     native user's Basic credentials, a role granting read on the index,
 //     every outcome published to the AUTH stream (counted afterwards);
 //
-// the three proxies in front of the same upstream. Each target gets a
+// the four proxies in front of the same upstream. Each target gets a
 // closed-loop run (N kept-alive connections, each sending as soon as it is
 // answered: the maximum throughput), then an open-loop run at a fixed rate,
 // half of Portcullis's maximum (latency at half load, measured from when
@@ -34,6 +39,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -41,6 +47,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/bench/bareproxy"
+	"github.com/portcullis/portcullis/bench/outcomeproxy"
 	"github.com/portcullis/portcullis/bench/upstream"
 )
 
@@ -61,7 +68,7 @@ type options struct {
 	natsServer       string   // a nats-server binary: NATS in its own process
 }
 
-var allTargets = []string{"upstream", "bareproxy", "nginx", "portcullis"}
+var allTargets = []string{"upstream", "bareproxy", "outcomeproxy", "nginx", "portcullis"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "serve" {
@@ -215,11 +222,12 @@ func lookTaskset() (string, error) {
 //
 //	load serve upstream LISTEN
 //	load serve bareproxy LISTEN UPSTREAM CONNS
+//	load serve outcomeproxy LISTEN UPSTREAM CONNS DIR NATSLISTEN
 func serveMode(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load serve upstream LISTEN | load serve bareproxy LISTEN UPSTREAM CONNS")
+		fmt.Fprintln(os.Stderr, "usage: load serve upstream LISTEN | load serve bareproxy LISTEN UPSTREAM CONNS | load serve outcomeproxy LISTEN UPSTREAM CONNS DIR NATSLISTEN")
 		return 2
 	}
 	ln, err := net.Listen("tcp", args[1])
@@ -234,6 +242,12 @@ func serveMode(args []string) int {
 		var conns int
 		if _, err = fmt.Sscan(args[3], &conns); err == nil {
 			err = bareproxy.New(args[2], conns).Serve(ctx, ln)
+		}
+	case args[0] == "outcomeproxy" && len(args) == 6:
+		var conns int
+		if _, err = fmt.Sscan(args[3], &conns); err == nil {
+			err = outcomeproxy.Serve(ctx, ln, outcomeproxy.Config{Upstream: args[2], MaxConns: conns, DataDir: args[4],
+				NATSListen: args[5], NATSUser: natsUser, NATSPassword: natsPassword})
 		}
 	default:
 		err = fmt.Errorf("unknown server %q", args)
@@ -250,10 +264,10 @@ type target struct {
 	name  string
 	label string
 	wl    workload
-	procs []*server // whose CPU counts for this target (itself and the upstream)
-	pc    *portcullisTarget
-	// Portcullis: the AUTH stream's last sequence before the load, and the
-	// requests answered 200 since.
+	procs []*server       // whose CPU counts for this target (itself and the upstream)
+	oc    *outcomeCounter // Portcullis and the outcome proxy: their AUTH stream
+	// With oc: the outcomes and messages in the AUTH stream before the
+	// load, and the requests answered 200 since.
 	outcomesBase uint64
 	messagesBase uint64
 	answered     int
@@ -321,6 +335,28 @@ func run(ctx context.Context, o options) error {
 			}
 			t.label = "bare fasthttp proxy (bench/bareproxy)"
 			t.wl.addr, t.procs = addr, []*server{s, up}
+		case "outcomeproxy":
+			addr, err := freePort()
+			if err != nil {
+				return err
+			}
+			natsAddr, err := freePort()
+			if err != nil {
+				return err
+			}
+			s, err := start("outcomeproxy", dir, o.serverCPUs, nil, self, "serve", "outcomeproxy", addr, upAddr, "512",
+				filepath.Join(dir, "outcomeproxy-data"), natsAddr)
+			if err != nil {
+				return err
+			}
+			defer s.stop()
+			if err := waitListening(ctx, s, addr); err != nil {
+				return err
+			}
+			oc := &outcomeCounter{name: name, natsAddr: natsAddr}
+			defer oc.close()
+			t.label = "bare proxy + every outcome to JetStream (bench/outcomeproxy)"
+			t.wl.addr, t.procs, t.oc = addr, []*server{s, up}, oc
 		case "nginx":
 			bin, err := findNginx(ctx, logf)
 			if err != nil {
@@ -352,7 +388,7 @@ func run(ctx context.Context, o options) error {
 			}
 			defer p.stop()
 			t.label = "Portcullis (Basic, role grant, outcomes to JetStream)"
-			t.wl.addr, t.procs, t.pc = p.addr, []*server{p.srv, up}, p
+			t.wl.addr, t.procs, t.oc = p.addr, []*server{p.srv, up}, &p.outcomeCounter
 			if p.nats != nil {
 				// NATS's CPU counts as Portcullis's.
 				t.label = "Portcullis (Basic, role grant, outcomes to JetStream in its own nats-server process)"
@@ -368,11 +404,11 @@ func run(ctx context.Context, o options) error {
 		targets = append(targets, t)
 	}
 	for _, t := range targets {
-		if t.pc != nil {
-			if t.outcomesBase, err = t.pc.outcomes(ctx); err != nil {
+		if t.oc != nil {
+			if t.outcomesBase, err = t.oc.outcomes(ctx); err != nil {
 				return err
 			}
-			t.messagesBase = t.pc.messages
+			t.messagesBase = t.oc.messages
 		}
 	}
 
@@ -437,15 +473,16 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	for _, t := range targets {
-		if t.pc == nil {
+		if t.oc == nil {
 			continue
 		}
-		n, err := t.pc.waitOutcomes(ctx, t.outcomesBase+uint64(t.answered))
+		n, err := t.oc.waitOutcomes(ctx, t.outcomesBase+uint64(t.answered))
 		if err != nil {
 			return err
 		}
-		res.published, res.answered = n-t.outcomesBase, t.answered
-		res.messages = t.pc.messages - t.messagesBase
+		tr := res.byTarget[t.name]
+		tr.published, tr.answered = n-t.outcomesBase, t.answered
+		tr.messages = t.oc.messages - t.messagesBase
 	}
 	for _, t := range targets {
 		for _, p := range t.procs {
@@ -475,8 +512,8 @@ func rotate(ts []*target, r int) []*target {
 
 // measure runs f and returns what it measured, with the CPU the target's
 // processes used per answered request and the share of its CPUs the load
-// generator kept busy. For Portcullis it then waits until every outcome of
-// the requests answered so far is in the AUTH stream: the time that takes
+// generator kept busy. For Portcullis and the outcome proxy it then waits
+// until every outcome of the requests answered so far is in the AUTH stream: the time that takes
 // (the emitter's backlog) counts against its throughput, and the next
 // measurement starts with no backlog.
 func measure(ctx context.Context, t *target, all []*server, cpus cpuSets, f func() *sample) (run1, error) {
@@ -520,9 +557,9 @@ func measure(ctx context.Context, t *target, all []*server, cpus cpuSets, f func
 	}
 	m.foreignClient = share(cb1-cb0, genCPU, len(cpus.client))
 	t.answered += s.total
-	if t.pc != nil {
+	if t.oc != nil {
 		drainStart := time.Now()
-		if _, err := t.pc.waitOutcomes(ctx, t.outcomesBase+uint64(t.answered)); err != nil {
+		if _, err := t.oc.waitOutcomes(ctx, t.outcomesBase+uint64(t.answered)); err != nil {
 			return run1{}, err
 		}
 		m.drain = time.Since(drainStart)

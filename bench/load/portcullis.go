@@ -33,9 +33,17 @@ const (
 // can count the published outcomes), or with NATS in a nats-server process
 // of its own.
 type portcullisTarget struct {
-	srv      *server
-	nats     *server // the nats-server process, nil for the embedded one
-	addr     string
+	outcomeCounter
+	srv  *server
+	nats *server // the nats-server process, nil for the embedded one
+	addr string
+}
+
+// outcomeCounter counts the outcomes in the AUTH stream of a target that
+// records one per request (Portcullis, the outcome proxy), through its
+// NATS client port.
+type outcomeCounter struct {
+	name     string // the target's, for errors
 	natsAddr string
 	nc       *nats.Conn         // the harness's own connection, opened by outcomes
 	auth     jetstream.Consumer // an ordered consumer of the AUTH stream's headers
@@ -64,7 +72,7 @@ func startPortcullis(ctx context.Context, bin, dir, cpus, upstreamAddr string, e
 		"PORTCULLIS_NATS_PASSWORD=" + natsPassword,
 		"PORTCULLIS_NODE_ID=bench",
 	}, env...)
-	p := &portcullisTarget{addr: addr, natsAddr: natsAddr}
+	p := &portcullisTarget{addr: addr, outcomeCounter: outcomeCounter{name: "portcullis", natsAddr: natsAddr}}
 	if natsBin != "" {
 		host, port, err := net.SplitHostPort(natsAddr)
 		if err != nil {
@@ -152,7 +160,7 @@ func (p *portcullisTarget) provision(ctx context.Context) error {
 // outcomes returns the number of outcomes in the AUTH stream: the events
 // of its messages (several to a message, Portcullis-Events), counted by
 // reading the messages' headers since the last call.
-func (p *portcullisTarget) outcomes(ctx context.Context) (uint64, error) {
+func (p *outcomeCounter) outcomes(ctx context.Context) (uint64, error) {
 	if p.auth == nil {
 		nc, err := nats.Connect("nats://"+p.natsAddr, nats.UserInfo(natsUser, natsPassword), nats.Timeout(5*time.Second))
 		if err != nil {
@@ -202,7 +210,7 @@ func (p *portcullisTarget) outcomes(ctx context.Context) (uint64, error) {
 
 // waitOutcomes waits (up to a minute) until at least want outcomes are in
 // the AUTH stream, and returns how many are.
-func (p *portcullisTarget) waitOutcomes(ctx context.Context, want uint64) (uint64, error) {
+func (p *outcomeCounter) waitOutcomes(ctx context.Context, want uint64) (uint64, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		n, err := p.outcomes(ctx)
@@ -210,7 +218,7 @@ func (p *portcullisTarget) waitOutcomes(ctx context.Context, want uint64) (uint6
 			return n, err
 		}
 		if time.Now().After(deadline) {
-			return n, fmt.Errorf("portcullis: %d outcomes in the AUTH stream after a minute, want %d", n, want)
+			return n, fmt.Errorf("%s: %d outcomes in the AUTH stream after a minute, want %d", p.name, n, want)
 		}
 		select {
 		case <-ctx.Done():
@@ -220,10 +228,15 @@ func (p *portcullisTarget) waitOutcomes(ctx context.Context, want uint64) (uint6
 	}
 }
 
-func (p *portcullisTarget) stop() {
+// close closes the harness's connection.
+func (p *outcomeCounter) close() {
 	if p.nc != nil {
 		p.nc.Close()
 	}
+}
+
+func (p *portcullisTarget) stop() {
+	p.close()
 	p.srv.stop()
 	p.nats.stop() // after portcullis, which drains its connection
 }

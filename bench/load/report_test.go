@@ -1,0 +1,50 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReportSplitsCost checks the report's comparisons for a run of the
+// bare proxy, the outcome proxy and Portcullis: the targets' ratios with
+// their verdicts, and the split through the outcome proxy with none.
+func TestReportSplitsCost(t *testing.T) {
+	// One round each: ok requests in one second, server CPU per request,
+	// open-loop p99.
+	run := func(ok int, cpu, p99 time.Duration) run1 {
+		return run1{s: &sample{ok: ok, elapsed: time.Second}, cpu: cpu, lat: latency{p99: p99}}
+	}
+	res := &results{
+		opts:     options{openFraction: 0.5, rounds: 1},
+		order:    []string{"bareproxy", "outcomeproxy", "portcullis"},
+		openRate: 10_000,
+		byTarget: map[string]*targetResult{
+			"bareproxy": {label: "bare", closed: []run1{run(30_000, 30*time.Microsecond, 0)},
+				open: []run1{run(10_000, 0, 2*time.Millisecond)}},
+			"outcomeproxy": {label: "outcome", closed: []run1{run(24_000, 37500*time.Nanosecond, 0)},
+				open: []run1{run(10_000, 0, 2500*time.Microsecond)}, published: 100, messages: 5, answered: 100},
+			"portcullis": {label: "gateway", closed: []run1{run(18_000, 50*time.Microsecond, 0)},
+				open: []run1{run(10_000, 0, 2800*time.Microsecond)}, published: 90, messages: 4, answered: 90},
+		},
+	}
+	report := res.markdown()
+	for _, want := range []string{
+		"| Portcullis / bare proxy throughput | 0.60× | 0.60 | ≥ 0.80 | no |",
+		"| the same, from server CPU per request (bare proxy's / Portcullis's) | 0.60× | 0.60 | ≥ 0.80 | no |",
+		"| added p99 at 10000 req/s (Portcullis − bare proxy) | 0.80 ms | 0.80 | ≤ 1 ms | yes |",
+		"| outcome proxy / bare proxy throughput (what recording every outcome costs) | 0.80× | 0.80 | — | — |",
+		"| added p99 at 10000 req/s (outcome proxy − bare proxy) | 0.50 ms | 0.50 | — | — |",
+		"| Portcullis / outcome proxy throughput (the gateway's own work) | 0.75× | 0.75 | — | — |",
+		"- outcome published 100 outcomes to the AUTH stream (in 5 messages) for 100 requests answered 200 during the run",
+		"- gateway published 90 outcomes to the AUTH stream (in 4 messages) for 90 requests answered 200 during the run",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	// The CPU-based split: 30/37.5 and 37.5/50.
+	if n := strings.Count(report, "| the same, from server CPU per request | 0.80× |") + strings.Count(report, "| the same, from server CPU per request | 0.75× |"); n != 2 {
+		t.Errorf("%d CPU-based split rows, want 2:\n%s", n, report)
+	}
+}

@@ -1,0 +1,139 @@
+package outcomeproxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/bench/upstream"
+	"github.com/portcullis/portcullis/events"
+)
+
+// TestRecordsEveryOutcome checks that the proxy answers each request with
+// the upstream's answer and that each request's access_granted outcome is
+// in the AUTH stream once, with the request's method, path and an id of
+// its own, as Portcullis records it; and that Serve ends cleanly.
+func TestRecordsEveryOutcome(t *testing.T) {
+	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	upDone := make(chan error, 1)
+	go func() { upDone <- upstream.Serve(ctx, upLn) }()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsAddr := natsLn.Addr().String()
+	natsLn.Close()
+	cfg := Config{Upstream: upLn.Addr().String(), MaxConns: 4, DataDir: t.TempDir(),
+		NATSListen: natsAddr, NATSUser: "harness", NATSPassword: "harness-password"}
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- Serve(pctx, ln, cfg) }()
+
+	const clients, each = 4, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*each)
+	for c := range clients {
+		wg.Go(func() {
+			var req fasthttp.Request
+			var resp fasthttp.Response
+			for i := range each {
+				req.Header.SetMethod("POST")
+				req.SetRequestURI(fmt.Sprintf("http://%s/bench-%d/_search?size=%d", ln.Addr(), c, i))
+				req.SetBodyString(`{"size":1}`)
+				if err := fasthttp.DoTimeout(&req, &resp, 10*time.Second); err != nil {
+					errs <- err
+					return
+				}
+				if resp.StatusCode() != 200 || string(resp.Body()) != upstream.SearchBody {
+					errs <- fmt.Errorf("answer %d %q", resp.StatusCode(), resp.Body())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	nc, err := nats.Connect("nats://"+natsAddr, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.OrderedConsumer(ctx, events.StreamAuth, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	paths := map[string]int{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ids) < clients*each && time.Now().Before(deadline) {
+		batch, err := c.Fetch(100, jetstream.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			for raw := range events.SplitEvents(m.Data()) {
+				ev, err := events.Decode(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var o events.AuthOutcome
+				if err := ev.DecodeData(&o); err != nil {
+					t.Fatal(err)
+				}
+				if ev.Type != events.AuthType(events.ActionAccessGranted) || o.Action != events.ActionAccessGranted ||
+					o.Outcome != "success" || o.User != user || o.Method != "POST" || o.ESAction != esAction || o.SourceIP != "127.0.0.1" {
+					t.Errorf("outcome %s %+v", ev.Type, o)
+				}
+				if ids[o.RequestID] {
+					t.Errorf("request id %q twice", o.RequestID)
+				}
+				ids[o.RequestID] = true
+				paths[o.Path]++
+			}
+		}
+		if err := batch.Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ids) != clients*each {
+		t.Fatalf("%d outcomes in the AUTH stream, want %d", len(ids), clients*each)
+	}
+	for c := range clients {
+		if p := fmt.Sprintf("/bench-%d/_search", c); paths[p] != each {
+			t.Errorf("%d outcomes for %s, want %d", paths[p], p, each)
+		}
+	}
+
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	cancel()
+	if err := <-upDone; err != nil {
+		t.Errorf("upstream: %v", err)
+	}
+}
