@@ -405,7 +405,7 @@ func run(ctx context.Context, o options) error {
 	}
 	for _, t := range targets {
 		if t.oc != nil {
-			if t.outcomesBase, err = t.oc.outcomes(ctx); err != nil {
+			if t.outcomesBase, err = t.oc.settled(ctx); err != nil {
 				return err
 			}
 			t.messagesBase = t.oc.messages

@@ -228,6 +228,32 @@ func (p *outcomeCounter) waitOutcomes(ctx context.Context, want uint64) (uint64,
 	}
 }
 
+// settled returns the number of outcomes in the AUTH stream once it stops
+// growing: the outcomes of the requests made before the load (provisioning,
+// the workload's check) reach the stream up to the emitter's linger after
+// their answers, and must be in the base the load's outcomes are counted
+// from.
+func (p *outcomeCounter) settled(ctx context.Context) (uint64, error) {
+	n, err := p.outcomes(ctx)
+	for err == nil {
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(settleQuiet):
+		}
+		var m uint64
+		if m, err = p.outcomes(ctx); err == nil && m == n {
+			return n, nil
+		}
+		n = m
+	}
+	return n, err
+}
+
+// settleQuiet is how long the AUTH stream must not grow to be settled:
+// many times the emitter's linger (1 ms by default).
+const settleQuiet = 200 * time.Millisecond
+
 // close closes the harness's connection.
 func (p *outcomeCounter) close() {
 	if p.nc != nil {
