@@ -11,9 +11,6 @@ import (
 // writeError; internal detail (NATS, policy compilation) never reaches a
 // client, only the sentinel's text or a reason built for the client.
 var (
-	errBadRequest = errors.New("bad request")
-	errNotFound   = errors.New("not found")
-	errConflict   = errors.New("conflict")
 	errBadGateway = errors.New("upstream unavailable")
 	errOverloaded = errors.New("overloaded")
 	errInternal   = errors.New("internal error")

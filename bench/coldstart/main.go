@@ -195,7 +195,7 @@ func run(n, runs, tail int, bin, dir string, dedup time.Duration) error {
 			time.Sleep(wait)
 		}
 		t = time.Now()
-		if srv, nc, js, err = startNATS(dir); err != nil {
+		if srv, nc, _, err = startNATS(dir); err != nil {
 			return err
 		}
 		recoverOld = time.Since(t)

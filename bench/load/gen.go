@@ -90,13 +90,6 @@ type sample struct {
 	firstErr   string
 }
 
-func (s *sample) rate() float64 {
-	if s.elapsed <= 0 {
-		return 0
-	}
-	return float64(s.ok) / s.elapsed.Seconds()
-}
-
 // worker accumulates one goroutine's share of a sample, merged at the end.
 type worker struct {
 	ok, failed, total int
