@@ -411,6 +411,9 @@ func run(ctx context.Context, o options) error {
 			t.messagesBase = t.oc.messages
 		}
 	}
+	if err := sameFloor(ctx, targets); err != nil {
+		return err
+	}
 
 	all := []*server{up}
 	for _, t := range targets {
@@ -503,6 +506,36 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
+// sameFloor checks that the outcome proxy records the outcome Portcullis
+// records for the workload's request (the last one each recorded: the
+// check's), so that the floor stays a floor as either changes.
+func sameFloor(ctx context.Context, targets []*target) error {
+	var op, pc *outcomeCounter
+	for _, t := range targets {
+		switch t.name {
+		case "outcomeproxy":
+			op = t.oc
+		case "portcullis":
+			pc = t.oc
+		}
+	}
+	if op == nil || pc == nil {
+		return nil
+	}
+	a, err := op.lastGranted(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := pc.lastGranted(ctx)
+	if err != nil {
+		return err
+	}
+	if err := sameOutcome(a, b); err != nil {
+		return fmt.Errorf("the outcome proxy does not record Portcullis's outcome (bench/outcomeproxy): %w", err)
+	}
+	return nil
+}
+
 // rotate returns ts starting at index r mod len(ts): each round starts
 // with another target, so that none is always measured first or last.
 func rotate(ts []*target, r int) []*target {
@@ -513,9 +546,9 @@ func rotate(ts []*target, r int) []*target {
 // measure runs f and returns what it measured, with the CPU the target's
 // processes used per answered request and the share of its CPUs the load
 // generator kept busy. For Portcullis and the outcome proxy it then waits
-// until every outcome of the requests answered so far is in the AUTH stream: the time that takes
-// (the emitter's backlog) counts against its throughput, and the next
-// measurement starts with no backlog.
+// until every outcome of the requests answered so far is in the AUTH
+// stream: the time that takes (the emitter's backlog) counts against its
+// throughput, and the next measurement starts with no backlog.
 func measure(ctx context.Context, t *target, all []*server, cpus cpuSets, f func() *sample) (run1, error) {
 	cpu0, err := procsCPU(t.procs)
 	if err != nil {

@@ -45,36 +45,66 @@ func TestOutcomeCounterSettles(t *testing.T) {
 	if err := events.EnsureStreams(ctx, js, events.StreamsConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(n int) {
-		t.Helper()
+	publish := func(n int) error {
 		m := nats.NewMsg(events.AuthSubject(events.ActionAccessGranted))
 		m.Header.Set(events.HeaderEvents, strconv.Itoa(n))
 		m.Data = []byte(strings.Repeat("{}\n", n))
-		if _, err := js.PublishMsg(ctx, m); err != nil {
+		_, err := js.PublishMsg(ctx, m)
+		return err
+	}
+	for _, n := range []int{3, 1} {
+		if err := publish(n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	publish(3)
-	publish(1)
 
-	c := &outcomeCounter{name: "test", natsAddr: strings.TrimPrefix(srv.ClientURL(), "nats://")}
+	// Two outcomes still on their way when the count starts: well within
+	// the quiet time, which is long here so that a slow machine cannot
+	// make them late.
+	c := &outcomeCounter{name: "test", natsAddr: strings.TrimPrefix(srv.ClientURL(), "nats://"), quiet: time.Second}
 	defer c.close()
-	late := make(chan struct{})
+	late := make(chan error, 1)
 	go func() {
-		defer close(late)
-		time.Sleep(settleQuiet / 2)
-		publish(2)
+		time.Sleep(100 * time.Millisecond)
+		late <- publish(2)
 	}()
 	n, err := c.settled(ctx)
-	<-late
+	if err := <-late; err != nil {
+		t.Fatal(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 6 || c.messages != 3 {
 		t.Errorf("settled at %d outcomes in %d messages, want 6 in 3", n, c.messages)
 	}
-	publish(4)
+	if err := publish(4); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := c.waitOutcomes(ctx, 10); err != nil || n != 10 {
 		t.Errorf("waitOutcomes: %d, %v; want 10", n, err)
+	}
+}
+
+// TestSameOutcome checks what the floor's outcome may differ from
+// Portcullis's in: ids, times, request ids and the revision's digits, not
+// any other field nor the revision's length.
+func TestSameOutcome(t *testing.T) {
+	doc := func(id, time, reqID, rev, rule string) map[string]any {
+		return map[string]any{"id": id, "time": time, "source": "bench", "type": "portcullis.auth.access_granted.v1",
+			"data": map[string]any{"request_id": reqID, "policy_revision": rev, "rule": rule, "roles": []any{"bench_reader"}}}
+	}
+	a := doc("1", "t1", "bench-1", "0123456789abcdef", "role_privileges")
+	if err := sameOutcome(a, doc("2", "t2", "bench-zz", "fedcba9876543210", "role_privileges")); err != nil {
+		t.Errorf("same outcome refused: %v", err)
+	}
+	if err := sameOutcome(a, doc("1", "t1", "bench-1", "0123456789abcdef", "other")); err == nil {
+		t.Error("another rule accepted")
+	}
+	if err := sameOutcome(a, doc("1", "t1", "bench-1", "0123456789abcde", "role_privileges")); err == nil {
+		t.Error("a shorter revision accepted")
+	}
+	if a["data"].(map[string]any)["request_id"] != "bench-1" {
+		t.Error("sameOutcome changed its argument")
 	}
 }

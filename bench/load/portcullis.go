@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,6 +54,7 @@ type outcomeCounter struct {
 	auth     jetstream.Consumer // an ordered consumer of the AUTH stream's headers
 	counted  uint64             // the outcomes auth has delivered
 	messages uint64             // the messages that carried them
+	quiet    time.Duration      // settled's; 0: settleQuiet
 }
 
 // startPortcullis runs bin serve, with env added to its environment. The
@@ -239,7 +245,7 @@ func (p *outcomeCounter) settled(ctx context.Context) (uint64, error) {
 		select {
 		case <-ctx.Done():
 			return n, ctx.Err()
-		case <-time.After(settleQuiet):
+		case <-time.After(cmp.Or(p.quiet, settleQuiet)):
 		}
 		var m uint64
 		if m, err = p.outcomes(ctx); err == nil && m == n {
@@ -253,6 +259,69 @@ func (p *outcomeCounter) settled(ctx context.Context) (uint64, error) {
 // settleQuiet is how long the AUTH stream must not grow to be settled:
 // many times the emitter's linger (1 ms by default).
 const settleQuiet = 200 * time.Millisecond
+
+// lastGranted returns the last access_granted event in the AUTH stream
+// (the last of its message's events), decoded into a generic document.
+func (p *outcomeCounter) lastGranted(ctx context.Context) (map[string]any, error) {
+	if _, err := p.outcomes(ctx); err != nil { // connects
+		return nil, err
+	}
+	js, err := jetstream.New(p.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s, err := js.Stream(ctx, events.StreamAuth)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.StreamAuth, err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, events.AuthSubject(events.ActionAccessGranted))
+	if err != nil {
+		return nil, fmt.Errorf("%s: last access_granted outcome: %w", p.name, err)
+	}
+	var last []byte
+	for ev := range events.SplitEvents(m.Data) {
+		last = ev
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(last, &doc); err != nil {
+		return nil, fmt.Errorf("%s: last access_granted outcome: %w", p.name, err)
+	}
+	return doc, nil
+}
+
+// sameOutcome tells whether two recorded outcomes are the same but for
+// what differs from one request, process and policy to the next: the event
+// id, the time, the request id (also the event's subject) and the policy
+// revision's digits (not its length). It says what differs otherwise.
+func sameOutcome(a, b map[string]any) error {
+	norm := func(doc map[string]any) ([]byte, error) {
+		d := maps.Clone(doc)
+		delete(d, "id")
+		delete(d, "time")
+		delete(d, "subject")
+		if data, ok := d["data"].(map[string]any); ok {
+			data = maps.Clone(data)
+			delete(data, "request_id")
+			if r, ok := data["policy_revision"].(string); ok {
+				data["policy_revision"] = strings.Repeat("x", len(r))
+			}
+			d["data"] = data
+		}
+		return json.Marshal(d) // sorted keys
+	}
+	x, err := norm(a)
+	if err != nil {
+		return err
+	}
+	y, err := norm(b)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(x, y) {
+		return fmt.Errorf("outcomes differ:\n  %s\n  %s", x, y)
+	}
+	return nil
+}
 
 // close closes the harness's connection.
 func (p *outcomeCounter) close() {

@@ -206,11 +206,22 @@ type results struct {
 // openLoopRate is the open-loop rate: a fraction of Portcullis's maximum
 // (of the last target's when Portcullis is not measured).
 func (r *results) openLoopRate() float64 {
-	name := r.order[len(r.order)-1]
+	return r.opts.openFraction * r.byTarget[r.openLoopBase()].maxRate()
+}
+
+func (r *results) openLoopBase() string {
 	if _, ok := r.byTarget["portcullis"]; ok {
-		name = "portcullis"
+		return "portcullis"
 	}
-	return r.opts.openFraction * r.byTarget[name].maxRate()
+	return r.order[len(r.order)-1]
+}
+
+// openRateOf names the target whose maximum sets the open-loop rate.
+func (r *results) openRateOf() string {
+	if name := r.openLoopBase(); name != "portcullis" {
+		return r.byTarget[name].label
+	}
+	return "Portcullis"
 }
 
 func medianOf(rs []run1, f func(run1) time.Duration) time.Duration {
@@ -303,17 +314,19 @@ func (r *results) ratios() []ratio {
 	if okO && okB {
 		out = append(out,
 			ratio{name: "outcome proxy / bare proxy throughput (what recording every outcome costs)", perRound: perRound(op, bp), unit: "×", target: "—"},
-			ratio{name: "the same, from server CPU per request", perRound: perRoundCPU(op, bp), unit: "×", target: "—"})
+			ratio{name: "the same, from server CPU per request (bare proxy's / outcome proxy's)", perRound: perRoundCPU(op, bp), unit: "×", target: "—"})
 		xs := make([]float64, len(op.open))
 		for i := range op.open {
 			xs[i] = float64(op.open[i].lat.p99-bp.open[i].lat.p99) / float64(time.Millisecond)
 		}
 		out = append(out, ratio{name: fmt.Sprintf("added p99 at %.0f req/s (outcome proxy − bare proxy)", r.openRate), perRound: xs, unit: " ms", target: "—"})
 	}
-	if okO && okP {
+	// Only when Portcullis runs as the outcome proxy does: its embedded
+	// NATS, the default environment.
+	if okO && okP && r.opts.natsServer == "" && len(r.opts.portcullisEnv) == 0 {
 		out = append(out,
 			ratio{name: "Portcullis / outcome proxy throughput (the gateway's own work)", perRound: perRound(pc, op), unit: "×", target: "—"},
-			ratio{name: "the same, from server CPU per request", perRound: perRoundCPU(pc, op), unit: "×", target: "—"})
+			ratio{name: "the same, from server CPU per request (outcome proxy's / Portcullis's)", perRound: perRoundCPU(pc, op), unit: "×", target: "—"})
 	}
 	return out
 }
@@ -327,8 +340,8 @@ func (r *results) markdown() string {
 		r.workload.method, r.workload.path, len(r.workload.body), len(upstream.SearchBody))
 	fmt.Fprintf(&b, "- closed loop: %d kept-alive connections, %v measured after %v of warm-up, per target and round; %d round(s), targets interleaved; medians shown\n",
 		o.conns, o.duration, o.warmup, o.rounds)
-	fmt.Fprintf(&b, "- open loop: requests due at a fixed rate (%.0f%% of Portcullis's maximum), latency counted from when each was due; at most %d in flight\n",
-		o.openFraction*100, max(o.conns, 64))
+	fmt.Fprintf(&b, "- open loop: requests due at a fixed rate (%.0f%% of %s's maximum), latency counted from when each was due; at most %d in flight\n",
+		o.openFraction*100, r.openRateOf(), max(o.conns, 64))
 	var fs, fc []float64
 	for _, name := range r.order {
 		for _, x := range append(slices.Clone(r.byTarget[name].closed), r.byTarget[name].open...) {

@@ -45,6 +45,9 @@ type Config struct {
 	NATSListen   string
 	NATSUser     string
 	NATSPassword string
+	// Linger is the emitter's (events.EmitterConfig.Linger); 0: its
+	// default, as serve has it.
+	Linger time.Duration
 }
 
 // Proxy forwards every request as bareproxy does and records its outcome.
@@ -56,21 +59,27 @@ type Proxy struct {
 }
 
 // The parts of the outcome that Portcullis learns from authentication and
-// the decision for the harness's user (bench/load): constants here.
+// the decision for the harness's user (bench/load): constants here, the
+// values Portcullis records for that request (the native realm, the policy's
+// rule and reason for a grant by role privileges in rego/authz.rego, a
+// revision of 16 hex digits). The harness checks, before it measures, that
+// this proxy's outcome is Portcullis's but for the request id, the event
+// id, the time and the revision's digits.
 const (
 	nodeID   = "bench"
 	user     = "bench"
 	realm    = "default_native"
 	authType = "realm"
 	esAction = "indices:data/read/search"
-	revision = "bench-revision"
-	rule     = "role:bench_reader"
+	revision = "0123456789abcdef"
+	rule     = "role_privileges"
+	reason   = "the privileges of the user's roles cover every target of the request"
 )
 
 var roles = []string{"bench_reader"}
 
 // Handle records the request's access_granted outcome, then forwards it.
-// An outcome that cannot be recorded is a 429, as in Portcullis.
+// An outcome that cannot be recorded is a 503, as in Portcullis.
 func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 	var idBuf [32]byte
 	id := append(append(idBuf[:0], p.nodeID...), '-')
@@ -79,10 +88,10 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 		Principal: user, User: user, Roles: roles, Realm: realm, AuthType: authType,
 		Method: string(ctx.Method()), Path: string(ctx.Path()), Query: string(ctx.URI().QueryString()),
 		RequestID: string(strconv.AppendUint(id, p.seq.Add(1), 36)), SourceIP: ctx.RemoteIP().String(),
-		ESAction: esAction, PolicyRevision: revision, Rule: rule,
+		ESAction: esAction, PolicyRevision: revision, Rule: rule, Reason: reason,
 	}
 	if err := p.emit.Emit(time.Now(), o); err != nil {
-		ctx.Error("outcome not recorded: "+err.Error(), fasthttp.StatusTooManyRequests)
+		ctx.Error("outcome not recorded: "+err.Error(), fasthttp.StatusServiceUnavailable)
 		return
 	}
 	p.bare.Handle(ctx)
@@ -96,9 +105,11 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		ServerName: nodeID, JetStream: true, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 		NoSigs: true, NoLog: true, MaxPayload: 8 << 20, DontListen: true,
 	}
-	internal := "internal-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	sopts.Users = []*server.User{{Username: "_internal", Password: internal}}
+	var copts []nats.Option
 	if cfg.NATSListen != "" {
+		// As serve: a client port with users, the process's own connection
+		// as an internal user; the port checked first, since the server
+		// does not report a port it cannot take (it never becomes ready).
 		host, port, err := net.SplitHostPort(cfg.NATSListen)
 		if err != nil {
 			return fmt.Errorf("nats listen: %w", err)
@@ -106,8 +117,16 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		if sopts.Port, err = strconv.Atoi(port); err != nil {
 			return fmt.Errorf("nats listen: %w", err)
 		}
+		l, err := net.Listen("tcp", cfg.NATSListen)
+		if err != nil {
+			return fmt.Errorf("nats listen: %w", err)
+		}
+		l.Close()
+		internal := "internal-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		sopts.Host, sopts.DontListen = host, false
-		sopts.Users = append(sopts.Users, &server.User{Username: cfg.NATSUser, Password: cfg.NATSPassword})
+		sopts.Users = []*server.User{{Username: "_internal", Password: internal},
+			{Username: cfg.NATSUser, Password: cfg.NATSPassword}}
+		copts = append(copts, nats.UserInfo("_internal", internal))
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
@@ -121,7 +140,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if !srv.ReadyForConnections(30 * time.Second) {
 		return errors.New("embedded nats: not ready after 30s")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.UserInfo("_internal", internal))
+	nc, err := nats.Connect("", append(copts, nats.InProcessServer(srv))...)
 	if err != nil {
 		return fmt.Errorf("connect to embedded nats: %w", err)
 	}
@@ -136,10 +155,10 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	em, err := events.NewEmitter(events.EmitterConfig{JS: js, Source: nodeID, AckTimeout: 10 * time.Second,
+	em, err := events.NewEmitter(events.EmitterConfig{JS: js, Source: nodeID, AckTimeout: 10 * time.Second, Linger: cfg.Linger,
 		SpoolDir: filepath.Join(cfg.DataDir, "spool", "auth")})
 	if err != nil {
-		return err
+		return fmt.Errorf("outcome proxy: %w", err)
 	}
 	ectx, stopEmitter := context.WithCancel(context.WithoutCancel(ctx))
 	emitted := make(chan error, 1)

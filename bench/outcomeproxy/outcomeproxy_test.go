@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/valyala/fasthttp"
@@ -104,8 +106,10 @@ func TestRecordsEveryOutcome(t *testing.T) {
 				if err := ev.DecodeData(&o); err != nil {
 					t.Fatal(err)
 				}
-				if ev.Type != events.AuthType(events.ActionAccessGranted) || o.Action != events.ActionAccessGranted ||
-					o.Outcome != "success" || o.User != user || o.Method != "POST" || o.ESAction != esAction || o.SourceIP != "127.0.0.1" {
+				if ev.Type != events.AuthType(events.ActionAccessGranted) || ev.Source != nodeID || o.Action != events.ActionAccessGranted ||
+					o.Outcome != "success" || o.User != user || o.Principal != user || o.Realm != realm || o.AuthType != authType ||
+					len(o.Roles) != 1 || o.Roles[0] != roles[0] || o.Rule != rule || o.Reason != reason || o.PolicyRevision != revision ||
+					o.Method != "POST" || o.ESAction != esAction || o.SourceIP != "127.0.0.1" || o.Query == "" {
 					t.Errorf("outcome %s %+v", ev.Type, o)
 				}
 				if ids[o.RequestID] {
@@ -128,6 +132,7 @@ func TestRecordsEveryOutcome(t *testing.T) {
 		}
 	}
 
+	nc.Close()
 	stop()
 	if err := <-done; err != nil {
 		t.Errorf("Serve: %v", err)
@@ -136,4 +141,92 @@ func TestRecordsEveryOutcome(t *testing.T) {
 	if err := <-upDone; err != nil {
 		t.Errorf("upstream: %v", err)
 	}
+}
+
+// TestFlushesAtStop checks that the outcomes still queued when Serve stops
+// (an emitter lingering a minute) are in the store it leaves.
+func TestFlushesAtStop(t *testing.T) {
+	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	upDone := make(chan error, 1)
+	go func() { upDone <- upstream.Serve(ctx, upLn) }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Upstream: upLn.Addr().String(), MaxConns: 1, DataDir: t.TempDir(), Linger: time.Minute}
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- Serve(pctx, ln, cfg) }()
+	const n = 20
+	var req fasthttp.Request
+	var resp fasthttp.Response
+	for i := range n {
+		req.Header.SetMethod("POST")
+		req.SetRequestURI(fmt.Sprintf("http://%s/bench-last/_search?i=%d", ln.Addr(), i))
+		if err := fasthttp.DoTimeout(&req, &resp, 10*time.Second); err != nil || resp.StatusCode() != 200 {
+			t.Fatalf("request %d: %d %v", i, resp.StatusCode(), err)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	cancel()
+	if err := <-upDone; err != nil {
+		t.Errorf("upstream: %v", err)
+	}
+	if got := storedOutcomes(t, cfg.DataDir); got != n {
+		t.Errorf("%d outcomes in the store after Serve returned, want %d", got, n)
+	}
+}
+
+// storedOutcomes opens the JetStream store under dataDir and counts the
+// events in its AUTH stream.
+func storedOutcomes(t *testing.T, dataDir string) int {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{JetStream: true, StoreDir: filepath.Join(dataDir, "jetstream"),
+		DontListen: true, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	defer func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("store not ready")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := js.Stream(ctx, events.StreamAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += events.CountEvents(m.Data)
+	}
+	return n
 }
