@@ -31,6 +31,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -66,6 +67,7 @@ type options struct {
 	quick            bool
 	portcullisEnv    []string // KEY=VALUE for the serve process only
 	natsServer       string   // a nats-server binary: NATS in its own process
+	natsCPUs         string   // its CPUs (default: serverCPUs)
 }
 
 var allTargets = []string{"upstream", "bareproxy", "outcomeproxy", "nginx", "portcullis"}
@@ -120,6 +122,7 @@ func parseFlags(args []string) (options, error) {
 		return nil
 	})
 	fs.StringVar(&o.natsServer, "nats-server", "", "a nats-server binary: run NATS JetStream in its own process, on the server CPUs, and portcullis with --nats-url (default: portcullis's embedded NATS)")
+	fs.StringVar(&o.natsCPUs, "nats-cpus", "", "with -nats-server, the CPUs of the nats-server process (default: -server-cpus); a diagnosis, not the method: e.g. 1 for NATS off the gateway's core, as on another host (its CPU then shows as other load on the generator's CPUs)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -160,6 +163,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.openFraction <= 0 || o.openFraction > 1 {
 		errs = append(errs, errors.New("-open-fraction must be in (0, 1]"))
+	}
+	if o.natsCPUs != "" && o.natsServer == "" {
+		errs = append(errs, errors.New("-nats-cpus needs -nats-server"))
 	}
 	return o, errors.Join(errs...)
 }
@@ -382,7 +388,7 @@ func run(ctx context.Context, o options) error {
 			t.label = "nginx " + nginxVersion(bin) + " auth_basic (apr1)"
 			t.wl.addr, t.procs = addr, []*server{s, up}
 		case "portcullis":
-			p, err := startPortcullis(ctx, o.portcullis, dir, o.serverCPUs, upAddr, o.portcullisEnv, o.natsServer)
+			p, err := startPortcullis(ctx, o.portcullis, dir, o.serverCPUs, upAddr, o.portcullisEnv, o.natsServer, cmp.Or(o.natsCPUs, o.serverCPUs))
 			if err != nil {
 				return err
 			}
@@ -392,6 +398,9 @@ func run(ctx context.Context, o options) error {
 			if p.nats != nil {
 				// NATS's CPU counts as Portcullis's.
 				t.label = "Portcullis (Basic, role grant, outcomes to JetStream in its own nats-server process)"
+				if o.natsCPUs != "" && o.natsCPUs != o.serverCPUs {
+					t.label = "Portcullis (Basic, role grant, outcomes to JetStream in its own nats-server process on CPUs " + o.natsCPUs + ")"
+				}
 				t.procs = append(t.procs, p.nats)
 			}
 			if len(o.portcullisEnv) > 0 {

@@ -62,8 +62,8 @@ type outcomeCounter struct {
 // (failures, denials, config changes), none of which this load produces,
 // and the audit throughput has its own benchmark (auditor/bench_test.go).
 // With natsBin, NATS runs as that nats-server binary (JetStream, store in
-// dir), pinned to the same cpus, and portcullis connects to it.
-func startPortcullis(ctx context.Context, bin, dir, cpus, upstreamAddr string, env []string, natsBin string) (*portcullisTarget, error) {
+// dir), pinned to natsCPUs, and portcullis connects to it.
+func startPortcullis(ctx context.Context, bin, dir, cpus, upstreamAddr string, env []string, natsBin, natsCPUs string) (*portcullisTarget, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func startPortcullis(ctx context.Context, bin, dir, cpus, upstreamAddr string, e
 		if err != nil {
 			return nil, err
 		}
-		ns, err := start("nats-server", dir, cpus, nil, natsBin, "-a", host, "-p", port, "-js",
+		ns, err := start("nats-server", dir, natsCPUs, nil, natsBin, "-a", host, "-p", port, "-js",
 			"-sd", filepath.Join(dir, "nats-store"), "--user", natsUser, "--pass", natsPassword)
 		if err != nil {
 			return nil, err

@@ -53,3 +53,14 @@ func TestReportSplitsCost(t *testing.T) {
 		t.Errorf("split with Portcullis on its own NATS:\n%s", report)
 	}
 }
+
+// TestNATSCPUsNeedsNATSServer checks that -nats-cpus alone is refused: the
+// embedded NATS runs in Portcullis's process, on its CPUs.
+func TestNATSCPUsNeedsNATSServer(t *testing.T) {
+	if _, err := parseFlags([]string{"-nats-cpus", "1"}); err == nil || !strings.Contains(err.Error(), "-nats-cpus needs -nats-server") {
+		t.Errorf("-nats-cpus alone: %v", err)
+	}
+	if o, err := parseFlags([]string{"-nats-cpus", "1", "-nats-server", "bin/nats-server"}); err != nil || o.natsCPUs != "1" {
+		t.Errorf("-nats-cpus with -nats-server: %+v, %v", o, err)
+	}
+}
