@@ -84,6 +84,18 @@ func TestOutcomeCounterSettles(t *testing.T) {
 	if n, err := c.waitOutcomes(ctx, 10); err != nil || n != 10 {
 		t.Errorf("waitOutcomes: %d, %v; want 10", n, err)
 	}
+
+	// The last access_granted outcome: the last event of the subject's
+	// last message, whatever came on other subjects after it.
+	if _, err := js.Publish(ctx, events.AuthSubject(events.ActionAccessGranted), []byte(`{"id":"a"}`+"\n"+`{"id":"b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, events.AuthSubject(events.ActionAccessDenied), []byte(`{"id":"c"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if doc, err := c.lastGranted(ctx); err != nil || doc["id"] != "b" {
+		t.Errorf("lastGranted: %v, %v; want the event with id b", doc, err)
+	}
 }
 
 // TestSameOutcome checks what the floor's outcome may differ from
@@ -91,11 +103,11 @@ func TestOutcomeCounterSettles(t *testing.T) {
 // any other field nor the revision's length.
 func TestSameOutcome(t *testing.T) {
 	doc := func(id, time, reqID, rev, rule string) map[string]any {
-		return map[string]any{"id": id, "time": time, "source": "bench", "type": "portcullis.auth.access_granted.v1",
+		return map[string]any{"id": id, "time": time, "subject": reqID, "source": "bench", "type": "portcullis.auth.access_granted.v1",
 			"data": map[string]any{"request_id": reqID, "policy_revision": rev, "rule": rule, "roles": []any{"bench_reader"}}}
 	}
 	a := doc("1", "t1", "bench-1", "0123456789abcdef", "role_privileges")
-	if err := sameOutcome(a, doc("2", "t2", "bench-zz", "fedcba9876543210", "role_privileges")); err != nil {
+	if err := sameOutcome(a, doc("22", "t2.5", "bench-zz", "fedcba9876543210", "role_privileges")); err != nil {
 		t.Errorf("same outcome refused: %v", err)
 	}
 	if err := sameOutcome(a, doc("1", "t1", "bench-1", "0123456789abcdef", "other")); err == nil {
@@ -104,7 +116,12 @@ func TestSameOutcome(t *testing.T) {
 	if err := sameOutcome(a, doc("1", "t1", "bench-1", "0123456789abcde", "role_privileges")); err == nil {
 		t.Error("a shorter revision accepted")
 	}
-	if a["data"].(map[string]any)["request_id"] != "bench-1" {
+	more := doc("1", "t1", "bench-1", "0123456789abcdef", "role_privileges")
+	more["data"].(map[string]any)["reason"] = "why"
+	if err := sameOutcome(a, more); err == nil {
+		t.Error("an outcome with a field more accepted")
+	}
+	if a["data"].(map[string]any)["request_id"] != "bench-1" || a["subject"] != "bench-1" {
 		t.Error("sameOutcome changed its argument")
 	}
 }

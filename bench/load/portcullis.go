@@ -296,6 +296,9 @@ func (p *outcomeCounter) lastGranted(ctx context.Context) (map[string]any, error
 func sameOutcome(a, b map[string]any) error {
 	norm := func(doc map[string]any) ([]byte, error) {
 		d := maps.Clone(doc)
+		// The ids, the time and the request id differ from one outcome to
+		// the next, in length too (counters, a time's trailing zeros
+		// trimmed); a revision is 16 hex digits.
 		delete(d, "id")
 		delete(d, "time")
 		delete(d, "subject")

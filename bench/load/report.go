@@ -321,9 +321,7 @@ func (r *results) ratios() []ratio {
 		}
 		out = append(out, ratio{name: fmt.Sprintf("added p99 at %.0f req/s (outcome proxy − bare proxy)", r.openRate), perRound: xs, unit: " ms", target: "—"})
 	}
-	// Only when Portcullis runs as the outcome proxy does: its embedded
-	// NATS, the default environment.
-	if okO && okP && r.opts.natsServer == "" && len(r.opts.portcullisEnv) == 0 {
+	if okO && okP && splitComparable(r.opts) {
 		out = append(out,
 			ratio{name: "Portcullis / outcome proxy throughput (the gateway's own work)", perRound: perRound(pc, op), unit: "×", target: "—"},
 			ratio{name: "the same, from server CPU per request (outcome proxy's / Portcullis's)", perRound: perRoundCPU(pc, op), unit: "×", target: "—"})

@@ -117,11 +117,15 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		if sopts.Port, err = strconv.Atoi(port); err != nil {
 			return fmt.Errorf("nats listen: %w", err)
 		}
-		l, err := net.Listen("tcp", cfg.NATSListen)
-		if err != nil {
-			return fmt.Errorf("nats listen: %w", err)
+		if sopts.Port == 0 {
+			sopts.Port = server.RANDOM_PORT // nats-server reads 0 as its default port
+		} else {
+			l, err := net.Listen("tcp", cfg.NATSListen)
+			if err != nil {
+				return fmt.Errorf("nats listen: %w", err)
+			}
+			l.Close()
 		}
-		l.Close()
 		internal := "internal-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		sopts.Host, sopts.DontListen = host, false
 		sopts.Users = []*server.User{{Username: "_internal", Password: internal},

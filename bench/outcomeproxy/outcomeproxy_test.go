@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,7 +159,14 @@ func TestFlushesAtStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Upstream: upLn.Addr().String(), MaxConns: 1, DataDir: t.TempDir(), Linger: time.Minute}
+	natsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsAddr := natsLn.Addr().String()
+	natsLn.Close()
+	cfg := Config{Upstream: upLn.Addr().String(), MaxConns: 1, DataDir: t.TempDir(), Linger: time.Minute,
+		NATSListen: natsAddr, NATSUser: "harness", NATSPassword: "harness-password"}
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- Serve(pctx, ln, cfg) }()
@@ -172,6 +180,21 @@ func TestFlushesAtStop(t *testing.T) {
 			t.Fatalf("request %d: %d %v", i, resp.StatusCode(), err)
 		}
 	}
+	// Still queued: the emitter lingers.
+	nc, err := nats.Connect("nats://"+natsAddr, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := js.Stream(ctx, events.StreamAuth); err != nil {
+		t.Fatal(err)
+	} else if info, err := s.Info(ctx); err != nil || info.State.Msgs != 0 {
+		t.Fatalf("AUTH before the stop: %+v, %v; want nothing published yet", info, err)
+	}
+	nc.Close()
 	stop()
 	if err := <-done; err != nil {
 		t.Errorf("Serve: %v", err)
@@ -229,4 +252,24 @@ func storedOutcomes(t *testing.T, dataDir string) int {
 		n += events.CountEvents(m.Data)
 	}
 	return n
+}
+
+// TestNATSPortTaken checks that a client port in use is refused as such,
+// not left to a server that never becomes ready ("not ready after 30s").
+func TestNATSPortTaken(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = Serve(context.Background(), ln, Config{Upstream: "127.0.0.1:9", DataDir: t.TempDir(),
+		NATSListen: held.Addr().String(), NATSUser: "harness", NATSPassword: "harness-password"})
+	if err == nil || !strings.Contains(err.Error(), "nats listen") {
+		t.Errorf("Serve with the NATS port taken: %v", err)
+	}
 }
