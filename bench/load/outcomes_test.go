@@ -9,9 +9,9 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/events/eventstest"
 )
 
 // TestOutcomeCounterSettles checks that the counter counts the events of
@@ -19,28 +19,8 @@ import (
 // outcomes still on their way (an emitter lingering) instead of leaving
 // them to be counted as the load's.
 func TestOutcomeCounterSettles(t *testing.T) {
-	srv, err := natsserver.NewServer(&natsserver.Options{JetStream: true, StoreDir: t.TempDir(), Host: "127.0.0.1", Port: -1,
-		NoLog: true, NoSigs: true, Users: []*natsserver.User{{Username: natsUser, Password: natsPassword}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	defer func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(natsUser, natsPassword))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := eventstest.StartServerWith(t, natsserver.Options{Users: []*natsserver.User{{Username: natsUser, Password: natsPassword}}})
+	_, js := eventstest.ConnectWith(t, srv.ClientURL(), nats.UserInfo(natsUser, natsPassword))
 	ctx := context.Background()
 	if err := events.EnsureStreams(ctx, js, events.StreamsConfig{}); err != nil {
 		t.Fatal(err)

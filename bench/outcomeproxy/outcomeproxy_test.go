@@ -17,6 +17,7 @@ import (
 
 	"github.com/portcullis/portcullis/bench/upstream"
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/events/eventstest"
 )
 
 // TestRecordsEveryOutcome checks that the proxy answers each request with
@@ -24,30 +25,9 @@ import (
 // in the AUTH stream once, with the request's method, path and an id of
 // its own, as Portcullis records it; and that Serve ends cleanly.
 func TestRecordsEveryOutcome(t *testing.T) {
-	upLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	upDone := make(chan error, 1)
-	go func() { upDone <- upstream.Serve(ctx, upLn) }()
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	natsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	natsAddr := natsLn.Addr().String()
-	natsLn.Close()
-	cfg := Config{Upstream: upLn.Addr().String(), MaxConns: 4, DataDir: t.TempDir(),
-		NATSListen: natsAddr, NATSUser: "harness", NATSPassword: "harness-password"}
-	pctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- Serve(pctx, ln, cfg) }()
+	ctx := context.Background()
+	p := startProxy(t, Config{MaxConns: 4})
+	cfg, natsAddr, ln := p.cfg, p.cfg.NATSListen, p.ln
 
 	const clients, each = 4, 25
 	var wg sync.WaitGroup
@@ -76,15 +56,7 @@ func TestRecordsEveryOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	nc, err := nats.Connect("nats://"+natsAddr, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := eventstest.ConnectWith(t, "nats://"+natsAddr, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
 	c, err := js.OrderedConsumer(ctx, events.StreamAuth, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -134,42 +106,15 @@ func TestRecordsEveryOutcome(t *testing.T) {
 	}
 
 	nc.Close()
-	stop()
-	if err := <-done; err != nil {
-		t.Errorf("Serve: %v", err)
-	}
-	cancel()
-	if err := <-upDone; err != nil {
-		t.Errorf("upstream: %v", err)
-	}
+	p.stop(t)
 }
 
 // TestFlushesAtStop checks that the outcomes still queued when Serve stops
 // (an emitter lingering a minute) are in the store it leaves.
 func TestFlushesAtStop(t *testing.T) {
-	upLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	upDone := make(chan error, 1)
-	go func() { upDone <- upstream.Serve(ctx, upLn) }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	natsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	natsAddr := natsLn.Addr().String()
-	natsLn.Close()
-	cfg := Config{Upstream: upLn.Addr().String(), MaxConns: 1, DataDir: t.TempDir(), Linger: time.Minute,
-		NATSListen: natsAddr, NATSUser: "harness", NATSPassword: "harness-password"}
-	pctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- Serve(pctx, ln, cfg) }()
+	ctx := context.Background()
+	p := startProxy(t, Config{MaxConns: 1, Linger: time.Minute})
+	cfg, natsAddr, ln := p.cfg, p.cfg.NATSListen, p.ln
 	const n = 20
 	var req fasthttp.Request
 	var resp fasthttp.Response
@@ -181,59 +126,74 @@ func TestFlushesAtStop(t *testing.T) {
 		}
 	}
 	// Still queued: the emitter lingers.
-	nc, err := nats.Connect("nats://"+natsAddr, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := eventstest.ConnectWith(t, "nats://"+natsAddr, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
 	if s, err := js.Stream(ctx, events.StreamAuth); err != nil {
 		t.Fatal(err)
 	} else if info, err := s.Info(ctx); err != nil || info.State.Msgs != 0 {
 		t.Fatalf("AUTH before the stop: %+v, %v; want nothing published yet", info, err)
 	}
 	nc.Close()
-	stop()
-	if err := <-done; err != nil {
-		t.Errorf("Serve: %v", err)
-	}
-	cancel()
-	if err := <-upDone; err != nil {
-		t.Errorf("upstream: %v", err)
-	}
+	p.stop(t)
 	if got := storedOutcomes(t, cfg.DataDir); got != n {
 		t.Errorf("%d outcomes in the store after Serve returned, want %d", got, n)
 	}
 }
 
+// proxy is an outcome proxy serving in front of an upstream, with a NATS
+// client port for the test.
+type proxy struct {
+	cfg     Config
+	ln      net.Listener
+	stopped func(*testing.T)
+}
+
+// startProxy starts an upstream and Serve with cfg, completed with the
+// upstream, a data dir and a client port.
+func startProxy(t *testing.T, cfg Config) *proxy {
+	t.Helper()
+	listen := func() net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	upLn, ln, natsLn := listen(), listen(), listen()
+	natsLn.Close()
+	cfg.Upstream, cfg.DataDir = upLn.Addr().String(), t.TempDir()
+	cfg.NATSListen, cfg.NATSUser, cfg.NATSPassword = natsLn.Addr().String(), "harness", "harness-password"
+	ctx, cancel := context.WithCancel(context.Background())
+	upDone, done := make(chan error, 1), make(chan error, 1)
+	go func() { upDone <- upstream.Serve(ctx, upLn) }()
+	pctx, stop := context.WithCancel(ctx)
+	go func() { done <- Serve(pctx, ln, cfg) }()
+	p := &proxy{cfg: cfg, ln: ln}
+	var once sync.Once
+	p.stopped = func(t *testing.T) {
+		once.Do(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			cancel()
+			if err := <-upDone; err != nil {
+				t.Errorf("upstream: %v", err)
+			}
+		})
+	}
+	t.Cleanup(func() { p.stopped(t) })
+	return p
+}
+
+// stop stops Serve, then the upstream, and checks both ended cleanly.
+func (p *proxy) stop(t *testing.T) { p.stopped(t) }
+
 // storedOutcomes opens the JetStream store under dataDir and counts the
 // events in its AUTH stream.
 func storedOutcomes(t *testing.T, dataDir string) int {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{JetStream: true, StoreDir: filepath.Join(dataDir, "jetstream"),
-		DontListen: true, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	defer func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("store not ready")
-	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := eventstest.StartServerWith(t, server.Options{StoreDir: filepath.Join(dataDir, "jetstream"), DontListen: true})
+	_, js := eventstest.ConnectWith(t, "", nats.InProcessServer(srv))
 	ctx := context.Background()
 	s, err := js.Stream(ctx, events.StreamAuth)
 	if err != nil {

@@ -18,9 +18,23 @@ import (
 // StartServer starts a JetStream server that stops when the test ends.
 func StartServer(tb testing.TB) *server.Server {
 	tb.Helper()
-	srv, err := server.NewServer(&server.Options{
-		JetStream: true, StoreDir: tb.TempDir(), Port: -1, Host: "127.0.0.1", NoLog: true, NoSigs: true,
-	})
+	return StartServerWith(tb, server.Options{})
+}
+
+// StartServerWith starts a server with opts that stops when the test ends:
+// JetStream on, no logs, no signal handling, its store in the test's
+// temporary directory unless opts names one, and a random loopback port
+// unless opts names one or says not to listen.
+func StartServerWith(tb testing.TB, opts server.Options) *server.Server {
+	tb.Helper()
+	opts.JetStream, opts.NoLog, opts.NoSigs = true, true, true
+	if opts.StoreDir == "" {
+		opts.StoreDir = tb.TempDir()
+	}
+	if !opts.DontListen && opts.Port == 0 {
+		opts.Host, opts.Port = "127.0.0.1", -1
+	}
+	srv, err := server.NewServer(&opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -39,7 +53,14 @@ func StartServer(tb testing.TB) *server.Server {
 // the test ends or earlier by the test.
 func Connect(tb testing.TB, srv *server.Server) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
-	nc, err := nats.Connect(srv.ClientURL())
+	return ConnectWith(tb, srv.ClientURL())
+}
+
+// ConnectWith opens a connection to url with opts (e.g. credentials, or an
+// in-process server), closed when the test ends or earlier by the test.
+func ConnectWith(tb testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
