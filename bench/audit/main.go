@@ -677,7 +677,10 @@ func wait(ctx context.Context, done <-chan error, tick <-chan time.Time) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case err := <-done:
-		return fmt.Errorf("Run returned before the end: %v", err)
+		if err == nil {
+			return errors.New("the auditor's Run returned before the end")
+		}
+		return fmt.Errorf("the auditor's Run returned before the end: %w", err)
 	case <-tick:
 		return nil
 	}
