@@ -142,9 +142,11 @@ func TestFlushesAtStop(t *testing.T) {
 // proxy is an outcome proxy serving in front of an upstream, with a NATS
 // client port for the test.
 type proxy struct {
-	cfg     Config
-	ln      net.Listener
-	stopped func(*testing.T)
+	cfg Config
+	ln  net.Listener
+	// stop stops Serve, then the upstream, and checks both ended cleanly
+	// (once; at the end of the test if not before).
+	stop func(*testing.T)
 }
 
 // startProxy starts an upstream and Serve with cfg, completed with the
@@ -169,7 +171,7 @@ func startProxy(t *testing.T, cfg Config) *proxy {
 	go func() { done <- Serve(pctx, ln, cfg) }()
 	p := &proxy{cfg: cfg, ln: ln}
 	var once sync.Once
-	p.stopped = func(t *testing.T) {
+	p.stop = func(t *testing.T) {
 		once.Do(func() {
 			stop()
 			if err := <-done; err != nil {
@@ -181,12 +183,9 @@ func startProxy(t *testing.T, cfg Config) *proxy {
 			}
 		})
 	}
-	t.Cleanup(func() { p.stopped(t) })
+	t.Cleanup(func() { p.stop(t) })
 	return p
 }
-
-// stop stops Serve, then the upstream, and checks both ended cleanly.
-func (p *proxy) stop(t *testing.T) { p.stopped(t) }
 
 // storedOutcomes opens the JetStream store under dataDir and counts the
 // events in its AUTH stream.
