@@ -35,7 +35,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -49,6 +48,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/internal/embedded"
 	"github.com/portcullis/portcullis/projector"
 )
 
@@ -294,10 +294,9 @@ func ratio(a, b row) float64 {
 // startNATS runs the embedded server on dir as serve does, with an
 // in-process connection.
 func startNATS(dir string) (*server.Server, *nats.Conn, jetstream.JetStream, error) {
-	srv, err := server.NewServer(&server.Options{
-		ServerName: "coldstart", JetStream: true, StoreDir: filepath.Join(dir, "jetstream"),
-		NoSigs: true, NoLog: true, DontListen: true, MaxPayload: 8 << 20,
-	})
+	opts := embedded.Options("coldstart", dir)
+	opts.DontListen = true
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("nats server: %w", err)
 	}

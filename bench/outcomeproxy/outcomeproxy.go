@@ -32,6 +32,7 @@ import (
 	"github.com/portcullis/portcullis/bench/bareproxy"
 	"github.com/portcullis/portcullis/bench/upstream"
 	"github.com/portcullis/portcullis/events"
+	"github.com/portcullis/portcullis/internal/embedded"
 )
 
 // Config is where the proxy forwards to and where its JetStream lives.
@@ -101,10 +102,8 @@ func (p *Proxy) Handle(ctx *fasthttp.RequestCtx) {
 // requests of ln until ctx ends; then it stops accepting requests, flushes
 // the emitter's queue and stops NATS.
 func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
-	sopts := &server.Options{
-		ServerName: nodeID, JetStream: true, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-		NoSigs: true, NoLog: true, MaxPayload: 8 << 20, DontListen: true,
-	}
+	sopts := embedded.Options(nodeID, cfg.DataDir)
+	sopts.DontListen = true
 	var copts []nats.Option
 	if cfg.NATSListen != "" {
 		// As serve: a client port with users, the process's own connection

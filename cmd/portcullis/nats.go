@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/portcullis/portcullis/internal/dirlock"
+	"github.com/portcullis/portcullis/internal/embedded"
 )
 
 // natsConn is a connection to NATS and, when embedded, the server it runs.
@@ -81,14 +82,7 @@ func connectNATS(ctx context.Context, cfg Config, log *slog.Logger, out io.Write
 		unlock()
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	sopts := &server.Options{
-		ServerName: cfg.NodeID,
-		JetStream:  true,
-		StoreDir:   filepath.Join(cfg.DataDir, "jetstream"),
-		NoSigs:     true,
-		NoLog:      true,
-		MaxPayload: 8 << 20,
-	}
+	sopts := embedded.Options(cfg.NodeID, cfg.DataDir)
 	var made *madePassword
 	if cfg.NATS.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.NATS.Listen)
